@@ -1,0 +1,46 @@
+"""Acquisition: bring a source's files into its folder and list them.
+
+Each method is a module ``unmask.acquire.<method>`` with a function
+``acquire(spec: dict, dest: Path) -> list[Path]`` that places the source's
+files under ``dest`` (resuming from what is already there) and returns them.
+``acquire_source`` then writes the file list (path, size, sha256) that the
+workflow's manifest stage reads.
+"""
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+from pathlib import Path
+
+from unmask.io import sha256_file, write_text
+
+FILE_LIST_FIELDS = ("path", "size", "sha256")
+
+
+def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
+    """Run the source's acquisition method, then write its file list atomically."""
+    method = spec["method"]
+    try:
+        module = importlib.import_module(f"unmask.acquire.{method}")
+    except ModuleNotFoundError:
+        raise ValueError(f"unknown acquisition method {method!r}") from None
+    paths = sorted(Path(p) for p in module.acquire(spec, Path(dest)))
+    write_file_list(paths, file_list)
+    return paths
+
+
+def write_file_list(paths: list[Path], file_list: Path) -> None:
+    """A TSV of path, size in bytes and sha256 per file."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(FILE_LIST_FIELDS)
+    for path in paths:
+        writer.writerow((str(path), path.stat().st_size, sha256_file(path)))
+    write_text(file_list, buffer.getvalue())
+
+
+def read_file_list(file_list: Path) -> list[dict]:
+    """Rows of a file list written by ``write_file_list``."""
+    with open(file_list, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
