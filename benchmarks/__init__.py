@@ -1,0 +1,1 @@
+"""Benchmarks and the seed paper's original feature algorithm (for comparison)."""

@@ -1,0 +1,212 @@
+"""Run a workflow through a real (single-node) SLURM cluster.
+
+The cluster is started with ``.ci/slurm/start.sh`` when it is not already up.
+The test is skipped, with the reason printed by ``pytest -ra``, when that is not
+possible here (not root, no apt-get, plugin not installed). Set
+``UNMASK_REQUIRE_SLURM=1`` (as CI does) to turn those skips into failures.
+
+``run_snakemake_slurm`` is the reusable helper: it runs any Snakefile with the
+repo's ``profiles/slurm`` workflow profile plus the test-cluster overrides.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "profiles" / "slurm"
+START_SCRIPT = REPO / ".ci" / "slurm" / "start.sh"
+TEST_WORKFLOW = Path(__file__).resolve().parent / "slurm_workflow" / "Snakefile"
+
+# Partition of the test cluster written by .ci/slurm/start.sh.
+PARTITION = os.environ.get("UNMASK_SLURM_PARTITION", "debug")
+# Seconds before the plugin's first squeue poll (plugin default: 40).
+STATUS_INTERVAL = int(os.environ.get("UNMASK_SLURM_STATUS_INTERVAL", "5"))
+
+pytestmark = pytest.mark.slurm
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("UNMASK_REQUIRE_SLURM") == "1":
+        pytest.fail(f"UNMASK_REQUIRE_SLURM=1 but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def slurm_node_state() -> str:
+    """State of this host's node as `sinfo` sees it ('' if no answer)."""
+    if shutil.which("sinfo") is None:
+        return ""
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        return ""
+    return out.stdout.split()[0] if out.returncode == 0 and out.stdout.split() else ""
+
+
+def slurm_up() -> bool:
+    return slurm_node_state() in {"idle", "mix", "alloc", "comp"}
+
+
+def ensure_slurm_cluster() -> None:
+    """Make sure a SLURM cluster answers; start one with start.sh if needed."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        _skip_or_fail(
+            "snakemake-executor-plugin-slurm is not installed "
+            "(pip install 'snakemake-executor-plugin-slurm>=2.0,<3')"
+        )
+    if slurm_up():
+        return
+    if os.geteuid() != 0:
+        _skip_or_fail(
+            "no SLURM cluster is running and .ci/slurm/start.sh needs root "
+            "to start one (run `sudo bash .ci/slurm/start.sh` first)"
+        )
+    if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
+        _skip_or_fail(
+            "no SLURM cluster is running, SLURM is not installed and apt-get "
+            "is unavailable to install it"
+        )
+    proc = subprocess.run(
+        ["bash", str(START_SCRIPT)], capture_output=True, text=True, timeout=900
+    )
+    if proc.returncode != 0 or not slurm_up():
+        pytest.fail(
+            f".ci/slurm/start.sh failed (exit {proc.returncode}):\n"
+            f"{proc.stdout}\n{proc.stderr}",
+            pytrace=False,
+        )
+
+
+def profile_default_resources(profile: Path = PROFILE) -> dict:
+    """`default-resources` of a profile as a dict."""
+    data = yaml.safe_load((profile / "profile.yaml").read_text()) or {}
+    res = data.get("default-resources") or {}
+    if isinstance(res, list):  # also accept the ["key=value", ...] form
+        res = dict(item.split("=", 1) for item in res)
+    return dict(res)
+
+
+def _resource_arg(key: str, value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{key}={value}"
+    value = str(value)
+    if re.fullmatch(r"[\d.]+", value):
+        return f"{key}={value}"
+    return f"{key}={value!r}"  # quoted: snakemake evaluates resource values
+
+
+def run_snakemake_slurm(
+    snakefile: Path | str,
+    workdir: Path | str,
+    targets: Iterable[str] = (),
+    extra_args: Sequence[str] = (),
+    *,
+    partition: str | None = PARTITION,
+    resources: dict | None = None,
+    status_interval: int = STATUS_INTERVAL,
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess:
+    """Run snakemake with ``--workflow-profile profiles/slurm`` + test overrides.
+
+    A command-line ``--default-resources`` replaces the profile's whole list,
+    so the profile's defaults are read and merged with ``partition`` and
+    ``resources`` before passing them. Successful jobs' SLURM logs are kept
+    (``.snakemake/slurm_logs/``). stdout+stderr are combined in ``.stdout``
+    and also written to ``<workdir>/snakemake_slurm.log``. Does not raise on
+    a non-zero exit: check ``.returncode``.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    res = profile_default_resources()
+    if partition:
+        res["slurm_partition"] = partition
+    res.update(resources or {})
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(snakefile),
+        "--directory", str(workdir),
+        "--workflow-profile", str(PROFILE),
+        "--default-resources", *(_resource_arg(k, v) for k, v in res.items()),
+        "--slurm-init-seconds-before-status-checks", str(status_interval),
+        "--slurm-keep-successful-logs",
+        "--nocolor",
+        *extra_args,
+        *targets,
+    ]  # fmt: skip
+    proc = subprocess.run(
+        cmd,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    (workdir / "snakemake_slurm.log").write_text(
+        "$ " + " ".join(cmd) + "\n" + proc.stdout
+    )
+    return proc
+
+
+def submitted_slurm_job_ids(snakemake_output: str) -> list[str]:
+    """SLURM job ids from the plugin's 'submitted with SLURM jobid N' lines."""
+    return re.findall(r"submitted with SLURM jobid (\d+)", snakemake_output)
+
+
+def squeue_states(job_ids: Iterable[str]) -> dict[str, str]:
+    """{job id: state} from squeue (finished jobs stay for MinJobAge)."""
+    ids = list(job_ids)
+    if not ids:
+        return {}
+    out = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "-o", "%i|%T", "-j", ",".join(ids)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return dict(line.split("|", 1) for line in out.stdout.split() if "|" in line)
+
+
+def test_tiny_workflow_runs_through_sbatch(tmp_path: Path) -> None:
+    ensure_slurm_cluster()
+    proc = run_snakemake_slurm(TEST_WORKFLOW, tmp_path, ["results/total.txt"])
+    assert proc.returncode == 0, proc.stdout[-6000:]
+
+    # outputs are right
+    lines = {
+        p.name: p.read_text().splitlines()
+        for p in (tmp_path / "results").iterdir()
+    }
+    assert lines["a.num"][0] == "a 3"
+    assert lines["b.sq"][0] == "b 9"
+    assert lines["total.txt"][0] == "total 18"
+
+    # 5 jobs went through sbatch: one per make/square (x2) and total
+    job_ids = submitted_slurm_job_ids(proc.stdout)
+    assert len(job_ids) == 5, proc.stdout[-6000:]
+
+    # each job ran inside its own SLURM allocation
+    ran_in = {line.split("=", 1)[1] for ls in lines.values() for line in ls[1:]}
+    assert ran_in == set(job_ids), (ran_in, job_ids)
+
+    # the plugin's per-job SLURM logs exist
+    logdir = tmp_path / ".snakemake" / "slurm_logs"
+    logs = {p.stem for p in logdir.rglob("*.log")}
+    assert set(job_ids) <= logs, (job_ids, sorted(logdir.rglob("*.log")))
+    for rule in ("rule_make", "rule_square", "rule_total"):
+        assert (logdir / rule).is_dir(), rule
+
+    # and slurmctld still lists them as completed (MinJobAge=3600)
+    states = squeue_states(job_ids)
+    assert states == {j: "COMPLETED" for j in job_ids}, states

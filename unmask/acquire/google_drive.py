@@ -1,0 +1,44 @@
+"""Files by Google Drive id; also the Drive URL helpers the other methods share.
+
+Spec keys: ``files`` (list of ``{id, name, size?, md5?, sha256?}``),
+``drive_base`` (default ``https://drive.google.com``; point it at a mirror
+or test server) and ``download`` (downloader options). The confirm-token,
+virus-scan and quota pages are handled by the downloader.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from unmask import IMAGE_SUFFIXES
+from unmask.acquire.download import Downloader, Item, Options
+
+DRIVE_BASE = "https://drive.google.com"
+
+
+def drive_url(file_id: str, base: str | None = None) -> str:
+    """The direct-download URL of a Drive file id."""
+    return f"{(base or DRIVE_BASE).rstrip('/')}/uc?export=download&id={file_id}"
+
+
+def rebase(url: str, base: str | None) -> str:
+    """``url`` with the Drive origin replaced by ``base`` (unchanged if not a Drive URL)."""
+    if base and url.startswith(DRIVE_BASE + "/"):
+        return base.rstrip("/") + url[len(DRIVE_BASE):]
+    return url
+
+
+def source_url(spec: dict) -> str:
+    """A spec's ``url``, else the download URL of its ``drive_id``."""
+    if spec.get("url"):
+        return spec["url"]
+    if spec.get("drive_id"):
+        return drive_url(spec["drive_id"], spec.get("drive_base"))
+    raise ValueError("source needs a `url` or a `drive_id`")
+
+
+def acquire(spec: dict, dest: Path) -> list[Path]:
+    """Download the listed Drive files into ``dest``; return the images among them."""
+    items = [Item(drive_url(f["id"], spec.get("drive_base")), dest / f["name"],
+                  f.get("size"), f.get("md5"), f.get("sha256")) for f in spec["files"]]
+    Downloader(Options.from_spec(spec)).fetch_all(items, dest).check()
+    return [item.dest for item in items if item.dest.suffix.lower() in IMAGE_SUFFIXES]

@@ -1,0 +1,55 @@
+"""Files named by a URL template over an index range (100K Faces).
+
+Spec keys: ``template`` (``{i}`` is the index, ``{d}`` is ``i // group``),
+``start`` (0), ``count`` (10,000), ``group`` (1000), ``download``.
+Each file is saved under its URL's base name. Indices that answer 404 are
+skipped, counted and recorded in ``missing.tsv`` (index, url); later runs
+do not ask for the same URL again.
+"""
+from __future__ import annotations
+
+import csv
+import posixpath
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from unmask.acquire.download import Downloader, Item, Options
+from unmask.io import write_text
+
+TEMPLATE = "https://raw.githubusercontent.com/ozgrozer/100k-faces/master/docs/0/{d}/{i:06d}.jpg"
+MISSING = "missing.tsv"
+
+
+def acquire(spec: dict, dest: Path) -> list[Path]:
+    """Download every index's file not yet present; return the files that exist."""
+    template = spec.get("template", TEMPLATE)
+    start, count, group = spec.get("start", 0), spec.get("count", 10_000), spec.get("group", 1000)
+    missing = _read_missing(dest / MISSING)
+    items: dict[int, Item] = {}
+    for i in range(start, start + count):
+        url = template.format(i=i, d=i // group)
+        items[i] = Item(url, dest / posixpath.basename(urlsplit(url).path))
+    names = {item.dest for item in items.values()}
+    if len(names) != len(items):
+        raise ValueError(f"template {template!r} gives the same file name to different indices")
+    wanted = {i: item for i, item in items.items() if missing.get(i) != item.url}
+    summary = Downloader(Options.from_spec(spec)).fetch_all(list(wanted.values()), dest)
+    not_found = {e.url for _, e in summary.failed if e.status == 404}
+    missing.update({i: item.url for i, item in wanted.items() if item.url in not_found})
+    in_range = [i for i, item in items.items() if missing.get(i) == item.url]
+    if in_range:
+        rows = "".join(f"{i}\t{url}\n" for i, url in sorted(missing.items()))
+        write_text(dest / MISSING, "index\turl\n" + rows)
+        print(f"url_template: {len(in_range)} of {count} indices missing (HTTP 404), "
+              f"listed in {dest / MISSING}", file=sys.stderr)
+    summary.check(ignore=lambda e: e.status == 404)
+    return [item.dest for item in items.values() if item.dest.is_file()]
+
+
+def _read_missing(path: Path) -> dict[int, str]:
+    """Indices recorded as missing by earlier runs."""
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        return {int(row["index"]): row["url"] for row in csv.DictReader(f, delimiter="\t")}

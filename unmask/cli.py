@@ -1,0 +1,172 @@
+"""The ``unmask`` command. It only parses arguments; each stage's work lives in its own module."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from unmask import spectrum
+
+
+def _spectrum(args: argparse.Namespace) -> int:
+    from unmask.images import RejectedImage, read_gray
+
+    variant = spectrum.get_variant(args.variant, args.length)
+    failed = 0
+    for path in args.images:
+        try:
+            values = spectrum.features(read_gray(path), variant)
+        except (RejectedImage, OSError, ValueError) as error:
+            print(f"unmask spectrum: {path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        if not args.no_header:
+            print("file," + ",".join(f"f{i:03d}" for i in range(len(values))))
+            args.no_header = True
+        print(f"{path}," + ",".join(repr(float(v)) for v in values))
+    return 1 if failed else 0
+
+
+def _acquire(args: argparse.Namespace) -> int:
+    from unmask.acquire import acquire_source
+
+    spec = json.loads(args.spec)
+    paths = acquire_source(spec, Path(spec["path"]), Path(args.out))
+    print(f"acquire: {len(paths)} files in {spec['path']}", file=sys.stderr)
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from unmask.manifest import build_manifest, write_table
+
+    spec = json.loads(args.spec)
+    manifest, rejects = build_manifest(spec["sources"], seed=spec.get("seed", 0))
+    write_table(manifest, args.out)
+    write_table(rejects, args.rejects)
+    print(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected", file=sys.stderr)
+    return 0
+
+
+def _features(args: argparse.Namespace) -> int:
+    from unmask.features import extract_shard
+
+    variant = spectrum.get_variant(args.variant, args.length)
+    rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out)
+    print(f"features: shard {args.shard}/{args.shards} done, {rejected} rejected", file=sys.stderr)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from unmask.experiments import load_features, run_repeats
+    from unmask.manifest import write_table
+
+    data = load_features(args.features)
+    runs = run_repeats(data, args.name, json.loads(args.spec), args.samples, args.repeats, args.test_fraction, args.seed)
+    write_table(runs, args.out)
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    table = report.accuracy_table(report.read_runs(args.runs), args.classifiers)
+    report.write_csv(table, args.out)
+    report.plot_accuracy(table, args.classifiers, args.figure, args.title)
+    return 0
+
+
+def _spectra(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    report.plot_spectra(args.features, args.figure, args.title)
+    return 0
+
+
+def _rejects(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    rejects = report.collect_rejects(args.manifest, args.manifest_rejects, args.features)
+    report.write_csv(rejects, args.out)
+    print(f"rejects: {len(rejects)} files rejected", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``unmask`` argument parser with one sub-command per stage."""
+    parser = argparse.ArgumentParser(prog="unmask", description="Spectral deepfake detection (Durall et al. 2019).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    command = commands.add_parser("spectrum", help="print the feature vector of images as CSV rows")
+    command.add_argument("images", nargs="+", help="image files")
+    command.add_argument("--variant", default="faces_hq", choices=sorted(spectrum.VARIANTS))
+    command.add_argument("--length", type=int, help="resample spectra to this many points")
+    command.add_argument("--no-header", action="store_true", help="omit the header row")
+    command.set_defaults(run=_spectrum)
+
+    command = commands.add_parser("acquire", help="bring a source's files into place and list them (workflow stage)")
+    command.add_argument("--spec", required=True, help="the source's configuration as JSON")
+    command.add_argument("--out", required=True, help="file list (TSV) to write")
+    command.set_defaults(run=_acquire)
+
+    command = commands.add_parser("manifest", help="one row per usable image of a dataset (workflow stage)")
+    command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N}')
+    command.add_argument("--out", required=True)
+    command.add_argument("--rejects", required=True)
+    command.set_defaults(run=_manifest)
+
+    command = commands.add_parser("features", help="features of one manifest shard (workflow stage)")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--shard", type=int, required=True)
+    command.add_argument("--shards", type=int, required=True)
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
+    command.add_argument("--length", type=int)
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_features)
+
+    command = commands.add_parser("train", help="repeated fits of one classifier at one size (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--name", required=True)
+    command.add_argument("--spec", required=True, help="classifier configuration as JSON")
+    command.add_argument("--samples", type=int, required=True)
+    command.add_argument("--repeats", type=int, required=True)
+    command.add_argument("--test-fraction", type=float, required=True)
+    command.add_argument("--seed", type=int, required=True)
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_train)
+
+    command = commands.add_parser("table", help="the accuracy table and its figure (workflow stage)")
+    command.add_argument("runs", nargs="+", help="per-repeat results")
+    command.add_argument("--classifiers", nargs="+", required=True)
+    command.add_argument("--title", required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_table)
+
+    command = commands.add_parser("spectra", help="mean +- std spectrum per source (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--title", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_spectra)
+
+    command = commands.add_parser("rejects", help="every rejected file with its reason (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--manifest-rejects", required=True)
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_rejects)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``unmask`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"unmask {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Load and validate the workflow configuration; fill in defaults; name the bad key on error."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration does not match the schema; the message names the key."""
+
+
+def _with_defaults(validator_class):
+    """A validator class that also fills in each property's ``default``."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _location(error: jsonschema.ValidationError) -> str:
+    parts = []
+    for part in error.absolute_path:
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {', '.join(map(repr, unknown))}{hint}"
+    if error.validator == "not" and error.validator_value == {}:
+        return "this key does not apply here"
+    return error.message
+
+
+def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = copy.deepcopy(config)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        lines = [f"  {_location(e)}: {_describe(e)}" for e in errors]
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+    for name, dataset in config["datasets"].items():
+        labels = {source["label"] for source in dataset["sources"].values()}
+        if labels != {"real", "fake"}:
+            raise ConfigError(f"invalid configuration:\n  datasets.{name}.sources: needs at least one real and one fake source")
+        for source_name, source in dataset["sources"].items():
+            source.setdefault("path", f"data/raw/{name}/{source_name}")
+    return config

@@ -1,0 +1,81 @@
+"""One manifest shard -> one Parquet file of spectral features, streamed in batches."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from unmask import spectrum
+from unmask.images import RejectedImage, read_gray
+from unmask.io import atomic_output
+from unmask.manifest import shard_of
+
+FEATURES_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("label", pa.int8()),
+        ("source", pa.string()),
+        ("group", pa.string()),
+        ("features", pa.list_(pa.float64())),  # null when the image was rejected
+        ("reason", pa.string()),  # why it was rejected, else null
+    ]
+)
+BATCH_SIZE = 256
+
+
+def shard_rows(manifest: str | Path, shard: int, shards: int) -> pa.Table:
+    """The manifest rows of one shard, in manifest order."""
+    table = pq.read_table(manifest, columns=["id", "path", "label", "source", "group", "shard_key"])
+    return table.filter(shard_of(table["shard_key"].to_numpy(), shards) == shard)
+
+
+def vectors_to_arrow(vectors: list[np.ndarray | None]) -> pa.ListArray:
+    """A list column from feature vectors (None becomes null) without a round trip through Python floats."""
+    lengths = np.array([0 if v is None else len(v) for v in vectors], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    present = [v for v in vectors if v is not None]
+    values = np.concatenate(present) if present else np.empty(0)
+    missing = pa.array([v is None for v in vectors], type=pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.float64()), mask=missing)
+
+
+def extract(path: str, variant: spectrum.Variant) -> tuple[np.ndarray | None, str | None]:
+    """Features of one image file, or the reason it was rejected."""
+    try:
+        return spectrum.features(read_gray(path), variant), None
+    except (RejectedImage, OSError, ValueError) as error:
+        return None, str(error)
+
+
+def extract_shard(manifest: str | Path, shard: int, shards: int, variant: spectrum.Variant, out: str | Path) -> int:
+    """Write the features of one shard to ``out`` in batches; return the number of rejected images."""
+    rows = shard_rows(manifest, shard, shards)
+    rejected, started = 0, time.perf_counter()
+    with atomic_output(out) as tmp, pq.ParquetWriter(tmp, FEATURES_SCHEMA) as writer:
+        for offset in range(0, rows.num_rows, BATCH_SIZE):
+            batch = rows.slice(offset, BATCH_SIZE)
+            results = [extract(path, variant) for path in batch["path"].to_pylist()]
+            rejected += sum(reason is not None for _, reason in results)
+            writer.write_table(
+                pa.table(
+                    {
+                        "id": batch["id"],
+                        "label": batch["label"],
+                        "source": batch["source"],
+                        "group": batch["group"],
+                        "features": vectors_to_arrow([values for values, _ in results]),
+                        "reason": [reason for _, reason in results],
+                    },
+                    schema=FEATURES_SCHEMA,
+                )
+            )
+            done = offset + batch.num_rows
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            print(f"shard {shard}/{shards}: {done}/{rows.num_rows} images, {rate:.0f} images/s", file=sys.stderr)
+        if rows.num_rows == 0:
+            writer.write_table(FEATURES_SCHEMA.empty_table())
+    return rejected

@@ -1,0 +1,51 @@
+# Configuration, paths and helpers shared by every rule.
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(workflow.basedir)
+sys.path.insert(0, str(REPO))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+
+from unmask.config import ConfigError, validate
+from unmask.images import list_images
+
+try:
+    config.update(validate(config))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+UNMASK = f"{sys.executable} -m unmask"
+DATASETS = config["datasets"]
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    variant="faces_hq|celeba|dfd",
+    shard=r"\d+",
+    samples=r"\d+",
+
+
+def code(*modules):
+    """The unmask modules a rule runs: declared as inputs so that editing them reruns the rule."""
+    return [str(REPO / "unmask" / f"{module}.py") for module in modules]
+
+
+def dataset_targets(name):
+    """Everything a dataset's results consist of."""
+    return [
+        f"results/{name}_table.csv",
+        f"results/{name}/figures/accuracy.png",
+        f"results/{name}/figures/spectra.png",
+        f"results/{name}/rejects.csv",
+    ]
+
+
+def feature_shards(wildcards):
+    dataset = DATASETS[wildcards.dataset]
+    return [
+        f"results/{wildcards.dataset}/features/{dataset['variant']}/shard-{k}.parquet"
+        for k in range(dataset["shards"])
+    ]

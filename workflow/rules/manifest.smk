@@ -1,0 +1,50 @@
+# manifest: one row per usable image (id, path, label, source, group, size, sha256); rejects with reasons.
+
+
+def local_images(dataset, name, source):
+    try:
+        return list_images(source["path"])
+    except FileNotFoundError:
+        raise WorkflowError(
+            f"datasets.{dataset}.sources.{name}: image folder {source['path']} does not exist. "
+            f"Put the source's images there, or set its 'path' to the folder that holds them."
+        ) from None
+
+
+def manifest_inputs(wildcards):
+    """Local sources: their image files (adding one reruns the manifest). Others: their file lists."""
+    inputs = []
+    for name, source in sorted(DATASETS[wildcards.dataset]["sources"].items()):
+        if source["method"] == "local":
+            inputs += local_images(wildcards.dataset, name, source)
+        else:
+            inputs.append(f"data/acquired/{wildcards.dataset}/{name}.tsv")
+    return inputs
+
+
+def manifest_spec(wildcards):
+    """What the manifest depends on: the sources, and the seed only where a source is sampled."""
+    dataset = DATASETS[wildcards.dataset]
+    sources = {
+        name: dict(source, **({} if source["method"] == "local" else {"file_list": f"data/acquired/{wildcards.dataset}/{name}.tsv"}))
+        for name, source in dataset["sources"].items()
+    }
+    spec = {"sources": sources}
+    if any(source["count"] for source in sources.values()):
+        spec["seed"] = dataset["seed"]
+    return json.dumps(spec, sort_keys=True)
+
+
+rule manifest:
+    output:
+        manifest="results/{dataset}/manifest.parquet",
+        rejects="results/{dataset}/manifest_rejects.parquet",
+    input:
+        sources=manifest_inputs,
+        code=code("manifest", "images", "io"),
+    params:
+        spec=manifest_spec,
+    log:
+        "logs/{dataset}/manifest.log",
+    shell:
+        "{UNMASK} manifest --spec {params.spec:q} --out {output.manifest} --rejects {output.rejects} 2> {log}"

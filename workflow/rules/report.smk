@@ -1,0 +1,56 @@
+# report: the paper's accuracy table with its figure, the spectra per source, and the rejects.
+
+
+def runs(wildcards):
+    dataset = DATASETS[wildcards.dataset]
+    return [
+        f"results/{wildcards.dataset}/runs/{name}/n{size}.parquet"
+        for name in dataset["classifiers"]
+        for size in dataset["sizes"]
+    ]
+
+
+rule table:
+    output:
+        table="results/{dataset}_table.csv",
+        figure="results/{dataset}/figures/accuracy.png",
+    input:
+        runs=runs,
+        code=code("report"),
+    params:
+        classifiers=lambda w: list(DATASETS[w.dataset]["classifiers"]),
+    log:
+        "logs/{dataset}/table.log",
+    localrule: True
+    shell:
+        "{UNMASK} table {input.runs} --classifiers {params.classifiers} --title {wildcards.dataset}"
+        " --out {output.table} --figure {output.figure} 2> {log}"
+
+
+rule spectra:
+    output:
+        "results/{dataset}/figures/spectra.png",
+    input:
+        features=feature_shards,
+        code=code("report"),
+    log:
+        "logs/{dataset}/spectra.log",
+    localrule: True
+    shell:
+        "{UNMASK} spectra {input.features} --title {wildcards.dataset} --figure {output} 2> {log}"
+
+
+rule rejects:
+    output:
+        "results/{dataset}/rejects.csv",
+    input:
+        features=feature_shards,
+        manifest="results/{dataset}/manifest.parquet",
+        manifest_rejects="results/{dataset}/manifest_rejects.parquet",
+        code=code("report"),
+    log:
+        "logs/{dataset}/rejects.log",
+    localrule: True
+    shell:
+        "{UNMASK} rejects {input.features} --manifest {input.manifest}"
+        " --manifest-rejects {input.manifest_rejects} --out {output} 2> {log}"

@@ -1,0 +1,20 @@
+# train: the paper's protocol for one classifier at one data size, all repeats.
+
+
+rule train:
+    output:
+        "results/{dataset}/runs/{classifier}/n{samples}.parquet",
+    input:
+        features=feature_shards,
+        code=code("experiments"),
+    params:
+        spec=lambda w: json.dumps(DATASETS[w.dataset]["classifiers"][w.classifier], sort_keys=True),
+        repeats=lambda w: DATASETS[w.dataset]["repeats"],
+        test_fraction=lambda w: DATASETS[w.dataset]["test_fraction"],
+        seed=lambda w: DATASETS[w.dataset]["seed"],
+    log:
+        "logs/{dataset}/train/{classifier}/n{samples}.log",
+    shell:
+        "{UNMASK} train {input.features} --name {wildcards.classifier} --spec {params.spec:q}"
+        " --samples {wildcards.samples} --repeats {params.repeats} --test-fraction {params.test_fraction}"
+        " --seed {params.seed} --out {output} 2> {log}"
