@@ -43,11 +43,17 @@ def vectors_to_arrow(vectors: list[np.ndarray | None]) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.float64()), mask=missing)
 
 
+MIN_SIDE = 8  # smaller images have too few rings for a spectrum
+
+
 def extract(path: str, variant: spectrum.Variant) -> tuple[np.ndarray | None, str | None]:
-    """Features of one image file, or the reason it was rejected."""
+    """Features of one image file, or the reason it was rejected (a bug in the code still raises)."""
     try:
-        return spectrum.features(read_gray(path), variant), None
-    except (RejectedImage, OSError, ValueError) as error:
+        image = read_gray(path)
+        if min(image.shape) < MIN_SIDE:
+            raise RejectedImage(f"image of {image.shape[1]}x{image.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}")
+        return spectrum.features(image, variant), None
+    except (RejectedImage, OSError) as error:
         return None, str(error)
 
 

@@ -1,0 +1,63 @@
+"""Shared test helpers: the repository, the research sample data, and running Snakemake."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "unmask")
+
+
+def shared_data(*parts: str) -> Path:
+    """A path in ../shared/data, or skip the test: that research-only data is absent on users' machines."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"research sample data {path} is absent")
+    return path
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A private copy of the workflow and package, so a test may edit code without touching the repo."""
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, snakefile: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake on the workflow in ``workdir`` (by default the workdir's own copy of the Snakefile)."""
+    snakefile = snakefile or workdir / "Snakefile"
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir), "--cores", "2", *args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
+    """The rules a dry run would execute, with their job counts (empty when nothing is to be done)."""
+    output = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    counts, in_table = {}, False
+    for line in output.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and parts and parts[0] == "total":
+            break
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
