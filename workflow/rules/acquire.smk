@@ -5,11 +5,18 @@ def source_spec(wildcards):
     return DATASETS[wildcards.dataset]["sources"][wildcards.source]
 
 
+def acquire_code(wildcards):
+    """The acquisition method's module, and the downloader for every method that downloads."""
+    method = source_spec(wildcards)["method"]
+    downloader = [] if method == "demo" else ["acquire/download", "acquire/google_drive"]
+    return code("io", "acquire/__init__", *downloader, f"acquire/{method}")
+
+
 rule acquire:
     output:
         "data/acquired/{dataset}/{source}.tsv",
     input:
-        code=lambda w: code("io", "acquire/__init__", f"acquire/{source_spec(w)['method']}"),
+        code=acquire_code,
     params:
         spec=lambda w: json.dumps(source_spec(w), sort_keys=True),
     log:

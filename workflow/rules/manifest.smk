@@ -30,7 +30,7 @@ def manifest_spec(wildcards):
         for name, source in dataset["sources"].items()
     }
     spec = {"sources": sources}
-    if any(source["count"] for source in sources.values()):
+    if any("count" in source for source in sources.values()):
         spec["seed"] = dataset["seed"]
     return json.dumps(spec, sort_keys=True)
 

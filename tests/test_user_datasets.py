@@ -1,0 +1,118 @@
+"""A user's own dataset: folders of images named in a config file, bad files, and config mistakes."""
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, planned_rules, shared_data, snakemake, write_config
+from unmask.acquire.demo import make_image, photos
+
+
+def write_images(folder, style, count, seed, suffix="jpg"):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    sources = photos()
+    for index in range(count):
+        cv2.imwrite(str(folder / f"{index:03d}.{suffix}"), make_image(sources[index % 3], style, 96, rng))
+
+
+def user_config(root, **overrides):
+    dataset = {
+        "sizes": [20],
+        "repeats": 2,
+        "shards": 1,
+        "sources": {
+            "cameras": {"label": "real", "path": str(root / "cameras")},
+            "generator": {"label": "fake", "path": str(root / "generator")},
+        },
+        **overrides,
+    }
+    return {"default_datasets": ["mine"], "datasets": {"mine": dataset}}
+
+
+@pytest.fixture
+def user_folders(tmp_path):
+    write_images(tmp_path / "cameras", "photo", 14, seed=1)
+    write_images(tmp_path / "generator" / "nested", "transposed", 14, seed=2, suffix="png")
+    return tmp_path
+
+
+def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, tmp_path):
+    cameras, generator = user_folders / "cameras", user_folders / "generator"
+    (cameras / "empty.jpg").write_bytes(b"")
+    (cameras / "garbage.png").write_bytes(b"this is not an image at all")
+    whole = (cameras / "000.jpg").read_bytes()
+    (cameras / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    shutil.copy(generator / "nested" / "000.png", generator / "copy_of_000.png")
+    config = write_config(tmp_path / "mine.yaml", user_config(user_folders))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+
+    snakemake(workdir, "--configfile", str(config), snakefile=REPO / "Snakefile")
+
+    table = pd.read_csv(workdir / "results/mine_table.csv")
+    assert table["samples"].tolist() == [20]
+    rejects = pd.read_csv(workdir / "results/mine/rejects.csv").set_index("id")
+    assert rejects.loc["cameras/empty.jpg", "reason"] == "empty file (0 bytes)"
+    assert rejects.loc["cameras/garbage.png", "reason"].startswith("not a readable image")
+    assert rejects.loc["cameras/truncated.jpg", "reason"].startswith("truncated JPEG")
+    assert rejects.loc["cameras/truncated.jpg", "stage"] == "features"
+    assert rejects.loc["generator/nested/000.png", "reason"] == "same bytes as generator/copy_of_000.png"
+    assert len(rejects) == 4
+
+    write_images(cameras / "more", "photo", 1, seed=9)
+    plan = planned_rules(workdir, "--configfile", str(config), "-s", str(REPO / "Snakefile"))
+    assert plan["manifest"] == 1 and plan["features"] == 1, "a new image must rerun the manifest and features"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"sizess": [20]}, "datasets.mine: unknown key 'sizess'"),
+        ({"sizes": ["many"]}, "datasets.mine.sizes[0]: 'many' is not of type 'integer'"),
+        ({"variant": "fft"}, "datasets.mine.variant: 'fft' is not one of"),
+        ({"classifiers": {"svm": {"kind": "svm", "n_init": 3}}}, "datasets.mine.classifiers.svm.n_init: this key does not apply here"),
+    ],
+)
+def test_config_errors_name_the_key(user_folders, tmp_path, overrides, message):
+    config = write_config(tmp_path / "bad.yaml", user_config(user_folders, **overrides))
+    result = snakemake(tmp_path, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+def test_missing_folder_names_the_source(tmp_path):
+    config = write_config(tmp_path / "bad.yaml", user_config(tmp_path))
+    result = snakemake(tmp_path, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
+    assert result.returncode != 0
+    assert "datasets.mine.sources.cameras: image folder" in result.stdout + result.stderr
+
+
+def test_real_faces_through_the_workflow(tmp_path):
+    """FFHQ vs StyleGAN faces (research sample data): both re-encoded at q75, so only modest accuracy."""
+    faces = shared_data("faces256")
+    config = {
+        "default_datasets": ["faces256"],
+        "datasets": {
+            "faces256": {
+                "sizes": [100, 20],
+                "repeats": 3,
+                "shards": 2,
+                "sources": {
+                    "ffhq": {"label": "real", "path": str(faces / "real")},
+                    "stylegan": {"label": "fake", "path": str(faces / "fake")},
+                },
+            }
+        },
+    }
+    snakemake(tmp_path, "--configfile", str(write_config(tmp_path / "faces.yaml", config)), snakefile=REPO / "Snakefile")
+    assert pd.read_csv(tmp_path / "results/faces256/rejects.csv").empty
+    table = pd.read_csv(tmp_path / "results/faces256_table.csv")
+    assert table["samples"].tolist() == [100, 20]
+    assert table[["svm", "logreg", "kmeans"]].stack().between(0, 1).all()
+    features = pd.read_parquet(tmp_path / "results/faces256/features/faces_hq/shard-0.parquet")
+    assert features["features"].map(len).eq(179).all()  # 256 px: 179 rings
