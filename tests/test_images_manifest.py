@@ -1,0 +1,100 @@
+"""Decoding, reasons for rejecting a file, deterministic sampling and stable shards."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from unmask.images import RejectedImage, decode_gray, list_images, probe, read_gray
+from unmask.manifest import build_manifest, sample_paths, shard_of, stable_hash
+
+
+def encoded(suffix: str, shape=(40, 60)) -> bytes:
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    return cv2.imencode(suffix, image)[1].tobytes()
+
+
+def test_decode_keeps_native_resolution():
+    image = decode_gray(encoded(".png", (37, 53)))
+    assert image.shape == (37, 53) and image.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (b"not an image", "OpenCV cannot decode it"),
+        (encoded(".jpg")[:-300], "truncated JPEG"),
+        (encoded(".png")[:-20], "truncated PNG"),
+    ],
+)
+def test_rejected_bytes_say_why(data, reason):
+    with pytest.raises(RejectedImage, match=reason):
+        decode_gray(data)
+
+
+def test_jpeg_with_trailing_data_is_accepted():
+    assert decode_gray(encoded(".jpg") + b"camera trailer").shape == (40, 60)
+
+
+def test_probe_reads_the_header(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(encoded(".png", (30, 20)))
+    info = probe(path)
+    assert (info.width, info.height, info.format) == (20, 30, "PNG")
+    (tmp_path / "b.jpg").write_bytes(b"")
+    with pytest.raises(RejectedImage, match="empty file"):
+        probe(tmp_path / "b.jpg")
+
+
+def test_list_images_is_recursive_and_sorted(tmp_path):
+    for name in ("b/2.PNG", "a.jpg", "b/1.jpeg", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a.jpg", "b/1.jpeg", "b/2.PNG"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        list_images(tmp_path / "missing")
+
+
+def test_stable_hash_is_fixed_across_runs():
+    # A fixed value: shard membership must not change between Python runs or machines.
+    assert stable_hash("ffhq/00000.jpg") == 2962045341918162301
+    assert stable_hash("a", salt="1") != stable_hash("a", salt="2")
+
+
+def test_sampling_is_seeded_and_stable_when_files_are_added():
+    root = Path("/data")
+    paths = [root / f"{i:04d}.jpg" for i in range(100)]
+    chosen = sample_paths(paths, root, 10, seed=0)
+    assert chosen == sorted(chosen) and len(chosen) == 10
+    assert chosen == sample_paths(list(reversed(paths)), root, 10, seed=0)
+    assert chosen != sample_paths(paths, root, 10, seed=1)
+    more = sample_paths(paths + [root / f"new{i}.jpg" for i in range(10)], root, 10, seed=0)
+    assert len(set(chosen) & set(more)) >= 5, "adding 10% more files keeps most of the choice"
+
+
+def test_shards_do_not_move_when_items_are_added():
+    ids = [f"src/{i}.jpg" for i in range(200)]
+    before = {i: shard_of(stable_hash(i), 8) for i in ids}
+    after = {i: shard_of(stable_hash(i), 8) for i in ids + [f"src/new{i}.jpg" for i in range(50)]}
+    assert all(after[i] == before[i] for i in ids)
+    assert set(before.values()) == set(range(8))
+
+
+def test_manifest_rows_labels_and_rejects(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "real" / "a.png").write_bytes(encoded(".png", (16, 16)))
+    (tmp_path / "real" / "empty.png").write_bytes(b"")
+    (tmp_path / "fake" / "b.jpg").write_bytes(encoded(".jpg", (16, 24)))
+    sources = {
+        "cams": {"label": "real", "path": str(tmp_path / "real")},
+        "gan": {"label": "fake", "path": str(tmp_path / "fake")},
+    }
+    manifest, rejects = build_manifest(sources, seed=0)
+    rows = manifest.to_pylist()
+    assert [(r["id"], r["label"], r["width"], r["height"]) for r in rows] == [("cams/a.png", 0, 16, 16), ("gan/b.jpg", 1, 24, 16)]
+    assert rejects.to_pylist()[0]["id"] == "cams/empty.png"
+    assert read_gray(rows[1]["path"]).shape == (16, 24)
