@@ -41,7 +41,7 @@ def _manifest(args: argparse.Namespace) -> int:
     from unmask.manifest import build_manifest, write_table
 
     spec = json.loads(args.spec)
-    manifest, rejects = build_manifest(spec["sources"], seed=spec.get("seed", 0))
+    manifest, rejects = build_manifest(spec["sources"], seed=spec.get("seed", 0), image_size=spec.get("image_size"))
     write_table(manifest, args.out)
     write_table(rejects, args.rejects)
     print(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected", file=sys.stderr)
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(run=_acquire)
 
     command = commands.add_parser("manifest", help="one row per usable image of a dataset (workflow stage)")
-    command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N}')
+    command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N, "image_size": [W, H]}')
     command.add_argument("--out", required=True)
     command.add_argument("--rejects", required=True)
     command.set_defaults(run=_manifest)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 import jsonschema
@@ -35,7 +36,7 @@ def _location(error: jsonschema.ValidationError) -> str:
     return "".join(parts).lstrip(".") or "(top level)"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error: jsonschema.ValidationError, config: dict) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
@@ -43,6 +44,12 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key {', '.join(map(repr, unknown))}{hint}"
     if error.validator == "not" and error.validator_value == {}:
         return "this key does not apply here"
+    if "propertyNames" in error.relative_schema_path:
+        source = functools.reduce(lambda node, key: node[key], error.absolute_path, config)
+        method = source.get("method", "local")
+        return f"unknown key {error.instance!r} for method {method}; allowed: {', '.join(error.validator_value)}"
+    if error.validator == "oneOf" and "archive" in str(error.schema):
+        return "an archive source needs exactly one of url, drive_id or file"
     return error.message
 
 
@@ -53,7 +60,7 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
-        lines = [f"  {_location(e)}: {_describe(e)}" for e in errors]
+        lines = [f"  {_location(e)}: {_describe(e, config)}" for e in errors]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     for name, dataset in config["datasets"].items():
         labels = {source["label"] for source in dataset["sources"].values()}

@@ -9,8 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from unmask import LABELS
+from unmask.acquire import read_file_list
 from unmask.images import RejectedImage, list_images, probe
-from unmask.io import atomic_output, sha256_file
+from unmask.io import atomic_output, file_digest
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -54,17 +55,18 @@ def source_files(source: dict) -> tuple[Path, list[Path]]:
     """The root folder and image files of a configured source (a local folder or an acquired file list)."""
     root = Path(source["path"])
     if "file_list" in source:
-        from unmask.acquire import read_file_list
-
         return root, [Path(row["path"]) for row in read_file_list(Path(source["file_list"]))]
     return root, list_images(root)
 
 
-def build_manifest(sources: dict[str, dict], seed: int) -> tuple[pa.Table, pa.Table]:
+def build_manifest(
+    sources: dict[str, dict], seed: int, image_size: tuple[int, int] | None = None
+) -> tuple[pa.Table, pa.Table]:
     """Probe every selected file of every source; return (manifest, rejects) tables.
 
-    A file that cannot be read, or repeats an earlier file's bytes, is rejected
-    with its reason instead of stopping the run.
+    A file that cannot be read, is not of the required ``(width, height)``, or
+    repeats an earlier file's bytes is rejected with its reason instead of
+    stopping the run.
     """
     rows, rejects, seen = [], [], {}
     for name in sorted(sources):
@@ -74,7 +76,9 @@ def build_manifest(sources: dict[str, dict], seed: int) -> tuple[pa.Table, pa.Ta
             item_id = f"{name}/{path.relative_to(root).as_posix()}" if path.is_relative_to(root) else f"{name}/{path.name}"
             try:
                 info = probe(path)
-                digest = sha256_file(path)
+                if image_size and (info.width, info.height) != tuple(image_size):
+                    raise RejectedImage(f"{info.width}x{info.height} pixels, the dataset requires {image_size[0]}x{image_size[1]}")
+                digest = file_digest(path)
                 if digest in seen:
                     raise RejectedImage(f"same bytes as {seen[digest]}")
             except (RejectedImage, OSError) as error:

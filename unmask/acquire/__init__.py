@@ -11,21 +11,34 @@ from __future__ import annotations
 import csv
 import importlib
 import io
+import sys
 from pathlib import Path
 
-from unmask.io import sha256_file, write_text
+from unmask.acquire.download import NetworkUnavailable
+from unmask.images import list_images
+from unmask.io import file_digest, write_text
 
 FILE_LIST_FIELDS = ("path", "size", "sha256")
 
 
 def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
-    """Run the source's acquisition method, then write its file list atomically."""
+    """Run the source's acquisition method, then write its file list atomically.
+
+    When the network is unreachable and the source's folder already holds
+    images, those are used as a local source, with a message saying so.
+    """
     method = spec["method"]
     try:
         module = importlib.import_module(f"unmask.acquire.{method}")
     except ModuleNotFoundError:
         raise ValueError(f"unknown acquisition method {method!r}") from None
-    paths = sorted(Path(p) for p in module.acquire(spec, Path(dest)))
+    try:
+        paths = sorted(Path(p) for p in module.acquire(spec, Path(dest)))
+    except NetworkUnavailable as error:
+        paths = list_images(dest) if Path(dest).is_dir() else []
+        if not paths:
+            raise
+        print(f"{error}\nUsing the {len(paths)} images already in {dest} instead, as a local source.", file=sys.stderr)
     write_file_list(paths, file_list)
     return paths
 
@@ -36,7 +49,7 @@ def write_file_list(paths: list[Path], file_list: Path) -> None:
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(FILE_LIST_FIELDS)
     for path in paths:
-        writer.writerow((str(path), path.stat().st_size, sha256_file(path)))
+        writer.writerow((str(path), path.stat().st_size, file_digest(path)))
     write_text(file_list, buffer.getvalue())
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.utils
 import errno
-import hashlib
 import html
 import http.client
 import http.cookiejar
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from unmask.io import file_digest
+
 USER_AGENT = "unmask/0.1 (reproduction of Durall et al. 2019; Python urllib)"
 CHUNK = 1 << 16
 MAX_PAGE = 1 << 20  # an interstitial HTML page is read whole up to this size
@@ -54,6 +55,12 @@ class DownloadError(Exception):
 
 class NetworkUnavailable(DownloadError):
     """Every attempt failed to connect (refused, DNS failure, unreachable)."""
+
+
+def with_local_advice(error: NetworkUnavailable, folder: Path) -> NetworkUnavailable:
+    """``error`` extended with the advice to fill ``folder`` by hand and use ``method: local``."""
+    return NetworkUnavailable(f"{error}\nThe network seems unavailable. Put this source's files "
+                              f"in {folder} yourself and set `method: local` for it.", error.url)
 
 
 class DriveQuotaExceeded(DownloadError):
@@ -102,19 +109,10 @@ def verify(path: Path, item: Item) -> str | None:
     for name in ("md5", "sha256"):
         expected = getattr(item, name)
         if expected:
-            actual = hash_file(path, name)
+            actual = file_digest(path, name)
             if actual != expected.lower():
                 return f"{name} {actual}, expected {expected.lower()}"
     return None
-
-
-def hash_file(path: Path, algorithm: str) -> str:
-    """Hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def human_bytes(n: float) -> str:
@@ -225,6 +223,7 @@ class Downloader:
                 return
             try:
                 outcome = self.fetch(item)
+                size = item.dest.stat().st_size
                 if on_done:
                     on_done(item)
             except NetworkUnavailable as e:
@@ -238,8 +237,7 @@ class Downloader:
                 return
             with lock:
                 getattr(summary, outcome).append(item)
-                if outcome == "fetched":
-                    summary.bytes += item.dest.stat().st_size
+                summary.bytes += size if outcome == "fetched" else 0
             self._progress.add(outcome)
 
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
@@ -248,13 +246,14 @@ class Downloader:
         self._progress = None
         print(summary, file=sys.stderr, flush=True)
         if unreachable:
-            raise NetworkUnavailable(
-                f"{unreachable[0]}\nThe network seems unavailable. Put this source's files in "
-                f"{folder} yourself and set `method: local` for it.", unreachable[0].url)
+            raise with_local_advice(unreachable[0], folder)
         return summary
 
     def fetch(self, item: Item) -> str:
-        """Make ``item.dest`` a verified copy of ``item.url``: ``'present'`` or ``'fetched'``."""
+        """Make ``item.dest`` a verified copy of ``item.url``: ``'present'`` or ``'fetched'``.
+
+        After transient failures a partial ``.part`` stays for the next run to resume.
+        """
         if item.dest.is_file():
             problem = verify(item.dest, item)
             if problem is None:
@@ -263,7 +262,8 @@ class Downloader:
             item.dest.unlink()
         item.dest.parent.mkdir(parents=True, exist_ok=True)
         part = item.dest.with_name(item.dest.name + ".part")
-        self._retrying(item.url, lambda: self._stream(item, part))
+        source = [item.url]  # becomes the file's own URL once Drive's pages are passed
+        self._retrying(item.url, lambda: self._stream(item, part, source))
         problem = verify(part, item)
         if problem:
             part.unlink()
@@ -275,7 +275,8 @@ class Downloader:
         """The whole body of ``url`` (no resume), with the same retries."""
 
         def attempt() -> bytes:
-            with self._open(url, 0, None) as response:
+            response, _ = self._open(url, 0, None)
+            with response:
                 body = response.read()
             length = response.headers.get("Content-Length")
             if length is not None and len(body) != int(length):
@@ -286,14 +287,14 @@ class Downloader:
 
     # -- one attempt ------------------------------------------------------------
 
-    def _stream(self, item: Item, part: Path) -> None:
-        """One attempt: append to or restart ``part`` from the server's response."""
+    def _stream(self, item: Item, part: Path, source: list[str]) -> None:
+        """One attempt: append to or restart ``part`` from ``source[0]``, updating it past Drive pages."""
         offset = part.stat().st_size if part.exists() else 0
         if item.size is not None and offset > item.size:
             part.unlink()
             offset = 0
         try:
-            response = self._open(item.url, offset, item)
+            response, source[0] = self._open(source[0], offset, item)
         except urllib.error.HTTPError as e:
             if e.code != 416 or not offset:
                 raise
@@ -327,7 +328,7 @@ class Downloader:
             raise _Retry(f"truncated at byte {offset + received} of {total}")
 
     def _open(self, url: str, offset: int, item: Item | None):
-        """GET ``url`` (from byte ``offset``), following Google Drive's interstitial pages."""
+        """GET ``url`` (from byte ``offset``) past Google Drive's pages: (response, URL asked last)."""
         for _ in range(MAX_HOPS + 1):
             headers = {"User-Agent": self.options.user_agent}
             if offset:
@@ -336,7 +337,7 @@ class Downloader:
             response = self.opener.open(urllib.request.Request(url, headers=headers),
                                         timeout=self.options.timeout)
             if response.headers.get_content_type() != "text/html":
-                return response
+                return response, url
             with response:
                 page = response.read(MAX_PAGE).decode("utf-8", "replace")
             url = _drive_next_url(page, response.url, item)

@@ -23,13 +23,15 @@ def manifest_inputs(wildcards):
 
 
 def manifest_spec(wildcards):
-    """What the manifest depends on: the sources, and the seed only where a source is sampled."""
+    """What the manifest depends on: the sources, the required image size, and the seed only where a source is sampled."""
     dataset = DATASETS[wildcards.dataset]
     sources = {
         name: dict(source, **({} if source["method"] == "local" else {"file_list": f"data/acquired/{wildcards.dataset}/{name}.tsv"}))
         for name, source in dataset["sources"].items()
     }
     spec = {"sources": sources}
+    if size := dataset.get("image_size"):
+        spec["image_size"] = [size, size] if isinstance(size, int) else size
     if any("count" in source for source in sources.values()):
         spec["seed"] = dataset["seed"]
     return json.dumps(spec, sort_keys=True)
