@@ -98,3 +98,13 @@ def test_manifest_rows_labels_and_rejects(tmp_path):
     assert [(r["id"], r["label"], r["width"], r["height"]) for r in rows] == [("cams/a.png", 0, 16, 16), ("gan/b.jpg", 1, 24, 16)]
     assert rejects.to_pylist()[0]["id"] == "cams/empty.png"
     assert read_gray(rows[1]["path"]).shape == (16, 24)
+
+
+def test_manifest_rejects_other_sizes_when_the_dataset_requires_one(tmp_path):
+    for name, shape in (("right.png", (32, 32)), ("wrong.png", (32, 30))):
+        (tmp_path / name).write_bytes(encoded(".png", shape))
+    (tmp_path / "fake").mkdir()
+    sources = {"cams": {"label": "real", "path": str(tmp_path)}}
+    manifest, rejects = build_manifest(sources, seed=0, image_size=(32, 32))
+    assert manifest.column("id").to_pylist() == ["cams/right.png"]
+    assert rejects.column("reason").to_pylist() == ["30x32 pixels, the dataset requires 32x32"]
