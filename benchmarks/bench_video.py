@@ -1,0 +1,158 @@
+"""Speed of the video stage: decode + detect + crop + write on a 1080p clip, and seek vs sequential.
+
+Uses the DeepFakeDetection actor clip in ../shared/data (1080p H.264) when present; otherwise
+writes a synthetic 1080p clip (mp4v: this OpenCV build has no H.264 encoder, so figures differ).
+
+    python benchmarks/bench_video.py [--video PATH] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from matplotlib import cbook
+
+from unmask.video import FaceDetector, process_video, read_samples, square_box, write_png
+
+SHARED_CLIP = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faceforensics_c40"
+               / "original_sequences" / "actors" / "c40" / "videos" / "06__outside_talking_still_laughing.mp4")
+
+
+def synthetic_clip(path: Path, frames: int = 300) -> Path:
+    """A 1080p mp4v clip with a face photo drifting over a textured background."""
+    photo = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8), (9, 9), 0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (1920, 1080))
+    for i in range(frames):
+        frame = np.roll(background, i, axis=1)
+        x, y = 600 + 2 * i, 200 + i
+        frame[y:y + photo.shape[0], x:x + photo.shape[1]] = photo
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def best_of(repeats: int, fn) -> tuple[float, float]:
+    """Shortest wall time and shortest CPU time (all threads) of ``repeats`` calls.
+
+    The best of several runs, and CPU time, are less disturbed by other jobs on a shared machine.
+    """
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return min(wall), min(cpu)
+
+
+def decode_rates(video: Path, repeats: int) -> tuple[int, float, float]:
+    """Frame count, full-decode fps (``read``) and decode-only fps (``grab``)."""
+    def run(step):
+        capture = cv2.VideoCapture(str(video))
+        count = 0
+        while step(capture):
+            count += 1
+        capture.release()
+        return count
+    count = run(cv2.VideoCapture.grab)
+    read = best_of(repeats, lambda: run(lambda c: c.read()[0]))[0]
+    grab = best_of(repeats, lambda: run(cv2.VideoCapture.grab))[0]
+    return count, count / read, count / grab
+
+
+def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
+    """Per-sample seconds of each stage of ``process_video`` (detection at 640 px and at full size)."""
+    small, full = FaceDetector(), FaceDetector(max_side=None)
+    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "detect full-res", "crop", "write")}
+    samples = read_samples(video, n, method="sequential")
+    while True:
+        start = time.perf_counter()
+        sample = next(samples, None)
+        stages["decode"].append(time.perf_counter() - start)
+        if sample is None:
+            break
+        start = time.perf_counter()
+        face = small(sample.image)
+        stages["detect"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        full(sample.image)
+        stages["detect full-res"].append(time.perf_counter() - start)
+        if face is None:
+            continue
+        start = time.perf_counter()
+        x, y, size = square_box(face, sample.image.shape[1], sample.image.shape[0])
+        crop = np.ascontiguousarray(sample.image[y:y + size, x:x + size])
+        stages["crop"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        write_png(out_dir / f"{sample.index:06d}.png", crop)
+        stages["write"].append(time.perf_counter() - start)
+    stages["decode"].pop()  # the final call that found the generator exhausted
+    return stages
+
+
+def every_frame_fps(video: Path, limit: int) -> float:
+    """Frames per second of decode + detect + crop when every frame is processed."""
+    detector = FaceDetector()
+    capture = cv2.VideoCapture(str(video))
+    count, start = 0, time.perf_counter()
+    while count < limit and (frame := capture.read())[0]:
+        face = detector(frame[1])
+        if face is not None:
+            x, y, size = square_box(face, frame[1].shape[1], frame[1].shape[0])
+            np.ascontiguousarray(frame[1][y:y + size, x:x + size])
+        count += 1
+    capture.release()
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, default=20, help="frames sampled per video (paper: 20)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        video = args.video or (SHARED_CLIP if SHARED_CLIP.is_file() else synthetic_clip(tmp / "synthetic_1080p.mp4"))
+        capture = cv2.VideoCapture(str(video))
+        size = f"{int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
+        codec = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode(errors="replace")
+        capture.release()
+        count, read_fps, grab_fps = decode_rates(video, args.repeats)
+        print(f"clip: {video.name}  {size}  {codec}  {count} frames  cv2 {cv2.__version__}  "
+              f"threads {cv2.getNumThreads()}")
+        print(f"full decode (read): {read_fps:7.1f} fps    decode only (grab): {grab_fps:7.1f} fps\n")
+
+        stages = stage_times(video, args.n, tmp / "crops")
+        pipeline = ("decode", "detect", "crop", "write")
+        total = sum(sum(stages[k]) for k in pipeline)
+        print(f"where the time goes, {args.n} sampled frames (decode includes grabbing the frames between samples)")
+        print(f"{'stage':<18}{'ms/sample':>10}{'share':>8}")
+        for name, times in stages.items():
+            share = f"{100 * sum(times) / total:7.1f}%" if name in pipeline else "   (alt)"
+            print(f"{name:<18}{1e3 * statistics.fmean(times) if times else float('nan'):10.1f}{share}")
+        wall, cpu = best_of(args.repeats, lambda: process_video(video, tmp / "e2e", n=args.n))
+        print(f"process_video, n={args.n}: {wall:.2f} s per video ({cpu:.2f} s CPU) = "
+              f"{args.n / wall:.1f} sampled frames/s")
+        print(f"every frame decode+detect+crop: {every_frame_fps(video, limit=300):.1f} fps\n")
+
+        print("reading n samples: seconds wall (CPU)")
+        print(f"{'n':>4}{'gap':>7}{'sequential':>18}{'seek':>18}{'faster':>12}")
+        for n in (1, 2, 3, 5, 10, 20, 50):
+            if n > count:
+                continue
+            seq, seek = (best_of(args.repeats, lambda m=m, n=n: list(read_samples(video, n, m)))
+                         for m in ("sequential", "seek"))
+            print(f"{n:4d}{count / n:7.0f}{seq[0]:10.3f} ({seq[1]:5.2f}){seek[0]:10.3f} ({seek[1]:5.2f})"
+                  f"{'sequential' if seq[0] < seek[0] else 'seek':>12}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Video sampling, face crops and video groups, on synthetic videos with a real face photo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from matplotlib import cbook
+
+from unmask.spectrum import features
+from unmask.video import (
+    FaceDetector,
+    actor_ids,
+    choose_method,
+    process_video,
+    read_samples,
+    sample_frame_indices,
+    square_box,
+    video_group,
+)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FFPP = SHARED / "faceforensics_c40"
+WIDTH, HEIGHT, FPS = 480, 360, 25
+
+
+def _face() -> np.ndarray:
+    photo = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    return cv2.resize(photo, (160, 188), interpolation=cv2.INTER_AREA)
+
+
+def make_video(path: Path, frames: int, face: bool = True, fourcc: str = "mp4v") -> Path:
+    """A video whose face moves around and whose top-left 16x16 block has brightness 4 x frame index."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (WIDTH, HEIGHT))
+    assert writer.isOpened(), f"this OpenCV build cannot write {fourcc}"
+    photo = _face()
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    for i in range(frames):
+        frame = np.repeat((((xx + yy + 3 * i) % 256) // 2).astype(np.uint8)[..., None], 3, axis=2)
+        if face:
+            x0, y0 = 40 + (4 * i) % 240, 60 + (2 * i) % 100
+            frame[y0:y0 + 188, x0:x0 + 160] = photo
+        frame[:16, :16] = 4 * i
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("videos")
+    good = make_video(d / "clip.mp4", 50)
+    avi = make_video(d / "clip.avi", 50, fourcc="MJPG")
+    truncated_avi = d / "truncated.avi"
+    truncated_avi.write_bytes(avi.read_bytes()[: avi.stat().st_size // 2])
+    truncated_mp4 = d / "truncated.mp4"
+    truncated_mp4.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (d / "empty.mp4").touch()
+    (d / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(20000))
+    return {
+        "good": good,
+        "avi": avi,
+        "truncated_avi": truncated_avi,
+        "truncated_mp4": truncated_mp4,
+        "empty": d / "empty.mp4",
+        "noise": d / "noise.mp4",
+        "short": make_video(d / "short.mp4", 5),
+        "faceless": make_video(d / "faceless.mp4", 12, face=False),
+    }
+
+
+def decode_all(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    capture.release()
+    return frames
+
+
+def test_sample_indices_are_even_and_within_the_video():
+    assert sample_frame_indices(100, 20) == list(range(2, 100, 5))
+    idx = sample_frame_indices(845, 20)
+    assert len(idx) == 20 and len(set(idx)) == 20 and 0 <= idx[0] and idx[-1] < 845
+    assert max(np.diff(idx)) - min(np.diff(idx)) <= 1
+    assert sample_frame_indices(7, 20) == list(range(7))
+    assert sample_frame_indices(0, 20) == [] and sample_frame_indices(-1, 20) == []
+    with pytest.raises(ValueError):
+        sample_frame_indices(10, 0)
+    assert choose_method(845, 20) == "sequential" and choose_method(20 * 1000, 20) == "seek"
+
+
+@pytest.mark.parametrize("kind", ["good", "avi"])
+def test_samples_are_the_requested_frames_with_timestamps(videos, kind):
+    samples = list(read_samples(videos[kind], 10))
+    assert [s.index for s in samples] == sample_frame_indices(50, 10)
+    for s in samples:
+        assert s.reason is None and s.image.shape == (HEIGHT, WIDTH, 3)
+        assert abs(float(s.image[4:12, 4:12].mean()) - 4 * s.index) < 4  # it is really frame s.index
+        assert s.timestamp_ms == pytest.approx(1000 * s.index / FPS, abs=1)
+    seeked = list(read_samples(videos[kind], 10, method="seek"))
+    assert [s.index for s in seeked] == [s.index for s in samples]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(samples, seeked))
+
+
+def test_crops_are_square_native_pixels_of_the_frame(videos, tmp_path):
+    records = process_video(videos["good"], tmp_path, n=8, margin=0.2)
+    frames = decode_all(videos["good"])
+    assert len(records) == 8 and all(r.reason is None for r in records)
+    for r in records:
+        crop = cv2.imread(r.crop_path, cv2.IMREAD_UNCHANGED)
+        assert crop.shape == (r.size, r.size, 3)
+        assert np.array_equal(crop, frames[r.frame_index][r.y:r.y + r.size, r.x:r.x + r.size])
+        x0, y0 = 40 + (4 * r.frame_index) % 240, 60 + (2 * r.frame_index) % 100  # where the photo is
+        assert x0 < r.x + r.size / 2 < x0 + 160 and y0 < r.y + r.size / 2 < y0 + 188 and r.size >= 60
+        assert Path(r.crop_path).parent == tmp_path and Path(r.crop_path).suffix == ".png"
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_square_box_shifts_inside_and_shrinks_never_resizes():
+    assert square_box((100, 100, 50, 50), 640, 480, margin=0.5) == (75, 75, 100)
+    assert square_box((0, 0, 50, 40), 640, 480, margin=0.5) == (0, 0, 100)  # shifted right/down
+    assert square_box((600, 440, 40, 40), 640, 480, margin=0.5) == (560, 400, 80)  # shifted left/up
+    assert square_box((10, 20, 200, 200), 300, 150, margin=0.25) == (35, 0, 150)  # shrunk to fit, centred
+    with pytest.raises(ValueError):
+        square_box((0, 0, 10, 10), 100, 100, margin=-0.1)
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("empty", "video file is empty (0 bytes): {path}"),
+        ("noise", "cannot open video (unreadable or truncated file): {path}"),
+        ("truncated_mp4", "cannot open video (unreadable or truncated file): {path}"),
+    ],
+)
+def test_unreadable_videos_are_recorded_not_raised(videos, tmp_path, kind, expected):
+    records = process_video(videos[kind], tmp_path, n=4)
+    assert len(records) == 4
+    assert {r.reason for r in records} == {expected.format(path=videos[kind])}
+    assert all(r.crop_path is None and r.frame_index is None for r in records)
+
+
+def test_missing_file_is_recorded(tmp_path):
+    (record,) = process_video(tmp_path / "gone.mp4", tmp_path, n=1)
+    assert record.reason == f"video file not found: {tmp_path / 'gone.mp4'}"
+
+
+def test_video_ending_before_its_header_keeps_what_exists(videos, tmp_path):
+    records = process_video(videos["truncated_avi"], tmp_path, n=10)
+    assert [r.frame_index for r in records] == sample_frame_indices(50, 10)  # the header still claims 50
+    decoded = [r for r in records if r.reason is None]
+    ended = [r for r in records if r.reason is not None]
+    assert decoded and ended and all(r.crop_path for r in decoded)
+    assert max(r.frame_index for r in decoded) < min(r.frame_index for r in ended)
+    assert all(r.reason.startswith("video ended after ") and "header claimed 50" in r.reason for r in ended)
+
+
+def test_video_shorter_than_n(videos, tmp_path):
+    records = process_video(videos["short"], tmp_path, n=8)
+    assert [r.frame_index for r in records[:5]] == [0, 1, 2, 3, 4] and all(r.crop_path for r in records[:5])
+    assert {r.reason for r in records[5:]} == {"video has only 5 frames, fewer than the 8 requested"}
+
+
+def test_video_without_faces(videos, tmp_path):
+    records = process_video(videos["faceless"], tmp_path, n=4)
+    assert [r.frame_index for r in records] == sample_frame_indices(12, 4)
+    assert {r.reason for r in records} == {"no face detected"} and not list(tmp_path.iterdir())
+
+
+def test_yunet_needs_an_existing_model_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="YuNet model file not found"):
+        FaceDetector(yunet_model=tmp_path / "face_detection_yunet.onnx")
+
+
+@pytest.mark.parametrize(
+    "name, group, actors",
+    [
+        ("01_02__meeting_serious__YVGY8LOK.mp4", "01__meeting_serious", ("01", "02")),
+        ("01__kitchen_pan.mp4", "01__kitchen_pan", ("01",)),
+        ("06__outside_talking_still_laughing.mp4", "06__outside_talking_still_laughing", ("06",)),
+        ("183.mp4", "183", ("183",)),
+        ("a/b/183_253.mp4", "183", ("183", "253")),
+        ("holiday.mp4", "holiday", ("holiday",)),
+    ],
+)
+def test_video_group_and_actor_ids(name, group, actors):
+    assert video_group(name) == group
+    assert actor_ids(Path(name)) == actors
+
+
+@pytest.mark.skipif(not FFPP.is_dir(), reason="shared FaceForensics++ samples not present")
+def test_real_faceforensics_clip(tmp_path):
+    clip = FFPP / "original_sequences" / "youtube" / "c40" / "videos" / "183.mp4"
+    records = process_video(clip, tmp_path, n=5)
+    assert [r.frame_index for r in records] == sample_frame_indices(390, 5)
+    found = [r for r in records if r.crop_path]
+    assert len(found) >= 4
+    for r in found:
+        crop = cv2.imread(r.crop_path, cv2.IMREAD_GRAYSCALE)
+        assert crop.shape == (r.size, r.size) and r.size >= 100
+        assert features(crop, "dfd").shape == (300,)
