@@ -55,7 +55,23 @@ def slurm_node_state() -> str:
     return out.stdout.split()[0] if out.returncode == 0 and out.stdout.split() else ""
 
 
+def _daemon_running(name: str) -> bool:
+    """A live (non-zombie) process whose command name is `name`."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            comm = fields[0].split("(", 1)[1]
+        except (OSError, IndexError):
+            continue
+        if comm == name and not fields[1].split()[0] == "Z":
+            return True
+    return False
+
+
 def slurm_up() -> bool:
+    # cheap check first: sinfo takes ~10 s to give up when no slurmctld runs
+    if Path("/proc/self/stat").exists() and not _daemon_running("slurmctld"):
+        return False
     return slurm_node_state() in {"idle", "mix", "alloc", "comp"}
 
 

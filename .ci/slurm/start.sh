@@ -45,11 +45,25 @@ node_state() {
     timeout 10 sinfo -h -n "$NODE" -o '%t' 2>/dev/null | head -n1 || true
 }
 
+running() { ps -C "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }  # live, not zombie
+
 cluster_up() {
+    # cheap check first: sinfo takes ~10s to give up when no slurmctld runs
+    running slurmctld && running slurmd || return 1
     case "$(node_state)" in
         idle | mix | alloc | comp) return 0 ;;
         *) return 1 ;;
     esac
+}
+
+# true if the pid file names a live process whose command is $2
+# (a stale pid file from an earlier run may name an unrelated process)
+pid_is() {
+    local pid
+    [ -s "$1" ] || return 1
+    pid="$(cat "$1")"
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] \
+        && [ "$(ps -p "$pid" -o stat= 2>/dev/null | cut -c1)" != Z ]
 }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (installs packages, starts daemons)"
@@ -60,14 +74,16 @@ if [ "${SLURM_FORCE_CONF:-0}" != 1 ] && command -v sinfo >/dev/null 2>&1 && clus
 fi
 
 # ---------------------------------------------------------------- 1. install
+command -v ps >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq procps >/dev/null 2>&1 \
+    || die "ps missing and apt-get install procps failed"; }
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
     || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
     command -v apt-get >/dev/null || die "slurm is not installed and apt-get is unavailable"
     say "installing slurm-wlm and munge with apt-get ..."
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/tmp/slurm-apt.log 2>&1 \
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >/tmp/slurm-apt.log 2>&1 \
         || { tail -n 20 /tmp/slurm-apt.log >&2; die "apt-get update failed"; }
-    apt-get install -y -qq --no-install-recommends slurm-wlm munge >>/tmp/slurm-apt.log 2>&1 \
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends slurm-wlm munge >>/tmp/slurm-apt.log 2>&1 \
         || { tail -n 20 /tmp/slurm-apt.log >&2; die "apt-get install slurm-wlm munge failed"; }
     say "installed ($((SECONDS - T0))s)"
 fi
@@ -89,8 +105,8 @@ chmod 0400 /etc/munge/munge.key
 
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     say "starting munged"
-    pkill_pidfile() { [ -s "$1" ] && kill "$(cat "$1")" 2>/dev/null || true; }
-    pkill_pidfile /run/munge/munged.pid
+    pid_is /run/munge/munged.pid munged && kill "$(cat /run/munge/munged.pid)" 2>/dev/null
+    sleep 0.2
     rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock
     runuser -u munge -- /usr/sbin/munged || die "munged failed to start"
     for _ in $(seq 1 50); do
@@ -153,18 +169,19 @@ else
 fi
 
 # ---------------------------------------------------------- 4. slurm daemons
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 stop_daemon() {
-    local pidfile=$1
-    if pid_alive "$pidfile"; then
+    local pidfile=$1 name=$2
+    if pid_is "$pidfile" "$name"; then
+        say "stopping $name (pid $(cat "$pidfile")) to restart it"
         kill "$(cat "$pidfile")" 2>/dev/null || true
-        for _ in $(seq 1 50); do pid_alive "$pidfile" || break; sleep 0.1; done
+        for _ in $(seq 1 50); do pid_is "$pidfile" "$name" || break; sleep 0.1; done
+        pid_is "$pidfile" "$name" && die "$name (pid $(cat "$pidfile")) did not stop"
     fi
     rm -f "$pidfile"
 }
 # Daemons half up (or running an old config): restart both, clean.
-stop_daemon "$RUN_DIR/slurmd.pid"
-stop_daemon "$RUN_DIR/slurmctld.pid"
+stop_daemon "$RUN_DIR/slurmd.pid" slurmd
+stop_daemon "$RUN_DIR/slurmctld.pid" slurmctld
 
 say "starting slurmctld"
 # -c: start with a clean state (no stale jobs from an earlier machine run)

@@ -7,16 +7,16 @@ stop_pidfile() {
     local name=$1 pidfile=$2 pid
     [ -s "$pidfile" ] || { echo "[slurm/stop] $name: not running (no $pidfile)"; return 0; }
     pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
         kill "$pid"
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
+        if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
             echo "[slurm/stop] $name (pid $pid) did not stop after 5s" >&2
             return 1
         fi
         echo "[slurm/stop] $name (pid $pid) stopped"
     else
-        echo "[slurm/stop] $name: stale pid file"
+        echo "[slurm/stop] $name: not running (stale pid file)"
     fi
     rm -f "$pidfile"
 }
