@@ -12,6 +12,7 @@ configfile: workflow.source_path("config.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/acquire.smk"
+include: "workflow/rules/crops.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"

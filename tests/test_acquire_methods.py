@@ -15,7 +15,8 @@ import py7zr
 import pytest
 from acquire_server import LocalServer, Resource, add_drive_file, closed_port
 
-from unmask.acquire import acquire_source, read_file_list
+from unmask.acquire import acquire_source
+from unmask.file_list import read_file_list
 from unmask.acquire import archive as archive_method
 from unmask.acquire import ffhq_json, google_drive, scrape, url_template
 from unmask.acquire.archive import ArchiveError

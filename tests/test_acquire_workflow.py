@@ -10,7 +10,8 @@ import pytest
 from acquire_server import LocalServer, Resource, closed_port
 
 from conftest import REPO, planned_rules, snakemake, write_config
-from unmask.acquire import acquire_source, read_file_list
+from unmask.acquire import acquire_source
+from unmask.file_list import read_file_list
 from unmask.acquire.demo import make_image, photos
 from unmask.acquire.download import NetworkUnavailable
 

@@ -12,16 +12,44 @@ import pyarrow.parquet as pq
 import pytest
 
 from unmask import spectrum
-from unmask.experiments import Dataset, balanced_sample, clustering_accuracy, load_features, run_repeats
+from unmask.experiments import Dataset, balanced_sample, fit_and_score, load_features, run_repeats, split
 from unmask.features import FEATURES_SCHEMA, vectors_to_arrow
 from unmask.report import accuracy_table
 
 
-def test_clustering_accuracy_takes_the_better_assignment():
+class FixedClusters:
+    """A stand-in for KMeans that returns given clusters and centroid distances."""
+
+    def __init__(self, clusters):
+        self.clusters = np.asarray(clusters)
+
+    def fit(self, X):
+        return self
+
+    def predict(self, X):
+        return self.clusters
+
+    def transform(self, X):
+        return np.stack([self.clusters, 1 - self.clusters], axis=1).astype(float)  # near the own centroid
+
+
+@pytest.mark.parametrize(
+    ("clusters", "accuracy"),
+    [([1, 1, 1, 0, 0], 1.0), ([0, 0, 1, 1, 1], 0.8), ([1, 1, 0, 0, 0], 0.8)],
+)
+def test_kmeans_takes_the_better_cluster_to_label_assignment(clusters, accuracy):
     y = np.array([0, 0, 0, 1, 1])
-    assert clustering_accuracy(y, np.array([1, 1, 1, 0, 0])) == 1.0
-    assert clustering_accuracy(y, np.array([0, 0, 1, 1, 1])) == pytest.approx(0.8)
-    assert clustering_accuracy(y, np.array([1, 1, 0, 0, 0])) == pytest.approx(0.8)
+    predicted, score = fit_and_score(FixedClusters(clusters), "kmeans", None, None, None, y)
+    assert np.mean(predicted == y) == pytest.approx(accuracy)
+    assert np.array_equal(score > 0, predicted == 1), "a higher score means fake"
+
+
+def test_split_keeps_each_group_on_one_side():
+    y = np.repeat([0, 1], 50)
+    groups = np.array([f"video{i // 5}" for i in range(100)], dtype=object)
+    train, test = split(np.arange(100), y, groups, 0.2, seed=0)
+    assert not set(groups[train]) & set(groups[test])
+    assert set(y[test]) == {0, 1} and 15 <= len(test) <= 25
 
 
 def test_balanced_sample():
@@ -36,20 +64,25 @@ def separable(n=60, length=20):
     rng = np.random.default_rng(1)
     y = np.repeat([0, 1], n // 2).astype(np.int8)
     X = rng.normal(size=(n, length)) + 6.0 * y[:, None]
-    return Dataset(X=X, y=y, ids=np.arange(n).astype(str).astype(object), sources=np.where(y, "gan", "cam").astype(object))
+    ids = np.arange(n).astype(str).astype(object)
+    return Dataset(X=X, y=y, ids=ids, sources=np.where(y, "gan", "cam").astype(object), groups=ids, videos=np.full(n, None))
 
 
 @pytest.mark.parametrize("spec", [{"kind": "svm", "kernel": "linear"}, {"kind": "logreg"}, {"kind": "kmeans"}])
 def test_every_classifier_separates_separable_data(spec):
-    runs = run_repeats(separable(), spec["kind"], spec, size=40, repeats=3, test_fraction=0.25, seed=0)
+    runs, predictions = run_repeats(separable(), spec["kind"], spec, size=40, repeats=3, test_fraction=0.25, seed=0)
     assert runs.column("accuracy").to_pylist() == [1.0, 1.0, 1.0]
     assert runs.column("n_test").to_pylist() == [10, 10, 10]
+    frame = predictions.to_pandas()
+    assert len(frame) == 30 and (frame["predicted"] == frame["label"]).all()
+    assert ((frame["score"] > 0) == (frame["label"] == 1)).all(), "scores rank fakes above reals"
 
 
 def test_repeats_are_reproducible_and_differ_from_each_other():
-    data = Dataset(X=np.random.default_rng(2).normal(size=(80, 5)), y=np.repeat([0, 1], 40).astype(np.int8), ids=None, sources=None)
-    first = run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3).column("accuracy").to_pylist()
-    assert first == run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3).column("accuracy").to_pylist()
+    data = separable(80, 5)
+    data = Dataset(np.random.default_rng(2).normal(size=(80, 5)), data.y, data.ids, data.sources, data.groups, data.videos)
+    first = run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3)[0].column("accuracy").to_pylist()
+    assert first == run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3)[0].column("accuracy").to_pylist()
     assert len(set(first)) > 1
 
 
@@ -60,6 +93,7 @@ def test_spectra_of_different_lengths_ask_for_spectrum_length(tmp_path):
             "label": pa.array([0, 1], pa.int8()),
             "source": ["s", "t"],
             "group": ["a", "b"],
+            "video": [None, None],
             "features": vectors_to_arrow([np.ones(5), np.ones(7)]),
             "reason": [None, None],
         },

@@ -38,13 +38,28 @@ def _acquire(args: argparse.Namespace) -> int:
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from unmask.manifest import build_manifest, write_table
+    from unmask.io import write_parquet
+    from unmask.manifest import build_manifest
 
     spec = json.loads(args.spec)
-    manifest, rejects = build_manifest(spec["sources"], seed=spec.get("seed", 0), image_size=spec.get("image_size"))
-    write_table(manifest, args.out)
-    write_table(rejects, args.rejects)
+    manifest, rejects = build_manifest(
+        spec["sources"], seed=spec.get("seed", 0), image_size=spec.get("image_size"), split_by=spec.get("split_by", "video")
+    )
+    write_parquet(manifest, args.out)
+    write_parquet(rejects, args.rejects)
     print(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected", file=sys.stderr)
+    return 0
+
+
+def _crops(args: argparse.Namespace) -> int:
+    from unmask.crops import crop_videos, shard_videos
+    from unmask.io import write_parquet
+
+    spec = json.loads(args.spec)
+    videos = shard_videos(spec["sources"], args.shards, spec["seed"]).get(args.shard, [])
+    table = crop_videos(videos, args.crops_dir, spec["frames"], spec["margin"], spec.get("yunet_model"))
+    write_parquet(table, args.out)
+    print(f"crops: {table.num_rows} frames of {len(videos)} videos", file=sys.stderr)
     return 0
 
 
@@ -59,11 +74,14 @@ def _features(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from unmask.experiments import load_features, run_repeats
-    from unmask.manifest import write_table
+    from unmask.io import write_parquet
 
     data = load_features(args.features)
-    runs = run_repeats(data, args.name, json.loads(args.spec), args.samples, args.repeats, args.test_fraction, args.seed)
-    write_table(runs, args.out)
+    runs, predictions = run_repeats(
+        data, args.name, json.loads(args.spec), args.samples, args.repeats, args.test_fraction, args.seed
+    )
+    write_parquet(runs, args.out)
+    write_parquet(predictions, args.predictions)
     return 0
 
 
@@ -73,6 +91,21 @@ def _table(args: argparse.Namespace) -> int:
     table = report.accuracy_table(report.read_runs(args.runs), args.classifiers)
     report.write_csv(table, args.out)
     report.plot_accuracy(table, args.classifiers, args.figure, args.title)
+    return 0
+
+
+def _videos_table(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    predictions = report.read_runs(args.predictions)
+    report.write_csv(report.video_table(predictions, args.classifiers, args.threshold), args.out)
+    return 0
+
+
+def _crops_figure(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    report.plot_crops(args.manifest, args.figure, args.title)
     return 0
 
 
@@ -115,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--rejects", required=True)
     command.set_defaults(run=_manifest)
 
+    command = commands.add_parser("crops", help="face crops from sampled frames of a shard of videos (workflow stage)")
+    command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": S, "frames": N, "margin": M, "yunet_model": P}')
+    command.add_argument("--shard", type=int, required=True)
+    command.add_argument("--shards", type=int, required=True)
+    command.add_argument("--crops-dir", required=True, help="folder for the PNG crops")
+    command.add_argument("--out", required=True, help="Parquet table of per-frame records")
+    command.set_defaults(run=_crops)
+
     command = commands.add_parser("features", help="features of one manifest shard (workflow stage)")
     command.add_argument("--manifest", required=True)
     command.add_argument("--shard", type=int, required=True)
@@ -132,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--repeats", type=int, required=True)
     command.add_argument("--test-fraction", type=float, required=True)
     command.add_argument("--seed", type=int, required=True)
-    command.add_argument("--out", required=True)
+    command.add_argument("--out", required=True, help="per-repeat results")
+    command.add_argument("--predictions", required=True, help="per-item test predictions")
     command.set_defaults(run=_train)
 
     command = commands.add_parser("table", help="the accuracy table and its figure (workflow stage)")
@@ -142,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--out", required=True)
     command.add_argument("--figure", required=True)
     command.set_defaults(run=_table)
+
+    command = commands.add_parser("videos-table", help="video-level accuracy by majority vote (workflow stage)")
+    command.add_argument("predictions", nargs="+", help="per-frame test predictions")
+    command.add_argument("--classifiers", nargs="+", required=True)
+    command.add_argument("--threshold", type=float, required=True, help="fraction of fake frames that makes a video fake")
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_videos_table)
+
+    command = commands.add_parser("crops-figure", help="example face crops per class (workflow stage)")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--title", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_crops_figure)
 
     command = commands.add_parser("spectra", help="mean +- std spectrum per source (workflow stage)")
     command.add_argument("features", nargs="+", help="feature shards")

@@ -48,6 +48,8 @@ def _describe(error: jsonschema.ValidationError, config: dict) -> str:
         source = functools.reduce(lambda node, key: node[key], error.absolute_path, config)
         method = source.get("method", "local")
         return f"unknown key {error.instance!r} for method {method}; allowed: {', '.join(error.validator_value)}"
+    if error.validator == "not" and error.validator_value == {"required": ["path", "videos"]}:
+        return "a source has either `path` (images) or `videos`, not both"
     if error.validator == "oneOf" and "archive" in str(error.schema):
         return "an archive source needs exactly one of url, drive_id or file"
     return error.message
@@ -67,5 +69,8 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         if labels != {"real", "fake"}:
             raise ConfigError(f"invalid configuration:\n  datasets.{name}.sources: needs at least one real and one fake source")
         for source_name, source in dataset["sources"].items():
-            source.setdefault("path", f"data/raw/{name}/{source_name}")
+            if "videos" in source:
+                source["videos"] = source["videos"].replace("{compression}", dataset["compression"])
+            else:
+                source.setdefault("path", f"data/raw/{name}/{source_name}")
     return config

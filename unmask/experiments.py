@@ -11,9 +11,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.svm import SVC
 
+from unmask.models import match_clusters
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        ("classifier", pa.string()),
+        ("samples", pa.int32()),
+        ("repeat", pa.int32()),
+        ("id", pa.string()),
+        ("video", pa.string()),
+        ("label", pa.int8()),
+        ("predicted", pa.int8()),
+        ("score", pa.float64()),  # higher means more likely fake
+    ]
+)
 RUN_SCHEMA = pa.schema(
     [
         ("classifier", pa.string()),
@@ -35,6 +49,8 @@ class Dataset:
     y: np.ndarray
     ids: np.ndarray
     sources: np.ndarray
+    groups: np.ndarray  # items of one group never fall in both splits
+    videos: np.ndarray  # "<source>/<video>" for face crops, None for images
 
 
 def load_features(shards: list[str | Path]) -> Dataset:
@@ -51,11 +67,15 @@ def load_features(shards: list[str | Path]) -> Dataset:
             "different sizes; set the dataset's spectrum_length to resample every spectrum to one length"
         )
     X = np.asarray(table["features"].combine_chunks().flatten(), dtype=np.float64).reshape(table.num_rows, -1)
+    sources = np.asarray(table["source"].to_pylist(), dtype=object)
+    videos = np.asarray(table["video"].to_pylist(), dtype=object)
     return Dataset(
         X=X,
         y=table["label"].to_numpy().astype(np.int8),
         ids=np.asarray(table["id"].to_pylist(), dtype=object),
-        sources=np.asarray(table["source"].to_pylist(), dtype=object),
+        sources=sources,
+        groups=np.asarray(table["group"].to_pylist(), dtype=object),
+        videos=np.where(videos == None, None, sources + "/" + videos.astype(str)),  # noqa: E711
     )
 
 
@@ -71,12 +91,6 @@ def make_classifier(spec: dict, seed: int):
     raise ValueError(f"unknown classifier kind {kind!r}")
 
 
-def clustering_accuracy(y_true: np.ndarray, clusters: np.ndarray) -> float:
-    """Accuracy of 2 clusters under the better of the two cluster-to-label assignments."""
-    agreement = float(np.mean(y_true == clusters))
-    return max(agreement, 1.0 - agreement)
-
-
 def balanced_sample(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``size`` items, half real and half fake (the fake half takes an odd one)."""
     wanted = {0: size // 2, 1: size - size // 2}
@@ -90,28 +104,72 @@ def balanced_sample(y: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     return np.sort(np.concatenate(chosen))
 
 
+def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: float, seed: int):
+    """Stratified train/test indices; where items share groups, no group falls in both parts.
+
+    Grouped items are split by ``StratifiedGroupKFold`` (one fold for testing),
+    so the test fraction is approximate and coarser with few groups.
+    """
+    if len(set(groups[index])) == len(index):
+        return train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
+    n_groups = len(set(groups[index]))
+    if n_groups < 2:
+        raise ValueError("the sample holds a single group (video or actor): it cannot be split without leakage")
+    folds = StratifiedGroupKFold(n_splits=min(max(2, round(1 / test_fraction)), n_groups), shuffle=True, random_state=seed)
+    train, test = next(folds.split(index, y[index], groups[index]))
+    return index[train], index[test]
+
+
+def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
+    """Fit on the training part; return (predicted labels, scores: higher = more likely fake) on the test part.
+
+    k-means is fitted without labels; its clusters are named by the better of
+    the two assignments on the test part, and its score is the distance to the
+    "real" centroid minus the distance to the "fake" one.
+    """
+    if kind == "kmeans":
+        model.fit(X_train)
+        clusters = model.predict(X_test)
+        labels = np.array(match_clusters(y_test, clusters))
+        distances = model.transform(X_test)
+        real, fake = np.argmin(labels), np.argmax(labels)
+        return labels[clusters], distances[:, real] - distances[:, fake]
+    model.fit(X_train, y_train)
+    return model.predict(X_test), model.decision_function(X_test)
+
+
 def run_repeats(data: Dataset, name: str, spec: dict, size: int, repeats: int, test_fraction: float, seed: int) -> pa.Table:
     """Fit and score one classifier ``repeats`` times on fresh samples of ``size`` items.
 
     Repeat ``r`` draws its sample and split from the seed ``(seed, size, r)``,
-    so every classifier sees the same data in the same repeat.
+    so every classifier sees the same data in the same repeat. Returns the
+    per-repeat results and the per-item test predictions.
     """
-    rows = []
+    rows, predictions = [], []
     for repeat in range(repeats):
         rng = np.random.default_rng([seed, size, repeat])
         index = balanced_sample(data.y, size, rng)
-        train, test = train_test_split(
-            index, test_size=test_fraction, stratify=data.y[index], random_state=int(rng.integers(2**31))
-        )
+        train, test = split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
         model = make_classifier(spec, seed=int(rng.integers(2**31)))
         started = time.perf_counter()
-        if spec["kind"] == "kmeans":
-            model.fit(data.X[train])
-            accuracy = clustering_accuracy(data.y[test], model.predict(data.X[test]))
-        else:
-            model.fit(data.X[train], data.y[train])
-            accuracy = float(model.score(data.X[test], data.y[test]))
+        predicted, score = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])
         elapsed = time.perf_counter() - started
+        accuracy = float(np.mean(predicted == data.y[test]))
+        predictions.append(
+            pa.table(
+                {
+                    "classifier": [name] * len(test),
+                    "samples": pa.array(np.full(len(test), size), pa.int32()),
+                    "repeat": pa.array(np.full(len(test), repeat), pa.int32()),
+                    "id": data.ids[test].tolist(),
+                    "video": data.videos[test].tolist(),
+                    "label": pa.array(data.y[test], pa.int8()),
+                    "predicted": pa.array(predicted, pa.int8()),
+                    "score": pa.array(score, pa.float64()),
+                },
+                schema=PREDICTION_SCHEMA,
+            )
+        )
         rows.append(
             {
                 "classifier": name,
@@ -124,4 +182,4 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int, repeats: int, t
             }
         )
         print(f"{name} n={size} repeat {repeat + 1}/{repeats}: accuracy {accuracy:.3f}", file=sys.stderr)
-    return pa.Table.from_pylist(rows, RUN_SCHEMA)
+    return pa.Table.from_pylist(rows, RUN_SCHEMA), pa.concat_tables(predictions)

@@ -20,6 +20,7 @@ FEATURES_SCHEMA = pa.schema(
         ("label", pa.int8()),
         ("source", pa.string()),
         ("group", pa.string()),
+        ("video", pa.string()),  # for face crops: the video's id within its source, else null
         ("features", pa.list_(pa.float64())),  # null when the image was rejected
         ("reason", pa.string()),  # why it was rejected, else null
     ]
@@ -29,7 +30,7 @@ BATCH_SIZE = 256
 
 def shard_rows(manifest: str | Path, shard: int, shards: int) -> pa.Table:
     """The manifest rows of one shard, in manifest order."""
-    table = pq.read_table(manifest, columns=["id", "path", "label", "source", "group", "shard_key"])
+    table = pq.read_table(manifest, columns=["id", "path", "label", "source", "group", "video", "shard_key"])
     return table.filter(shard_of(table["shard_key"].to_numpy(), shards) == shard)
 
 
@@ -73,6 +74,7 @@ def extract_shard(manifest: str | Path, shard: int, shards: int, variant: spectr
                         "label": batch["label"],
                         "source": batch["source"],
                         "group": batch["group"],
+                        "video": batch["video"],
                         "features": vectors_to_arrow([values for values, _ in results]),
                         "reason": [reason for _, reason in results],
                     },

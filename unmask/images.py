@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from unmask import IMAGE_SUFFIXES
+from unmask.io import list_files
 
 
 class RejectedImage(ValueError):
@@ -26,10 +27,7 @@ class ImageInfo:
 
 def list_images(folder: str | Path) -> list[Path]:
     """Image files under ``folder``, searched recursively, in sorted (deterministic) order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return list_files(folder, IMAGE_SUFFIXES)
 
 
 def probe(path: str | Path) -> ImageInfo:

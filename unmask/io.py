@@ -24,6 +24,14 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def write_parquet(table, path: str | os.PathLike) -> None:
+    """Write a pyarrow table to Parquet atomically."""
+    import pyarrow.parquet as pq
+
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp)
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically."""
     with atomic_output(path) as tmp:
@@ -37,3 +45,11 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int =
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files under ``folder`` with one of ``suffixes`` (any case), searched recursively, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {folder} does not exist")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())

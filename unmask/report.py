@@ -6,11 +6,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import cv2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from unmask.experiments import load_features  # noqa: E402
 from unmask.io import atomic_output  # noqa: E402
@@ -28,6 +30,34 @@ def accuracy_table(runs: pd.DataFrame, classifiers: list[str]) -> pd.DataFrame:
     std = grouped.std(ddof=0).unstack("classifier")[classifiers].add_suffix("_std")
     table = pd.concat([mean, std], axis=1).sort_index(ascending=False)
     return table.reset_index()
+
+
+def video_verdicts(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per video of each test set: the majority vote and the mean frame score.
+
+    A video is called fake when at least ``threshold`` of its test frames are
+    predicted fake.
+    """
+    keys = ["classifier", "samples", "repeat", "video"]
+    videos = predictions.groupby(keys).agg(label=("label", "first"), fake_votes=("predicted", "mean"), score=("score", "mean"))
+    videos["verdict"] = (videos["fake_votes"] >= threshold).astype(int)
+    return videos.reset_index()
+
+
+def _auc(labels: pd.Series, scores: pd.Series) -> float:
+    return roc_auc_score(labels, scores) if labels.nunique() == 2 else np.nan
+
+
+def video_table(predictions: pd.DataFrame, classifiers: list[str], threshold: float) -> pd.DataFrame:
+    """Video-level accuracy by majority vote, in the paper's layout, plus ``<classifier>_auc`` from mean frame scores."""
+    videos = video_verdicts(predictions, threshold)
+    per_repeat = videos.groupby(["samples", "classifier", "repeat"]).apply(
+        lambda v: pd.Series({"accuracy": (v["verdict"] == v["label"]).mean(), "auc": _auc(v["label"], v["score"])}),
+        include_groups=False,
+    )
+    table = accuracy_table(per_repeat.reset_index(), classifiers)
+    auc = per_repeat.groupby(["samples", "classifier"])["auc"].mean().unstack("classifier")[classifiers].add_suffix("_auc")
+    return table.merge(auc.reset_index(), on="samples")
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
@@ -70,6 +100,22 @@ def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path,
     axes.set(xlabel="number of samples (both classes)", ylabel="test accuracy", ylim=(0, 1.05), title=title)
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     axes.legend()
+    _save(figure, path)
+
+
+def plot_crops(manifest: str | Path, path: str | Path, title: str, per_class: int = 6) -> None:
+    """Example face crops of each class (the first by a stable hash of their id), to check the data by eye."""
+    frame = pq.read_table(manifest, columns=["id", "path", "label", "shard_key"]).to_pandas()
+    figure, axes = plt.subplots(2, per_class, figsize=(1.8 * per_class, 4.2), squeeze=False)
+    for row, label in enumerate((0, 1)):
+        examples = frame[frame["label"] == label].sort_values("shard_key").head(per_class)
+        for column, axis in enumerate(axes[row]):
+            axis.axis("off")
+            if column < len(examples):
+                item = examples.iloc[column]
+                axis.imshow(cv2.cvtColor(cv2.imread(item["path"]), cv2.COLOR_BGR2RGB))
+                axis.set_title(f"{'fake' if label else 'real'}\n{item['id'][:28]}", fontsize=6)
+    figure.suptitle(f"{title}: example crops (native resolution, shown scaled)")
     _save(figure, path)
 
 

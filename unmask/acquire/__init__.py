@@ -8,17 +8,13 @@ workflow's manifest stage reads.
 """
 from __future__ import annotations
 
-import csv
 import importlib
-import io
 import sys
 from pathlib import Path
 
 from unmask.acquire.download import NetworkUnavailable
+from unmask.file_list import write_file_list
 from unmask.images import list_images
-from unmask.io import file_digest, write_text
-
-FILE_LIST_FIELDS = ("path", "size", "sha256")
 
 
 def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
@@ -41,19 +37,3 @@ def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
         print(f"{error}\nUsing the {len(paths)} images already in {dest} instead, as a local source.", file=sys.stderr)
     write_file_list(paths, file_list)
     return paths
-
-
-def write_file_list(paths: list[Path], file_list: Path) -> None:
-    """A TSV of path, size in bytes and sha256 per file."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
-    writer.writerow(FILE_LIST_FIELDS)
-    for path in paths:
-        writer.writerow((str(path), path.stat().st_size, file_digest(path)))
-    write_text(file_list, buffer.getvalue())
-
-
-def read_file_list(file_list: Path) -> list[dict]:
-    """Rows of a file list written by ``write_file_list``."""
-    with open(file_list, newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))

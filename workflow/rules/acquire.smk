@@ -9,7 +9,7 @@ def acquire_code(wildcards):
     """The acquisition method's module, and the downloader for every method that downloads."""
     method = source_spec(wildcards)["method"]
     downloader = [] if method == "demo" else ["acquire/download", "acquire/google_drive"]
-    return code("io", "acquire/__init__", *downloader, f"acquire/{method}")
+    return code("io", "file_list", "images", "acquire/__init__", *downloader, f"acquire/{method}")
 
 
 rule acquire:

@@ -35,12 +35,15 @@ def code(*modules):
 
 def dataset_targets(name):
     """Everything a dataset's results consist of."""
-    return [
-        f"results/{name}_table.csv",
-        f"results/{name}/figures/accuracy.png",
-        f"results/{name}/figures/spectra.png",
-        f"results/{name}/rejects.csv",
-    ]
+    common = [f"results/{name}/figures/spectra.png", f"results/{name}/rejects.csv"]
+    if any("videos" in source for source in DATASETS[name]["sources"].values()):
+        return common + [
+            f"results/{name}_frames_table.csv",
+            f"results/{name}_videos_table.csv",
+            f"results/{name}/figures/frames_accuracy.png",
+            f"results/{name}/figures/crops.png",
+        ]
+    return common + [f"results/{name}_table.csv", f"results/{name}/figures/accuracy.png"]
 
 
 def feature_shards(wildcards):

@@ -12,24 +12,35 @@ def local_images(dataset, name, source):
 
 
 def manifest_inputs(wildcards):
-    """Local sources: their image files (adding one reruns the manifest). Others: their file lists."""
+    """Local sources: their image files (adding one reruns the manifest). Acquired: their file lists.
+    Videos: the crop tables."""
     inputs = []
     for name, source in sorted(DATASETS[wildcards.dataset]["sources"].items()):
+        if "videos" in source:
+            continue
         if source["method"] == "local":
             inputs += local_images(wildcards.dataset, name, source)
         else:
             inputs.append(f"data/acquired/{wildcards.dataset}/{name}.tsv")
-    return inputs
+    return inputs + (crop_tables(wildcards.dataset) if video_sources(wildcards.dataset) else [])
+
+
+def source_inputs(dataset, name, source):
+    """What the manifest stage reads for a source besides its configuration."""
+    if "videos" in source:
+        return {"crop_tables": crop_tables(dataset)}
+    if source["method"] != "local":
+        return {"file_list": f"data/acquired/{dataset}/{name}.tsv"}
+    return {}
 
 
 def manifest_spec(wildcards):
     """What the manifest depends on: the sources, the required image size, and the seed only where a source is sampled."""
     dataset = DATASETS[wildcards.dataset]
-    sources = {
-        name: dict(source, **({} if source["method"] == "local" else {"file_list": f"data/acquired/{wildcards.dataset}/{name}.tsv"}))
-        for name, source in dataset["sources"].items()
-    }
+    sources = {name: dict(source, **source_inputs(wildcards.dataset, name, source)) for name, source in dataset["sources"].items()}
     spec = {"sources": sources}
+    if video_sources(wildcards.dataset):
+        spec["split_by"] = dataset["video"]["split_by"]
     if size := dataset.get("image_size"):
         spec["image_size"] = [size, size] if isinstance(size, int) else size
     if any("count" in source for source in sources.values()):
@@ -43,7 +54,7 @@ rule manifest:
         rejects="results/{dataset}/manifest_rejects.parquet",
     input:
         sources=manifest_inputs,
-        code=code("manifest", "images", "io"),
+        code=code("manifest", "images", "io", "file_list"),
     params:
         spec=manifest_spec,
     log:

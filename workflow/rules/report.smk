@@ -1,10 +1,10 @@
 # report: the paper's accuracy table with its figure, the spectra per source, and the rejects.
 
 
-def runs(wildcards):
+def runs(wildcards, kind="parquet"):
     dataset = DATASETS[wildcards.dataset]
     return [
-        f"results/{wildcards.dataset}/runs/{name}/n{size}.parquet"
+        f"results/{wildcards.dataset}/runs/{name}/n{size}.{kind}"
         for name in dataset["classifiers"]
         for size in dataset["sizes"]
     ]
@@ -25,6 +25,45 @@ rule table:
     shell:
         "{UNMASK} table {input.runs} --classifiers {params.classifiers} --title {wildcards.dataset}"
         " --out {output.table} --figure {output.figure} 2> {log}"
+
+
+# Datasets of videos: the same table at frame level, and the video-level verdicts.
+use rule table as frames_table with:
+    output:
+        table="results/{dataset}_frames_table.csv",
+        figure="results/{dataset}/figures/frames_accuracy.png",
+    log:
+        "logs/{dataset}/frames_table.log",
+
+
+rule videos_table:
+    output:
+        "results/{dataset}_videos_table.csv",
+    input:
+        predictions=lambda w: runs(w, "predictions.parquet"),
+        code=code("report"),
+    params:
+        classifiers=lambda w: list(DATASETS[w.dataset]["classifiers"]),
+        threshold=lambda w: DATASETS[w.dataset]["video"]["vote_threshold"],
+    log:
+        "logs/{dataset}/videos_table.log",
+    localrule: True
+    shell:
+        "{UNMASK} videos-table {input.predictions} --classifiers {params.classifiers}"
+        " --threshold {params.threshold} --out {output} 2> {log}"
+
+
+rule crops_figure:
+    output:
+        "results/{dataset}/figures/crops.png",
+    input:
+        manifest="results/{dataset}/manifest.parquet",
+        code=code("report"),
+    log:
+        "logs/{dataset}/crops_figure.log",
+    localrule: True
+    shell:
+        "{UNMASK} crops-figure --manifest {input.manifest} --title {wildcards.dataset} --figure {output} 2> {log}"
 
 
 rule spectra:

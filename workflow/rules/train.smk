@@ -3,10 +3,11 @@
 
 rule train:
     output:
-        "results/{dataset}/runs/{classifier}/n{samples}.parquet",
+        runs="results/{dataset}/runs/{classifier}/n{samples}.parquet",
+        predictions="results/{dataset}/runs/{classifier}/n{samples}.predictions.parquet",
     input:
         features=feature_shards,
-        code=code("experiments"),
+        code=code("experiments", "models"),
     params:
         spec=lambda w: json.dumps(DATASETS[w.dataset]["classifiers"][w.classifier], sort_keys=True),
         repeats=lambda w: DATASETS[w.dataset]["repeats"],
@@ -17,4 +18,4 @@ rule train:
     shell:
         "{UNMASK} train {input.features} --name {wildcards.classifier} --spec {params.spec:q}"
         " --samples {wildcards.samples} --repeats {params.repeats} --test-fraction {params.test_fraction}"
-        " --seed {params.seed} --out {output} 2> {log}"
+        " --seed {params.seed} --out {output.runs} --predictions {output.predictions} 2> {log}"
