@@ -22,11 +22,13 @@ from typing import Iterable, Sequence
 
 import pytest
 import yaml
+from test_workflow import SMALL_DEMO
+
+from conftest import copy_workflow, snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm"
 START_SCRIPT = REPO / ".ci" / "slurm" / "start.sh"
-TEST_WORKFLOW = Path(__file__).resolve().parent / "slurm_workflow" / "Snakefile"
 
 # Partition of the test cluster written by .ci/slurm/start.sh.
 PARTITION = os.environ.get("UNMASK_SLURM_PARTITION", "debug")
@@ -77,11 +79,7 @@ def slurm_up() -> bool:
 
 def ensure_slurm_cluster() -> None:
     """Make sure a SLURM cluster answers; start one with start.sh if needed."""
-    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        _skip_or_fail(
-            "snakemake-executor-plugin-slurm is not installed "
-            "(pip install 'snakemake-executor-plugin-slurm>=2.0,<3')"
-        )
+    slurm_plugin_installed()
     if slurm_up():
         return
     if os.geteuid() != 0:
@@ -194,35 +192,49 @@ def squeue_states(job_ids: Iterable[str]) -> dict[str, str]:
     return dict(line.split("|", 1) for line in out.stdout.split() if "|" in line)
 
 
-def test_tiny_workflow_runs_through_sbatch(tmp_path: Path) -> None:
+def slurm_plugin_installed() -> None:
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        _skip_or_fail("snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')")
+
+
+@pytest.fixture(scope="module")
+def local_demo(tmp_path_factory) -> Path:
+    """The small demo, run locally (the reference for the cluster run)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("local"))
+    snakemake(workdir, "--configfile", str(write_config(workdir / "small.yaml", SMALL_DEMO)))
+    return workdir
+
+
+def test_dry_run_shows_rule_resources_and_groups(local_demo: Path) -> None:
+    slurm_plugin_installed()
+    config = local_demo / "small.yaml"
+    result = snakemake(local_demo, "-n", "-F", "--workflow-profile", str(PROFILE), "--configfile", str(config))
+    output = result.stdout
+    assert "Group job features" in output and "Group job train" in output
+    features = output.split("rule features:")[1].split("rule ")[0]
+    assert re.search(r"resources: .*mem_mb=1000\b.*runtime=10\b", features), features
+    train = output.split("rule train:")[1].split("rule ")[0]
+    assert re.search(r"resources: .*mem_mb=10\d\d\b", train), train
+
+
+def test_demo_through_sbatch_equals_the_local_run(local_demo: Path, tmp_path: Path) -> None:
     ensure_slurm_cluster()
-    proc = run_snakemake_slurm(TEST_WORKFLOW, tmp_path, ["results/total.txt"])
+    local, cluster = local_demo, copy_workflow(tmp_path)
+    write_config(cluster / "small.yaml", SMALL_DEMO)
+    proc = run_snakemake_slurm(cluster / "Snakefile", cluster, extra_args=["--configfile", str(cluster / "small.yaml")])
     assert proc.returncode == 0, proc.stdout[-6000:]
 
-    # outputs are right
-    lines = {
-        p.name: p.read_text().splitlines()
-        for p in (tmp_path / "results").iterdir()
-    }
-    assert lines["a.num"][0] == "a 3"
-    assert lines["b.sq"][0] == "b 9"
-    assert lines["total.txt"][0] == "total 18"
+    table = "results/demo_table.csv"
+    assert (cluster / table).read_text() == (local / table).read_text()
 
-    # 5 jobs went through sbatch: one per make/square (x2) and total
     job_ids = submitted_slurm_job_ids(proc.stdout)
-    assert len(job_ids) == 5, proc.stdout[-6000:]
-
-    # each job ran inside its own SLURM allocation
-    ran_in = {line.split("=", 1)[1] for ls in lines.values() for line in ls[1:]}
-    assert ran_in == set(job_ids), (ran_in, job_ids)
-
-    # the plugin's per-job SLURM logs exist
-    logdir = tmp_path / ".snakemake" / "slurm_logs"
-    logs = {p.stem for p in logdir.rglob("*.log")}
-    assert set(job_ids) <= logs, (job_ids, sorted(logdir.rglob("*.log")))
-    for rule in ("rule_make", "rule_square", "rule_total"):
-        assert (logdir / rule).is_dir(), rule
-
-    # and slurmctld still lists them as completed (MinJobAge=3600)
-    states = squeue_states(job_ids)
-    assert states == {j: "COMPLETED" for j in job_ids}, states
+    assert job_ids, proc.stdout[-6000:]
+    assert set(squeue_states(job_ids).values()) == {"COMPLETED"}
+    logs = cluster / ".snakemake" / "slurm_logs"
+    assert {p.stem for p in logs.rglob("*.log")} >= set(job_ids)
+    folders = {p.name for p in logs.iterdir()}
+    assert "rule_manifest" in folders, folders
+    assert any(f.startswith("group_features") for f in folders) and any(f.startswith("group_train") for f in folders), (
+        "the shard jobs were submitted as group jobs"
+    )
+    assert len(job_ids) == 3, "one manifest job, one group of feature shards, one group of training jobs"

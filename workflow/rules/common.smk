@@ -28,6 +28,11 @@ wildcard_constraints:
     samples=r"\d+",
 
 
+def scaled(base_mb, per_input_mb=0.0):
+    """A mem_mb resource: a base plus a multiple of the input size, doubled on each retry."""
+    return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input.size_mb) * attempt)
+
+
 def code(*modules):
     """The unmask modules a rule runs: declared as inputs so that editing them reruns the rule."""
     return [str(REPO / "unmask" / f"{module}.py") for module in modules]

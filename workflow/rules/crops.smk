@@ -41,6 +41,10 @@ rule crops:
         shards=lambda w: DATASETS[w.dataset]["shards"],
     log:
         "logs/{dataset}/crops/shard-{shard}.log",
+    resources:
+        # One 1080p frame at a time; ~2 s per video at 20 frames, 4x margin.
+        mem_mb=scaled(2000),
+        runtime=lambda w, input: 10 + int(len(input.videos) * 2 * 4 / 60),
     shell:
         "{UNMASK} crops --spec {params.spec:q} --shard {wildcards.shard} --shards {params.shards}"
         " --crops-dir {output.crops} --out {output.table} 2> {log}"

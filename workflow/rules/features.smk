@@ -12,6 +12,13 @@ rule features:
         length=lambda w: f"--length {n}" if (n := DATASETS[w.dataset]["spectrum_length"]) else "",
     log:
         "logs/{dataset}/features/{variant}/shard-{shard}.log",
+    group:
+        "features"
+    resources:
+        # Streaming keeps memory flat; the run time follows the images in the shard (the manifest
+        # holds ~150 bytes per image; a 1024 px image takes ~20 ms, 4x margin).
+        mem_mb=scaled(1000),
+        runtime=lambda w, input: 10 + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.02 * 4 / 60),
     shell:
         "{UNMASK} features --manifest {input.manifest} --shard {wildcards.shard} --shards {params.shards}"
         " --variant {wildcards.variant} {params.length} --out {output} 2> {log}"

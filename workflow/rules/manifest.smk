@@ -59,5 +59,8 @@ rule manifest:
         spec=manifest_spec,
     log:
         "logs/{dataset}/manifest.log",
+    resources:
+        mem_mb=scaled(1000),
+        runtime=lambda w, input: 10 + int(input.size_mb / 50 / 60),  # reading every file once, at >= 50 MB/s
     shell:
         "{UNMASK} manifest --spec {params.spec:q} --out {output.manifest} --rejects {output.rejects} 2> {log}"

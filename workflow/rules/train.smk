@@ -15,6 +15,13 @@ rule train:
         seed=lambda w: DATASETS[w.dataset]["seed"],
     log:
         "logs/{dataset}/train/{classifier}/n{samples}.log",
+    group:
+        "train"
+    resources:
+        # All features are loaded (the Parquet files expand ~2x in memory); a linear SVC grows
+        # quadratically with the samples (minutes at 8k), so its time follows the size squared.
+        mem_mb=scaled(1000, 3),
+        runtime=lambda w: 10 + int(DATASETS[w.dataset]["repeats"] * int(w.samples) ** 2 / 1e6),
     shell:
         "{UNMASK} train {input.features} --name {wildcards.classifier} --spec {params.spec:q}"
         " --samples {wildcards.samples} --repeats {params.repeats} --test-fraction {params.test_fraction}"
