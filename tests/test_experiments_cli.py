@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from unmask import spectrum
-from unmask.experiments import Dataset, balanced_sample, fit_and_score, load_features, run_repeats, split
+from unmask.experiments import Dataset, balanced_sample, fit_and_score, load_features, make_classifier, run_repeats, split
 from unmask.features import FEATURES_SCHEMA, vectors_to_arrow
 from unmask.report import accuracy_table
 
@@ -114,7 +114,7 @@ def test_accuracy_table_layout():
     )
     table = accuracy_table(runs, ["svm", "kmeans"])
     assert list(table.columns) == ["samples", "svm", "kmeans", "svm_std", "kmeans_std"]
-    assert table["samples"].tolist() == [100, 20]
+    assert table["samples"].tolist() == ["100", "20"]  # as configured: numbers or "all"
     assert table.iloc[1][["svm", "kmeans", "svm_std", "kmeans_std"]].tolist() == [0.75, 0.5, 0.25, 0.25]
 
 
@@ -135,3 +135,21 @@ def test_spectrum_command_prints_csv_and_reports_bad_files(tmp_path):
     values = np.array(row.split(",")[1:], dtype=float)
     np.testing.assert_array_equal(values, spectrum.features(image, "celeba"))
     assert f"{bad}: OpenCV cannot decode it" in result.stderr
+
+
+def test_liblinear_solves_the_same_linear_svm_as_libsvm():
+    data = separable(400, 30)
+    X = data.X + np.random.default_rng(5).normal(scale=4.0, size=data.X.shape)  # overlapping classes
+    spec = {"kind": "svm", "kernel": "linear", "C": 1.0, "standardise": True, "liblinear_above": 100}
+    libsvm, solver_small = make_classifier(spec, seed=0, n_train=50)
+    liblinear, solver_large = make_classifier(spec, seed=0, n_train=400)
+    assert (solver_small, solver_large) == ("standardised libsvm", "standardised liblinear")
+    agreement = np.mean(libsvm.fit(X, data.y).predict(X) == liblinear.fit(X, data.y).predict(X))
+    assert agreement >= 0.97
+    assert abs(libsvm.score(X, data.y) - liblinear.score(X, data.y)) <= 0.02
+
+
+def test_size_all_takes_the_largest_balanced_sample():
+    data = separable(60, 5)
+    runs, _ = run_repeats(data, "logreg", {"kind": "logreg"}, "all", repeats=2, test_fraction=0.25, seed=0)
+    assert runs.column("samples").to_pylist() == ["all", "all"] and runs.column("n_samples").to_pylist() == [60, 60]

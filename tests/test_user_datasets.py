@@ -73,7 +73,7 @@ def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, t
     ("overrides", "message"),
     [
         ({"sizess": [20]}, "datasets.mine: unknown key 'sizess'"),
-        ({"sizes": ["many"]}, "datasets.mine.sizes[0]: 'many' is not of type 'integer'"),
+        ({"sizes": ["many"]}, "datasets.mine.sizes[0]: 'many' does not match '^all$'"),
         ({"variant": "fft"}, "datasets.mine.variant: 'fft' is not one of"),
         ({"classifiers": {"svm": {"kind": "svm", "n_init": 3}}}, "datasets.mine.classifiers.svm.n_init: this key does not apply here"),
     ],

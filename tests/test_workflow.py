@@ -34,7 +34,9 @@ def test_dry_run_plans_every_stage(tmp_path):
     workdir = copy_workflow(tmp_path)
     config = write_config(workdir / "small.yaml", SMALL_DEMO)
     plan = planned_rules(workdir, "--configfile", str(config))
-    assert plan == {"acquire": 4, "manifest": 1, "features": 2, "train": 6, "table": 1, "spectra": 1, "rejects": 1, "all": 1}
+    assert plan == {
+        "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "spectra": 1, "rejects": 1, "all": 1,
+    }
 
 
 def test_demo_outputs(demo_run):
@@ -66,7 +68,9 @@ def test_training_parameter_reruns_training_only(demo_run, tmp_path):
     workdir, _ = demo_run
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "repeats": 2}}}
     config = write_config(tmp_path / "changed.yaml", changed)
-    assert planned_rules(workdir, "--configfile", str(config)) == {"train": 6, "table": 1, "all": 1}
+    assert planned_rules(workdir, "--configfile", str(config)) == {"train": 6, "table": 1, "all": 1}, (
+        "the repeats do not change the stored models"
+    )
 
 
 def test_variant_reruns_features_and_below(demo_run, tmp_path):
@@ -74,14 +78,14 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "variant": "celeba"}}}
     config = write_config(tmp_path / "changed.yaml", changed)
     plan = planned_rules(workdir, "--configfile", str(config))
-    assert plan == {"features": 2, "train": 6, "table": 1, "spectra": 1, "rejects": 1, "all": 1}
+    assert plan == {"features": 2, "train": 6, "model": 3, "table": 1, "spectra": 1, "rejects": 1, "all": 1}
 
 
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("experiments.py", {"train": 6, "table": 1, "all": 1}),
-        ("spectrum.py", {"features": 2, "train": 6, "table": 1, "spectra": 1, "rejects": 1, "all": 1}),
+        ("experiments.py", {"train": 6, "model": 3, "table": 1, "all": 1}),
+        ("spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "spectra": 1, "rejects": 1, "all": 1}),
         ("report.py", {"table": 1, "spectra": 1, "rejects": 1, "all": 1}),
     ],
 )

@@ -85,11 +85,41 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace) -> int:
+    from unmask.experiments import load_features
+    from unmask.final_model import fit_final_model
+    from unmask.models import save_model
+    from unmask.report import write_csv
+
+    model, calibration = fit_final_model(load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed)
+    save_model(args.out, model)
+    write_csv(calibration, args.calibration)
+    print(f"model: {args.out}, Brier score {calibration['brier'].iloc[0]:.4f} on held-out items", file=sys.stderr)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from unmask.models import load_model
+    from unmask.predict import UnreadableInput, predict
+
+    model = load_model(args.model)
+    failed = 0
+    for result in predict(model, args.paths, frames=args.frames, margin=args.margin):
+        if isinstance(result, UnreadableInput):
+            print(f"unmask predict: {result}", file=sys.stderr)
+            failed += 1
+        else:
+            print(json.dumps(result), flush=True)
+    return 1 if failed else 0
+
+
 def _table(args: argparse.Namespace) -> int:
     from unmask import report
 
-    table = report.accuracy_table(report.read_runs(args.runs), args.classifiers)
+    runs = report.read_runs(args.runs)
+    table = report.accuracy_table(runs, args.classifiers)
     report.write_csv(table, args.out)
+    report.write_table_metadata(runs, args.out)
     report.plot_accuracy(table, args.classifiers, args.figure, args.title)
     return 0
 
@@ -169,13 +199,30 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("features", nargs="+", help="feature shards")
     command.add_argument("--name", required=True)
     command.add_argument("--spec", required=True, help="classifier configuration as JSON")
-    command.add_argument("--samples", type=int, required=True)
+    command.add_argument("--samples", required=True, help='a number, or "all" (the largest class-balanced sample)')
     command.add_argument("--repeats", type=int, required=True)
     command.add_argument("--test-fraction", type=float, required=True)
     command.add_argument("--seed", type=int, required=True)
     command.add_argument("--out", required=True, help="per-repeat results")
     command.add_argument("--predictions", required=True, help="per-item test predictions")
     command.set_defaults(run=_train)
+
+    command = commands.add_parser("predict", help="p_fake of images, folders and videos with a stored model")
+    command.add_argument("paths", nargs="+", help="images, videos, or folders of them")
+    command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
+    command.add_argument("--frames", type=int, default=20, help="frames sampled per video (default 20)")
+    command.add_argument("--margin", type=float, default=0.25, help="margin around a video face (default 0.25)")
+    command.set_defaults(run=_predict)
+
+    command = commands.add_parser("model", help="fit, calibrate and store one classifier on a whole dataset (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--spec", required=True, help="classifier configuration as JSON")
+    command.add_argument("--dataset", required=True)
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
+    command.add_argument("--seed", type=int, required=True)
+    command.add_argument("--out", required=True, help="model file (JSON)")
+    command.add_argument("--calibration", required=True, help="reliability curve and Brier score (CSV)")
+    command.set_defaults(run=_model)
 
     command = commands.add_parser("table", help="the accuracy table and its figure (workflow stage)")
     command.add_argument("runs", nargs="+", help="per-repeat results")

@@ -12,14 +12,16 @@ import pyarrow.parquet as pq
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
-from sklearn.svm import SVC
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
 
 from unmask.models import match_clusters
 
 PREDICTION_SCHEMA = pa.schema(
     [
         ("classifier", pa.string()),
-        ("samples", pa.int32()),
+        ("samples", pa.string()),
         ("repeat", pa.int32()),
         ("id", pa.string()),
         ("video", pa.string()),
@@ -31,7 +33,9 @@ PREDICTION_SCHEMA = pa.schema(
 RUN_SCHEMA = pa.schema(
     [
         ("classifier", pa.string()),
-        ("samples", pa.int32()),
+        ("samples", pa.string()),  # as configured: a number or "all"
+        ("n_samples", pa.int32()),
+        ("solver", pa.string()),
         ("repeat", pa.int32()),
         ("n_train", pa.int32()),
         ("n_test", pa.int32()),
@@ -79,16 +83,34 @@ def load_features(shards: list[str | Path]) -> Dataset:
     )
 
 
-def make_classifier(spec: dict, seed: int):
-    """A scikit-learn estimator from a classifier spec (``kind`` plus its parameters)."""
-    kind = spec["kind"]
-    if kind == "svm":
-        return SVC(kernel=spec.get("kernel", "linear"), C=spec.get("C", 1.0), gamma=spec.get("gamma", "scale"))
-    if kind == "logreg":
-        return LogisticRegression(solver="liblinear", C=spec.get("C", 1.0), max_iter=spec.get("max_iter", 1000))
-    if kind == "kmeans":
-        return KMeans(n_clusters=2, n_init=spec.get("n_init", 10), random_state=seed)
-    raise ValueError(f"unknown classifier kind {kind!r}")
+def make_classifier(spec: dict, seed: int, n_train: int = 0) -> tuple[object, str]:
+    """A scikit-learn estimator from a classifier spec, and the name of the solver it uses.
+
+    The spec holds ``kind`` and its parameters, plus the dataset's
+    ``standardise`` (scale features to zero mean, unit variance first) and
+    ``liblinear_above``: a linear SVM on more training items than that is
+    solved by liblinear (``LinearSVC``, hinge loss), the same problem as
+    ``SVC(kernel='linear')`` but linear rather than quadratic in the items.
+    """
+    kind, C = spec["kind"], spec.get("C", 1.0)
+    if kind == "svm" and spec.get("kernel", "linear") == "linear" and n_train > spec.get("liblinear_above", np.inf):
+        estimator, solver = LinearSVC(C=C, loss="hinge", intercept_scaling=10.0, max_iter=100_000, random_state=seed), "liblinear"
+    elif kind == "svm":
+        estimator, solver = SVC(kernel=spec.get("kernel", "linear"), C=C, gamma=spec.get("gamma", "scale")), "libsvm"
+    elif kind == "logreg":
+        estimator, solver = LogisticRegression(solver="liblinear", C=C, max_iter=spec.get("max_iter", 1000)), "liblinear"
+    elif kind == "kmeans":
+        estimator, solver = KMeans(n_clusters=2, n_init=spec.get("n_init", 10), random_state=seed), "lloyd"
+    else:
+        raise ValueError(f"unknown classifier kind {kind!r}")
+    if spec.get("standardise"):
+        return make_pipeline(StandardScaler(), estimator), f"standardised {solver}"
+    return estimator, solver
+
+
+def resolve_size(size: int | str, y: np.ndarray) -> int:
+    """A configured size: a number of samples, or ``all`` (the largest class-balanced sample)."""
+    return 2 * int(min(np.sum(y == 0), np.sum(y == 1))) if size == "all" else int(size)
 
 
 def balanced_sample(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -138,19 +160,20 @@ def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[n
     return model.predict(X_test), model.decision_function(X_test)
 
 
-def run_repeats(data: Dataset, name: str, spec: dict, size: int, repeats: int, test_fraction: float, seed: int) -> pa.Table:
+def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: int, test_fraction: float, seed: int):
     """Fit and score one classifier ``repeats`` times on fresh samples of ``size`` items.
 
     Repeat ``r`` draws its sample and split from the seed ``(seed, size, r)``,
     so every classifier sees the same data in the same repeat. Returns the
     per-repeat results and the per-item test predictions.
     """
+    label, size = str(size), resolve_size(size, data.y)
     rows, predictions = [], []
     for repeat in range(repeats):
         rng = np.random.default_rng([seed, size, repeat])
         index = balanced_sample(data.y, size, rng)
         train, test = split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
-        model = make_classifier(spec, seed=int(rng.integers(2**31)))
+        model, solver = make_classifier(spec, seed=int(rng.integers(2**31)), n_train=len(train))
         started = time.perf_counter()
         predicted, score = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])
         elapsed = time.perf_counter() - started
@@ -159,7 +182,7 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int, repeats: int, t
             pa.table(
                 {
                     "classifier": [name] * len(test),
-                    "samples": pa.array(np.full(len(test), size), pa.int32()),
+                    "samples": [label] * len(test),
                     "repeat": pa.array(np.full(len(test), repeat), pa.int32()),
                     "id": data.ids[test].tolist(),
                     "video": data.videos[test].tolist(),
@@ -173,7 +196,9 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int, repeats: int, t
         rows.append(
             {
                 "classifier": name,
-                "samples": size,
+                "samples": label,
+                "n_samples": size,
+                "solver": solver,
                 "repeat": repeat,
                 "n_train": len(train),
                 "n_test": len(test),

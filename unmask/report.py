@@ -1,6 +1,7 @@
 """Tables and figures: the paper's accuracy table, spectra per source, accuracy vs samples, rejects."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -15,7 +16,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from unmask.experiments import load_features  # noqa: E402
-from unmask.io import atomic_output  # noqa: E402
+from unmask.io import atomic_output, write_text  # noqa: E402
 
 
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:
@@ -25,11 +26,16 @@ def read_runs(paths: list[str | Path]) -> pd.DataFrame:
 
 def accuracy_table(runs: pd.DataFrame, classifiers: list[str]) -> pd.DataFrame:
     """The paper's layout: ``samples``, one mean-accuracy column per classifier, then ``<classifier>_std``."""
-    grouped = runs.groupby(["samples", "classifier"])["accuracy"]
+    grouped = runs.assign(samples=runs["samples"].astype(str)).groupby(["samples", "classifier"])["accuracy"]
     mean = grouped.mean().unstack("classifier")[classifiers]
     std = grouped.std(ddof=0).unstack("classifier")[classifiers].add_suffix("_std")
-    table = pd.concat([mean, std], axis=1).sort_index(ascending=False)
-    return table.reset_index()
+    table = pd.concat([mean, std], axis=1)
+    return table.sort_index(key=lambda sizes: sizes.map(_size_order), ascending=False).reset_index()
+
+
+def _size_order(samples: str) -> float:
+    """Sort key of a configured size: a number, or ``all`` (largest)."""
+    return float("inf") if samples == "all" else float(samples)
 
 
 def video_verdicts(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -66,6 +72,19 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
+def write_table_metadata(runs: pd.DataFrame, table: str | Path) -> None:
+    """``<table>.json`` beside a table: per classifier and size, the solver used and the items behind each mean."""
+    facts = runs.groupby(["classifier", "samples"]).agg(
+        solver=("solver", "first"), n_samples=("n_samples", "first"), n_train=("n_train", "first"),
+        n_test=("n_test", "first"), repeats=("repeat", "count"),
+    )
+    metadata = {
+        name: {str(samples): {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for (_, samples), row in group.iterrows()}
+        for name, group in facts.groupby(level="classifier")
+    }
+    write_text(Path(table).with_suffix(".json"), json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+
+
 def _save(figure: plt.Figure, path: str | Path) -> None:
     with atomic_output(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
@@ -89,14 +108,13 @@ def plot_spectra(shards: list[str | Path], path: str | Path, title: str) -> None
 
 
 def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path, title: str) -> None:
-    """Mean test accuracy (± std over repeats) against the number of samples, one line per classifier."""
+    """Mean test accuracy (± std over repeats) against the number of samples (evenly spaced), one line per classifier."""
     figure, axes = plt.subplots(figsize=(6, 4))
-    ordered = table.sort_values("samples")
+    ordered = table.iloc[::-1]  # smallest size first
+    positions = np.arange(len(ordered))
     for name in classifiers:
-        axes.errorbar(ordered["samples"], ordered[name], yerr=ordered[f"{name}_std"], marker="o", capsize=3, label=name)
-    axes.set_xscale("log")
-    axes.set_xticks(ordered["samples"], [str(n) for n in ordered["samples"]])
-    axes.minorticks_off()
+        axes.errorbar(positions, ordered[name], yerr=ordered[f"{name}_std"], marker="o", capsize=3, label=name)
+    axes.set_xticks(positions, [str(n) for n in ordered["samples"]])
     axes.set(xlabel="number of samples (both classes)", ylabel="test accuracy", ylim=(0, 1.05), title=title)
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     axes.legend()

@@ -25,7 +25,7 @@ wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
     variant="faces_hq|celeba|dfd",
     shard=r"\d+",
-    samples=r"\d+",
+    samples=r"\d+|all",
 
 
 def scaled(base_mb, per_input_mb=0.0):
@@ -41,6 +41,7 @@ def code(*modules):
 def dataset_targets(name):
     """Everything a dataset's results consist of."""
     common = [f"results/{name}/figures/spectra.png", f"results/{name}/rejects.csv"]
+    common += [f"results/{name}/models/{classifier}.json" for classifier in DATASETS[name]["classifiers"]]
     if any("videos" in source for source in DATASETS[name]["sources"].values()):
         return common + [
             f"results/{name}_frames_table.csv",

@@ -13,6 +13,7 @@ def runs(wildcards, kind="parquet"):
 rule table:
     output:
         table="results/{dataset}_table.csv",
+        metadata="results/{dataset}_table.json",
         figure="results/{dataset}/figures/accuracy.png",
     input:
         runs=runs,
@@ -31,6 +32,7 @@ rule table:
 use rule table as frames_table with:
     output:
         table="results/{dataset}_frames_table.csv",
+        metadata="results/{dataset}_frames_table.json",
         figure="results/{dataset}/figures/frames_accuracy.png",
     log:
         "logs/{dataset}/frames_table.log",

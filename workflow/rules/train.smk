@@ -1,6 +1,12 @@
 # train: the paper's protocol for one classifier at one data size, all repeats.
 
 
+def classifier_spec(dataset, classifier):
+    """A classifier's settings with the dataset's feature scaling and SVM solver switch."""
+    settings = DATASETS[dataset]
+    return dict(settings["classifiers"][classifier], standardise=settings["standardise"], liblinear_above=settings["liblinear_above"])
+
+
 rule train:
     output:
         runs="results/{dataset}/runs/{classifier}/n{samples}.parquet",
@@ -9,7 +15,7 @@ rule train:
         features=feature_shards,
         code=code("experiments", "models"),
     params:
-        spec=lambda w: json.dumps(DATASETS[w.dataset]["classifiers"][w.classifier], sort_keys=True),
+        spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         repeats=lambda w: DATASETS[w.dataset]["repeats"],
         test_fraction=lambda w: DATASETS[w.dataset]["test_fraction"],
         seed=lambda w: DATASETS[w.dataset]["seed"],
@@ -26,3 +32,24 @@ rule train:
         "{UNMASK} train {input.features} --name {wildcards.classifier} --spec {params.spec:q}"
         " --samples {wildcards.samples} --repeats {params.repeats} --test-fraction {params.test_fraction}"
         " --seed {params.seed} --out {output.runs} --predictions {output.predictions} 2> {log}"
+
+
+rule model:
+    output:
+        model="results/{dataset}/models/{classifier}.json",
+        calibration="results/{dataset}/models/{classifier}.calibration.csv",
+    input:
+        features=feature_shards,
+        code=code("final_model", "experiments", "models"),
+    params:
+        spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
+        variant=lambda w: DATASETS[w.dataset]["variant"],
+        seed=lambda w: DATASETS[w.dataset]["seed"],
+    log:
+        "logs/{dataset}/models/{classifier}.log",
+    resources:
+        mem_mb=scaled(1000, 3),
+    shell:
+        "{UNMASK} model {input.features} --spec {params.spec:q} --dataset {wildcards.dataset}"
+        " --variant {params.variant} --seed {params.seed} --out {output.model}"
+        " --calibration {output.calibration} 2> {log}"

@@ -1,0 +1,84 @@
+"""Stored models and `unmask predict`: the same scores as the pipeline, clear refusals."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_video import make_video
+from test_workflow import SMALL_DEMO
+
+from conftest import copy_workflow, snakemake, write_config
+from unmask.models import ModelFileError, load_model
+
+CLASSIFIERS = ("svm", "logreg", "kmeans")
+
+
+@pytest.fixture(scope="module")
+def demo_models(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("models"))
+    config = write_config(workdir / "small.yaml", SMALL_DEMO)
+    targets = [f"results/demo/models/{name}.json" for name in CLASSIFIERS]
+    snakemake(workdir, *targets, "--configfile", str(config))
+    return workdir
+
+
+def unmask(*args):
+    return subprocess.run([sys.executable, "-m", "unmask", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_predict_gives_the_pipeline_scores(demo_models, name):
+    model_path = demo_models / f"results/demo/models/{name}.json"
+    model = load_model(model_path)
+    shard = pd.read_parquet(demo_models / "results/demo/features/faces_hq/shard-0.parquet")
+    manifest = pd.read_parquet(demo_models / "results/demo/manifest.parquet").set_index("id")
+    paths = [str(demo_models / manifest.loc[item, "path"]) for item in shard["id"]]
+    result = unmask("predict", "--model", str(model_path), *paths)
+    assert result.returncode == 0, result.stderr
+    predicted = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = model.p_fake(np.stack(shard["features"]))
+    np.testing.assert_allclose([p["p_fake"] for p in predicted], expected, rtol=0, atol=1e-12)
+    assert [p["path"] for p in predicted] == paths
+    accuracy = np.mean([p["label"] == ("fake" if y else "real") for p, y in zip(predicted, shard["label"])])
+    assert accuracy > 0.6
+
+
+def test_calibration_report(demo_models):
+    curve = pd.read_csv(demo_models / "results/demo/models/logreg.calibration.csv")
+    assert list(curve.columns) == ["bin_low", "bin_high", "mean_predicted", "fraction_fake", "count", "brier"]
+    assert curve["count"].sum() == 64 and 0 <= curve["brier"].iloc[0] < 0.25
+
+
+def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
+    model = str(demo_models / "results/demo/models/logreg.json")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "fine.png").write_bytes((demo_models / "data/raw/demo/photo_png/photo_00000.png").read_bytes())
+    result = unmask("predict", "--model", model, str(tmp_path))
+    assert result.returncode == 1
+    assert f"{tmp_path / 'broken.jpg'}: OpenCV cannot decode it" in result.stderr
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(tmp_path / "fine.png")]
+
+
+def test_predict_video_reports_frames(demo_models, tmp_path):
+    video = make_video(tmp_path / "clip.mp4", 20)
+    result = unmask("predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "4", str(video))
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert len(answer["frames"]) == 4 and 0 <= answer["p_fake"] <= 1 and answer["label"] in ("real", "fake")
+    faceless = make_video(tmp_path / "empty.mp4", 8, face=False)
+    result = unmask("predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "3", str(faceless))
+    assert result.returncode == 1 and "no face crop in 3 sampled frames (no face detected)" in result.stderr
+
+
+def test_a_tampered_model_is_refused(demo_models, tmp_path):
+    document = json.loads((demo_models / "results/demo/models/svm.json").read_text())
+    document["feature_length"] = 722
+    (tmp_path / "tampered.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="tampered.json"):
+        load_model(tmp_path / "tampered.json")
+    result = unmask("predict", "--model", str(tmp_path / "tampered.json"), str(tmp_path))
+    assert result.returncode == 2 and "tampered.json" in result.stderr
