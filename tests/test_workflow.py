@@ -35,7 +35,8 @@ def test_dry_run_plans_every_stage(tmp_path):
     config = write_config(workdir / "small.yaml", SMALL_DEMO)
     plan = planned_rules(workdir, "--configfile", str(config))
     assert plan == {
-        "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "spectra": 1, "rejects": 1, "all": 1,
+        "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1,
+        "spectra": 1, "rejects": 1, "all": 1,
     }
 
 
@@ -57,6 +58,14 @@ def test_demo_outputs(demo_run):
     for figure in ("accuracy.png", "spectra.png"):
         assert (workdir / "results/demo/figures" / figure).read_bytes()[:4] == b"\x89PNG"
     assert pd.read_csv(workdir / "results/demo/rejects.csv").empty
+    metrics = pd.read_csv(workdir / "results/demo/metrics.csv")
+    assert list(metrics.columns) == ["dataset", "classifier", "samples", "metric", "mean", "std", "ci_low", "ci_high", "repeats"]
+    assert set(metrics["metric"]) == {
+        "accuracy", "balanced_accuracy", "roc_auc", "average_precision", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5",
+        "accuracy_real", "accuracy_fake",
+    }
+    accuracy = metrics.set_index(["classifier", "samples", "metric"])["mean"]
+    assert accuracy["svm", 40, "accuracy"] == pytest.approx(table.loc[table["samples"] == 40, "svm"].iloc[0])
 
 
 def test_second_run_does_nothing(demo_run):
@@ -68,7 +77,7 @@ def test_training_parameter_reruns_training_only(demo_run, tmp_path):
     workdir, _ = demo_run
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "repeats": 2}}}
     config = write_config(tmp_path / "changed.yaml", changed)
-    assert planned_rules(workdir, "--configfile", str(config)) == {"train": 6, "table": 1, "all": 1}, (
+    assert planned_rules(workdir, "--configfile", str(config)) == {"train": 6, "table": 1, "metrics": 1, "all": 1}, (
         "the repeats do not change the stored models"
     )
 
@@ -78,15 +87,15 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "variant": "celeba"}}}
     config = write_config(tmp_path / "changed.yaml", changed)
     plan = planned_rules(workdir, "--configfile", str(config))
-    assert plan == {"features": 2, "train": 6, "model": 3, "table": 1, "spectra": 1, "rejects": 1, "all": 1}
+    assert plan == {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "all": 1}
 
 
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("experiments.py", {"train": 6, "model": 3, "table": 1, "all": 1}),
-        ("spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "spectra": 1, "rejects": 1, "all": 1}),
-        ("report.py", {"table": 1, "spectra": 1, "rejects": 1, "all": 1}),
+        ("experiments.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, "all": 1}),
+        ("spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "all": 1}),
+        ("report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "all": 1}),
     ],
 )
 def test_editing_a_stage_reruns_it_and_what_follows(demo_run, module, expected):

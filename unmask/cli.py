@@ -124,6 +124,13 @@ def _table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    report.write_csv(report.metrics_table(report.read_runs(args.predictions), args.dataset), args.out)
+    return 0
+
+
 def _videos_table(args: argparse.Namespace) -> int:
     from unmask import report
 
@@ -231,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--out", required=True)
     command.add_argument("--figure", required=True)
     command.set_defaults(run=_table)
+
+    command = commands.add_parser("metrics", help="every metric of every fit, over repeats (workflow stage)")
+    command.add_argument("predictions", nargs="+", help="per-item test predictions")
+    command.add_argument("--dataset", required=True)
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_metrics)
 
     command = commands.add_parser("videos-table", help="video-level accuracy by majority vote (workflow stage)")
     command.add_argument("predictions", nargs="+", help="per-frame test predictions")

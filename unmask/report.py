@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from unmask.experiments import load_features  # noqa: E402
 from unmask.io import atomic_output, write_text  # noqa: E402
+from unmask.metrics import binary_metrics, summarize_repeats  # noqa: E402
 
 
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:
@@ -36,6 +37,20 @@ def accuracy_table(runs: pd.DataFrame, classifiers: list[str]) -> pd.DataFrame:
 def _size_order(samples: str) -> float:
     """Sort key of a configured size: a number, or ``all`` (largest)."""
     return float("inf") if samples == "all" else float(samples)
+
+
+def metrics_table(predictions: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Every metric of every fit, summarised over repeats, in long format.
+
+    Columns: dataset, classifier, samples, metric, mean, std (over repeats),
+    ci_low, ci_high (95% t-interval) and repeats (the finite values behind them).
+    """
+    rows = []
+    for (classifier, samples), runs in predictions.groupby(["classifier", "samples"], sort=False):
+        per_repeat = [binary_metrics(r["label"], r["score"], r["predicted"]) for _, r in runs.groupby("repeat")]
+        for metric, summary in summarize_repeats(per_repeat).items():
+            rows.append({"dataset": dataset, "classifier": classifier, "samples": samples, "metric": metric, **summary})
+    return pd.DataFrame(rows).rename(columns={"n": "repeats"})
 
 
 def video_verdicts(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame:

@@ -55,6 +55,19 @@ rule videos_table:
         " --threshold {params.threshold} --out {output} 2> {log}"
 
 
+rule metrics:
+    output:
+        "results/{dataset}/metrics.csv",
+    input:
+        predictions=lambda w: runs(w, "predictions.parquet"),
+        code=code("report", "metrics"),
+    log:
+        "logs/{dataset}/metrics.log",
+    localrule: True
+    shell:
+        "{UNMASK} metrics {input.predictions} --dataset {wildcards.dataset} --out {output} 2> {log}"
+
+
 rule crops_figure:
     output:
         "results/{dataset}/figures/crops.png",

@@ -1,0 +1,204 @@
+"""Generalisation: train on one part of the data, test on another.
+
+* cross-source: within a dataset with at least two fake sources, train on one
+  fake source (+ real images) and test on the held-out images of every fake
+  source, each with held-out real images; the diagonal is the within-source result.
+* cross-dataset: train on dataset A's features, test on dataset B's; both
+  must have one feature variant and length. Every dataset is sampled and split
+  as in the paper's protocol (``run_repeats``), so the diagonal equals the
+  main table at that size.
+
+Results are tables in long format: the pair, ``classifier``, ``metric``
+(accuracy, roc_auc), ``mean``, ``std`` (ddof 1) and ``repeats`` over the repeats.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from unmask.experiments import Dataset, balanced_sample, fit_and_score, load_features, make_classifier, resolve_size, split
+from unmask.metrics import binary_metrics, summarize
+from unmask.report import _save
+
+METRICS = ("accuracy", "roc_auc")
+
+
+@dataclass(frozen=True)
+class Part:
+    """Features and labels of one training or test set."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, data: Dataset, index: np.ndarray) -> Part:
+        return cls(data.X[index], data.y[index])
+
+
+def available_size(y: np.ndarray, size: int | str) -> int:
+    """A configured size (a number or ``all``) capped by the largest class-balanced sample of ``y``."""
+    return min(resolve_size(size, y), resolve_size("all", y))
+
+
+def sample_split(data: Dataset, size: int, repeat: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Train and test indices and the model seed of one repeat: the same draws as ``run_repeats``."""
+    rng = np.random.default_rng([seed, size, repeat])
+    index = balanced_sample(data.y, size, rng)
+    train, test = split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+    return train, test, int(rng.integers(2**31))
+
+
+def fit_score(spec: dict, seed: int, train: Part, test: Part) -> dict[str, float]:
+    """Fit a fresh classifier of ``spec`` on ``train``; its accuracy and ROC AUC on ``test``."""
+    model, _ = make_classifier(spec, seed, n_train=len(train.y))
+    predicted, score = fit_and_score(model, spec["kind"], train.X, train.y, test.X, test.y)
+    metrics = binary_metrics(test.y, score, predicted)
+    return {name: metrics[name] for name in METRICS}
+
+
+def score_tests(train: Part, tests: dict[str, Part], classifiers: dict[str, dict], seed: int) -> list[dict]:
+    """One row per classifier and test set: fitted on ``train``, scored on the test set."""
+    return [
+        {"test": test_name, "classifier": name, **fit_score(spec, seed, train, test)}
+        for name, spec in classifiers.items()
+        for test_name, test in tests.items()
+    ]
+
+
+def summarize_rows(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per-repeat rows -> long format: ``keys``, metric, mean, std, repeats (finite values only)."""
+    summary = []
+    for key, group in rows.groupby(keys, dropna=False, sort=False):
+        for metric in METRICS:
+            stats = summarize(group[metric])
+            summary.append({**dict(zip(keys, key)), "metric": metric, "mean": stats["mean"], "std": stats["std"], "repeats": stats["n"]})
+    return pd.DataFrame(summary, columns=[*keys, "metric", "mean", "std", "repeats"])
+
+
+def fake_sources(data: Dataset) -> list[str]:
+    """The dataset's fake sources, sorted."""
+    return sorted(set(data.sources[data.y == 1]))
+
+
+def source_pools(data: Dataset, index: np.ndarray) -> dict[str, np.ndarray]:
+    """``index`` by pool: ``real`` (every real source together) and each fake source."""
+    pools = {"real": index[data.y[index] == 0]}
+    pools.update({source: index[data.sources[index] == source] for source in fake_sources(data)})
+    return pools
+
+
+def draw_balanced(pools: dict[str, np.ndarray], rng: np.random.Generator, cap: int | None = None) -> dict[str, np.ndarray]:
+    """The same number of items from every pool: the smallest pool's size, at most ``cap``."""
+    count = min(len(pool) for pool in pools.values())
+    count = count if cap is None else min(count, cap)
+    return {name: rng.choice(pool, size=count, replace=False) for name, pool in pools.items()}
+
+
+def cross_source_repeat(data: Dataset, classifiers: dict[str, dict], size: int, repeat: int, test_fraction: float, seed: int) -> list[dict]:
+    """One repeat: split by source (group-aware), train on each fake source, test on each."""
+    rng = np.random.default_rng([seed, size, repeat])
+    _, codes = np.unique(data.sources, return_inverse=True)
+    train, test = split(np.arange(len(data.y)), codes, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+    model_seed = int(rng.integers(2**31))
+    train_draw = draw_balanced(source_pools(data, train), rng, cap=size // 2)
+    test_draw = draw_balanced(source_pools(data, test), rng)
+    real_train, real_test = train_draw.pop("real"), test_draw.pop("real")
+    tests = {source: Part.of(data, np.concatenate([real_test, fakes])) for source, fakes in test_draw.items()}
+    rows = []
+    for source, fakes in train_draw.items():
+        scored = score_tests(Part.of(data, np.concatenate([real_train, fakes])), tests, classifiers, model_seed)
+        rows += [{"train_source": source, "test_source": row.pop("test"), "repeat": repeat, **row} for row in scored]
+    return rows
+
+
+def cross_source_table(data: Dataset, classifiers: dict[str, dict], size: int, repeats: int, test_fraction: float, seed: int) -> pd.DataFrame:
+    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats."""
+    fakes = fake_sources(data)
+    if len(fakes) < 2:
+        raise ValueError(f"cross-source generalisation needs at least two fake sources, the dataset has {fakes}")
+    rows = []
+    for repeat in range(repeats):
+        rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed)
+        print(f"cross-source repeat {repeat + 1}/{repeats} done", file=sys.stderr)
+    return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
+
+
+def check_compatible(features: dict[str, tuple[str, int | None]]) -> None:
+    """Refuse datasets whose features differ in variant or length (a length of None is not known yet)."""
+    variants = {variant for variant, _ in features.values()}
+    lengths = {length for _, length in features.values() if length is not None}
+    if len(variants) > 1 or len(lengths) > 1:
+        described = ", ".join(f"{name} has {variant} features of length {length or '?'}" for name, (variant, length) in features.items())
+        raise ValueError(
+            f"cross-dataset generalisation needs one feature variant and one length, but {described}; "
+            "give these datasets one `variant` and one `spectrum_length`"
+        )
+
+
+@dataclass(frozen=True)
+class Member:
+    """A dataset of a cross-dataset comparison with its protocol settings."""
+
+    data: Dataset
+    variant: str
+    classifiers: dict[str, dict]
+    size: int
+    repeats: int
+    test_fraction: float
+    seed: int
+
+    def draw(self, repeat: int) -> tuple[np.ndarray, np.ndarray, int]:
+        size = available_size(self.data.y, self.size)
+        return sample_split(self.data, size, repeat, self.test_fraction, self.seed)
+
+
+def load_members(spec: dict[str, dict]) -> dict[str, Member]:
+    """Members from ``{name: {features: [shards], variant, classifiers, size, repeats, test_fraction, seed}}``."""
+    members = {}
+    for name, entry in spec.items():
+        settings = {key: value for key, value in entry.items() if key != "features"}
+        members[name] = Member(load_features(entry["features"]), **settings)
+    return members
+
+
+def cross_dataset_table(members: dict[str, Member]) -> pd.DataFrame:
+    """Train on each dataset's training part, test on every dataset's test part, with each dataset's classifiers."""
+    check_compatible({name: (m.variant, m.data.X.shape[1]) for name, m in members.items()})
+    rows = []
+    for repeat in range(max(m.repeats for m in members.values())):
+        splits = {name: m.draw(repeat) for name, m in members.items()}
+        tests = {name: Part.of(m.data, splits[name][1]) for name, m in members.items()}
+        for name, member in members.items():
+            if repeat < member.repeats:
+                train, _, model_seed = splits[name]
+                scored = score_tests(Part.of(member.data, train), tests, member.classifiers, model_seed)
+                rows += [{"train_dataset": name, "test_dataset": row.pop("test"), "repeat": repeat, **row} for row in scored]
+        print(f"cross-dataset repeat {repeat + 1} done", file=sys.stderr)
+    return summarize_rows(pd.DataFrame(rows), ["train_dataset", "test_dataset", "classifier"])
+
+
+def plot_matrices(table: pd.DataFrame, train_key: str, test_key: str, path: str | Path, title: str, metric: str = "accuracy") -> None:
+    """One heat-map per classifier: mean ``metric``, training set in rows, test set in columns."""
+    selected = table[table["metric"] == metric]
+    classifiers = list(dict.fromkeys(selected["classifier"]))
+    trained, tested = list(dict.fromkeys(selected[train_key])), list(dict.fromkeys(selected[test_key]))
+    size = (2.5 + (0.5 + 0.8 * len(tested)) * len(classifiers), 2.2 + 0.6 * len(trained))
+    figure, axes = plt.subplots(1, len(classifiers), figsize=size, squeeze=False, sharey=True, layout="constrained")
+    for axis, classifier in zip(axes[0], classifiers):
+        rows = selected[selected["classifier"] == classifier]
+        matrix = rows.pivot(index=train_key, columns=test_key, values="mean").reindex(index=trained, columns=tested)
+        image = axis.imshow(matrix.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
+        for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
+            axis.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black", fontsize=8)
+        axis.set_xticks(range(len(tested)), tested, rotation=30, ha="right", fontsize=8)
+        axis.set_yticks(range(len(trained)), trained, fontsize=8)
+        axis.set(xlabel=test_key.replace("_", " "), title=classifier)
+    axes[0][0].set_ylabel(train_key.replace("_", " "))
+    figure.colorbar(image, ax=axes[0].tolist(), label=f"mean test {metric}")
+    figure.suptitle(title)
+    _save(figure, path)

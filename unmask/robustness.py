@@ -1,0 +1,153 @@
+"""Robustness: images perturbed (JPEG, down-scaling, blur, noise) before the features.
+
+Each repeat draws the paper's sample and split (``generalisation.sample_split``,
+so its clean result equals the main table at the same size), decodes every
+image of the sample once, applies each perturbation and computes its features
+with the dataset's variant. Per classifier and perturbation, three protocols:
+
+* ``clean``: train clean, test clean (the baseline; perturbation ``none``);
+* ``train_clean``: train clean, test perturbed;
+* ``train_perturbed``: train perturbed, test perturbed.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from unmask import spectrum
+from unmask.experiments import Dataset
+from unmask.generalisation import Part, available_size, fit_score, sample_split, summarize_rows
+from unmask.images import read_gray
+from unmask.perturb import Perturbation, parse_perturbation
+from unmask.report import _save
+
+DEFAULT_PERTURBATIONS = ("jpeg:95", "jpeg:90", "jpeg:80", "jpeg:70", "jpeg:50", "jpeg:30", "scale:0.9", "scale:0.75", "scale:0.5", "blur:1.0", "noise:5")
+KEYS = ["classifier", "perturbation", "kind", "strength", "protocol"]
+STRENGTHS = {"jpeg": "JPEG quality", "scale": "scale factor", "blur": "blur sigma (pixels)", "noise": "noise sigma (grey levels)"}
+STRONGER_WHEN_LOWER = {"jpeg", "scale"}  # a lower quality or factor is a stronger perturbation
+PROGRESS_SECONDS = 10.0
+
+
+def image_paths(manifest: str | Path, ids: np.ndarray) -> np.ndarray:
+    """The manifest's path of each id, in the order of ``ids``."""
+    paths = pq.read_table(manifest, columns=["id", "path"]).to_pandas().set_index("id")["path"]
+    missing = pd.Index(ids).difference(paths.index)
+    if len(missing):
+        raise ValueError(f"{len(missing)} featured images are not in the manifest {manifest}, e.g. {missing[0]!r}")
+    return paths.loc[ids].to_numpy()
+
+
+def perturbed_features(
+    paths: np.ndarray, rows: np.ndarray, perturbations: list[Perturbation], variant: spectrum.Variant, length: int, seed: int, repeat: int
+) -> np.ndarray:
+    """Features of the images ``paths[rows]`` under each perturbation: shape (perturbations, rows, length).
+
+    Each image is decoded once; ``noise`` draws from ``default_rng([seed, repeat, row])``. A spectrum
+    of another length (an image whose size a perturbation changed) is resampled to ``length``.
+    """
+    features = np.empty((len(perturbations), len(rows), length))
+    started = reported = time.perf_counter()
+    for i, row in enumerate(rows):
+        image = read_gray(paths[row])
+        for p, perturbation in enumerate(perturbations):
+            values = spectrum.features(perturbation(image, np.random.default_rng([seed, repeat, row])), variant)
+            features[p, i] = values if len(values) == length else spectrum.resample(values, length)
+        if (now := time.perf_counter()) - reported > PROGRESS_SECONDS or i + 1 == len(rows):
+            reported = now
+            rate = (i + 1) / (now - started)
+            print(f"repeat {repeat}: {i + 1}/{len(rows)} images x {len(perturbations)} perturbations, {rate:.1f} images/s", file=sys.stderr)
+    return features
+
+
+def _described(perturbation: Perturbation | None) -> dict:
+    """The table's columns naming a perturbation (``none`` for the clean baseline)."""
+    if perturbation is None:
+        return {"perturbation": "none", "kind": "none", "strength": math.nan}
+    return {"perturbation": perturbation.name, "kind": perturbation.kind, "strength": perturbation.strength}
+
+
+def _evaluations(perturbations: list[Perturbation], train: Part, test: Part, perturbed_train: np.ndarray, perturbed_test: np.ndarray):
+    """(perturbation or None, protocol, training set, test set) of every protocol."""
+    yield None, "clean", train, test
+    for p, perturbation in enumerate(perturbations):
+        yield perturbation, "train_clean", train, Part(perturbed_test[p], test.y)
+        yield perturbation, "train_perturbed", Part(perturbed_train[p], train.y), Part(perturbed_test[p], test.y)
+
+
+def robustness_repeat(
+    data: Dataset,
+    paths: np.ndarray,
+    classifiers: dict[str, dict],
+    perturbations: list[Perturbation],
+    variant: spectrum.Variant,
+    size: int,
+    repeat: int,
+    test_fraction: float,
+    seed: int,
+) -> pd.DataFrame:
+    """One repeat: per classifier, perturbation and protocol, the test accuracy and ROC AUC."""
+    size = available_size(data.y, size)
+    print(f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers", file=sys.stderr)
+    train, test, model_seed = sample_split(data, size, repeat, test_fraction, seed)
+    perturbed = perturbed_features(paths, np.concatenate([train, test]), perturbations, variant, data.X.shape[1], seed, repeat)
+    evaluations = list(_evaluations(perturbations, Part.of(data, train), Part.of(data, test), perturbed[:, : len(train)], perturbed[:, len(train) :]))
+    rows = [
+        {
+            "classifier": name,
+            **_described(perturbation),
+            "protocol": protocol,
+            "repeat": repeat,
+            **fit_score(spec, model_seed, train_part, test_part),
+        }
+        for name, spec in classifiers.items()
+        for perturbation, protocol, train_part, test_part in evaluations
+    ]
+    return pd.DataFrame(rows)
+
+
+def parse_perturbations(names: list[str]) -> list[Perturbation]:
+    """Perturbations from names such as ``jpeg:70``; duplicates are an error."""
+    perturbations = [parse_perturbation(name) for name in names]
+    if len({p.name for p in perturbations}) < len(perturbations):
+        raise ValueError(f"perturbations listed twice in {names}")
+    return perturbations
+
+
+def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-repeat rows -> classifier, perturbation, kind, strength, protocol, metric, mean, std, repeats."""
+    return summarize_rows(runs, KEYS)
+
+
+def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> None:
+    """Accuracy against strength, one panel per kind; solid: train clean, dashed: train perturbed, dotted: clean baseline."""
+    accuracy = table[table["metric"] == "accuracy"]
+    perturbed = accuracy[accuracy["protocol"] != "clean"]
+    kinds, classifiers = list(dict.fromkeys(perturbed["kind"])), list(dict.fromkeys(accuracy["classifier"]))
+    figure, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.8), squeeze=False, sharey=True)
+    for axis, kind in zip(axes[0], kinds):
+        for colour, classifier in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], classifiers):
+            mine = accuracy[accuracy["classifier"] == classifier]
+            baseline = mine.loc[mine["protocol"] == "clean", "mean"]
+            axis.axhline(baseline.iloc[0], color=colour, linestyle=":", linewidth=1, label=f"{classifier}: clean")
+            for protocol, style in (("train_clean", "-"), ("train_perturbed", "--")):
+                rows = mine[(mine["kind"] == kind) & (mine["protocol"] == protocol)].sort_values("strength")
+                axis.errorbar(
+                    rows["strength"], rows["mean"], yerr=rows["std"].fillna(0), color=colour, linestyle=style,
+                    marker="o", markersize=3, capsize=2, label=f"{classifier}: {protocol}",
+                )
+        if kind in STRONGER_WHEN_LOWER:
+            axis.invert_xaxis()
+        axis.axhline(0.5, color="grey", linewidth=0.8)
+        axis.set(title=kind, xlabel=f"{STRENGTHS.get(kind, kind)}, stronger →", ylim=(0, 1.05))
+    axes[0][0].set_ylabel("test accuracy")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(classifiers), fontsize=7, bbox_to_anchor=(0.5, -0.02 - 0.05 * 3))
+    figure.suptitle(f"{title}: accuracy under perturbations of the images")
+    _save(figure, path)
