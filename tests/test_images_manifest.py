@@ -108,3 +108,17 @@ def test_manifest_rejects_other_sizes_when_the_dataset_requires_one(tmp_path):
     manifest, rejects = build_manifest(sources, seed=0, image_size=(32, 32))
     assert manifest.column("id").to_pylist() == ["cams/right.png"]
     assert rejects.column("reason").to_pylist() == ["30x32 pixels, the dataset requires 32x32"]
+
+
+def test_reencoding_gives_every_image_the_same_last_encoding(tmp_path):
+    from unmask.features import extract
+    from unmask.spectrum import get_variant
+
+    path = tmp_path / "a.png"
+    path.write_bytes(encoded(".png", (64, 64)))
+    variant = get_variant("faces_hq")
+    clean, _ = extract(str(path), variant)
+    q95, _ = extract(str(path), variant, reencode=95)
+    q30, _ = extract(str(path), variant, reencode=30)
+    assert clean.shape == q95.shape == q30.shape
+    assert np.abs(q30 - clean).mean() > np.abs(q95 - clean).mean() > 0

@@ -64,6 +64,11 @@ def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, t
     assert rejects.loc["generator/nested/000.png", "reason"] == "same bytes as generator/copy_of_000.png"
     assert len(rejects) == 4
 
+    warnings = (workdir / "results/mine/format_audit_warnings.txt").read_text()
+    assert "real sources (cameras) are JPEG (q~95) but fake sources (generator) are PNG" in warnings
+    audit = pd.read_csv(workdir / "results/mine/format_audit.csv").set_index("source")
+    assert audit.loc["cameras", "files"] == 15  # the manifest's images: 14 good and one truncated JPEG
+
     write_images(cameras / "more", "photo", 1, seed=9)
     plan = planned_rules(workdir, "--configfile", str(config), "-s", str(REPO / "Snakefile"))
     assert plan["manifest"] == 1 and plan["features"] == 1, "a new image must rerun the manifest and features"

@@ -35,7 +35,7 @@ def test_dry_run_plans_every_stage(tmp_path):
     config = write_config(workdir / "small.yaml", SMALL_DEMO)
     plan = planned_rules(workdir, "--configfile", str(config))
     assert plan == {
-        "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1,
+        "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "audit": 1,
         "spectra": 1, "rejects": 1, "all": 1,
     }
 

@@ -67,7 +67,7 @@ def _features(args: argparse.Namespace) -> int:
     from unmask.features import extract_shard
 
     variant = spectrum.get_variant(args.variant, args.length)
-    rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out)
+    rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out, reencode=args.reencode)
     print(f"features: shard {args.shard}/{args.shards} done, {rejected} rejected", file=sys.stderr)
     return 0
 
@@ -128,6 +128,20 @@ def _metrics(args: argparse.Namespace) -> int:
     from unmask import report
 
     report.write_csv(report.metrics_table(report.read_runs(args.predictions), args.dataset), args.out)
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    from unmask import audit, report
+    from unmask.io import write_text
+
+    items = pq.read_table(args.manifest, columns=["source", "label", "path"]).to_pylist()
+    summaries = audit.summarize_sources((i["source"], i["label"], i["path"]) for i in items)
+    report.write_csv(report.pd.DataFrame([s.row() for s in summaries]), args.out)
+    warnings = audit.confound_warnings(summaries)
+    write_text(args.warnings, "".join(f"WARNING: {w}\n" for w in warnings))
     return 0
 
 
@@ -199,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--shards", type=int, required=True)
     command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
     command.add_argument("--length", type=int)
+    command.add_argument("--reencode", type=int, help="re-encode every image as JPEG at this quality first")
     command.add_argument("--out", required=True)
     command.set_defaults(run=_features)
 
@@ -244,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--dataset", required=True)
     command.add_argument("--out", required=True)
     command.set_defaults(run=_metrics)
+
+    command = commands.add_parser("audit", help="format, size, subsampling and JPEG quality per source (workflow stage)")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--out", required=True, help="one row per source (CSV)")
+    command.add_argument("--warnings", required=True, help="where real and fake sources differ (text)")
+    command.set_defaults(run=_audit)
 
     command = commands.add_parser("videos-table", help="video-level accuracy by majority vote (workflow stage)")
     command.add_argument("predictions", nargs="+", help="per-frame test predictions")

@@ -13,6 +13,7 @@ from unmask import spectrum
 from unmask.images import RejectedImage, read_gray
 from unmask.io import atomic_output
 from unmask.manifest import shard_of
+from unmask.perturb import jpeg
 
 FEATURES_SCHEMA = pa.schema(
     [
@@ -47,10 +48,16 @@ def vectors_to_arrow(vectors: list[np.ndarray | None]) -> pa.ListArray:
 MIN_SIDE = 8  # smaller images have too few rings for a spectrum
 
 
-def extract(path: str, variant: spectrum.Variant) -> tuple[np.ndarray | None, str | None]:
-    """Features of one image file, or the reason it was rejected (a bug in the code still raises)."""
+def extract(path: str, variant: spectrum.Variant, reencode: int | None = None) -> tuple[np.ndarray | None, str | None]:
+    """Features of one image file, or the reason it was rejected (a bug in the code still raises).
+
+    With ``reencode``, the decoded image is first re-encoded as JPEG at that
+    quality, so that every image of both classes has the same last encoding.
+    """
     try:
         image = read_gray(path)
+        if reencode is not None:
+            image = jpeg(image, reencode)
         if min(image.shape) < MIN_SIDE:
             raise RejectedImage(f"image of {image.shape[1]}x{image.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}")
         return spectrum.features(image, variant), None
@@ -58,14 +65,16 @@ def extract(path: str, variant: spectrum.Variant) -> tuple[np.ndarray | None, st
         return None, str(error)
 
 
-def extract_shard(manifest: str | Path, shard: int, shards: int, variant: spectrum.Variant, out: str | Path) -> int:
+def extract_shard(
+    manifest: str | Path, shard: int, shards: int, variant: spectrum.Variant, out: str | Path, reencode: int | None = None
+) -> int:
     """Write the features of one shard to ``out`` in batches; return the number of rejected images."""
     rows = shard_rows(manifest, shard, shards)
     rejected, started = 0, time.perf_counter()
     with atomic_output(out) as tmp, pq.ParquetWriter(tmp, FEATURES_SCHEMA) as writer:
         for offset in range(0, rows.num_rows, BATCH_SIZE):
             batch = rows.slice(offset, BATCH_SIZE)
-            results = [extract(path, variant) for path in batch["path"].to_pylist()]
+            results = [extract(path, variant, reencode) for path in batch["path"].to_pylist()]
             rejected += sum(reason is not None for _, reason in results)
             writer.write_table(
                 pa.table(

@@ -116,12 +116,15 @@ def cross_source_repeat(data: Dataset, classifiers: dict[str, dict], size: int, 
     return rows
 
 
-def cross_source_table(data: Dataset, classifiers: dict[str, dict], size: int, repeats: int, test_fraction: float, seed: int) -> pd.DataFrame:
-    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats."""
+def cross_source_table(data: Dataset, classifiers: dict[str, dict], size: int | str, repeats: int, test_fraction: float, seed: int) -> pd.DataFrame:
+    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats.
+
+    ``size`` (a number or ``all``) caps each training set, both classes together.
+    """
     fakes = fake_sources(data)
     if len(fakes) < 2:
         raise ValueError(f"cross-source generalisation needs at least two fake sources, the dataset has {fakes}")
-    rows = []
+    size, rows = available_size(data.y, size), []
     for repeat in range(repeats):
         rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed)
         print(f"cross-source repeat {repeat + 1}/{repeats} done", file=sys.stderr)

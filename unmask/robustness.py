@@ -25,7 +25,7 @@ from unmask import spectrum
 from unmask.experiments import Dataset
 from unmask.generalisation import Part, available_size, fit_score, sample_split, summarize_rows
 from unmask.images import read_gray
-from unmask.perturb import Perturbation, parse_perturbation
+from unmask.perturb import Perturbation, jpeg, parse_perturbation
 from unmask.report import _save
 
 DEFAULT_PERTURBATIONS = ("jpeg:95", "jpeg:90", "jpeg:80", "jpeg:70", "jpeg:50", "jpeg:30", "scale:0.9", "scale:0.75", "scale:0.5", "blur:1.0", "noise:5")
@@ -44,21 +44,35 @@ def image_paths(manifest: str | Path, ids: np.ndarray) -> np.ndarray:
     return paths.loc[ids].to_numpy()
 
 
+def detector_features(image: np.ndarray, variant: spectrum.Variant, length: int, reencode: int | None) -> np.ndarray:
+    """What the feature stage makes of a decoded image (re-encoded first where the dataset says so),
+    resampled to ``length`` where the image's size gives another length."""
+    values = spectrum.features(image if reencode is None else jpeg(image, reencode), variant)
+    return values if len(values) == length else spectrum.resample(values, length)
+
+
 def perturbed_features(
-    paths: np.ndarray, rows: np.ndarray, perturbations: list[Perturbation], variant: spectrum.Variant, length: int, seed: int, repeat: int
+    paths: np.ndarray,
+    rows: np.ndarray,
+    perturbations: list[Perturbation],
+    variant: spectrum.Variant,
+    length: int,
+    seed: int,
+    repeat: int,
+    reencode: int | None = None,
 ) -> np.ndarray:
     """Features of the images ``paths[rows]`` under each perturbation: shape (perturbations, rows, length).
 
-    Each image is decoded once; ``noise`` draws from ``default_rng([seed, repeat, row])``. A spectrum
-    of another length (an image whose size a perturbation changed) is resampled to ``length``.
+    Each image is decoded once and perturbed before anything the feature stage does (``reencode``);
+    ``noise`` draws from ``default_rng([seed, repeat, row])``.
     """
     features = np.empty((len(perturbations), len(rows), length))
     started = reported = time.perf_counter()
     for i, row in enumerate(rows):
         image = read_gray(paths[row])
         for p, perturbation in enumerate(perturbations):
-            values = spectrum.features(perturbation(image, np.random.default_rng([seed, repeat, row])), variant)
-            features[p, i] = values if len(values) == length else spectrum.resample(values, length)
+            perturbed = perturbation(image, np.random.default_rng([seed, repeat, row]))
+            features[p, i] = detector_features(perturbed, variant, length, reencode)
         if (now := time.perf_counter()) - reported > PROGRESS_SECONDS or i + 1 == len(rows):
             reported = now
             rate = (i + 1) / (now - started)
@@ -87,16 +101,21 @@ def robustness_repeat(
     classifiers: dict[str, dict],
     perturbations: list[Perturbation],
     variant: spectrum.Variant,
-    size: int,
+    size: int | str,
     repeat: int,
     test_fraction: float,
     seed: int,
+    reencode: int | None = None,
 ) -> pd.DataFrame:
-    """One repeat: per classifier, perturbation and protocol, the test accuracy and ROC AUC."""
+    """One repeat: per classifier, perturbation and protocol, the test accuracy and ROC AUC.
+
+    ``variant`` and ``reencode`` must be those that made the clean features ``data.X``.
+    """
     size = available_size(data.y, size)
     print(f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers", file=sys.stderr)
     train, test, model_seed = sample_split(data, size, repeat, test_fraction, seed)
-    perturbed = perturbed_features(paths, np.concatenate([train, test]), perturbations, variant, data.X.shape[1], seed, repeat)
+    sample = np.concatenate([train, test])
+    perturbed = perturbed_features(paths, sample, perturbations, variant, data.X.shape[1], seed, repeat, reencode)
     evaluations = list(_evaluations(perturbations, Part.of(data, train), Part.of(data, test), perturbed[:, : len(train)], perturbed[:, len(train) :]))
     rows = [
         {

@@ -6,10 +6,11 @@ rule features:
         "results/{dataset}/features/{variant}/shard-{shard}.parquet",
     input:
         manifest="results/{dataset}/manifest.parquet",
-        code=code("features", "spectrum", "images", "io"),
+        code=code("features", "spectrum", "images", "io", "perturb"),
     params:
         shards=lambda w: DATASETS[w.dataset]["shards"],
         length=lambda w: f"--length {n}" if (n := DATASETS[w.dataset]["spectrum_length"]) else "",
+        reencode=lambda w: f"--reencode {q}" if (q := DATASETS[w.dataset]["reencode_quality"]) else "",
     log:
         "logs/{dataset}/features/{variant}/shard-{shard}.log",
     group:
@@ -21,4 +22,4 @@ rule features:
         runtime=lambda w, input: 10 + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.02 * 4 / 60),
     shell:
         "{UNMASK} features --manifest {input.manifest} --shard {wildcards.shard} --shards {params.shards}"
-        " --variant {wildcards.variant} {params.length} --out {output} 2> {log}"
+        " --variant {wildcards.variant} {params.length} {params.reencode} --out {output} 2> {log}"

@@ -68,6 +68,22 @@ rule metrics:
         "{UNMASK} metrics {input.predictions} --dataset {wildcards.dataset} --out {output} 2> {log}"
 
 
+rule audit:
+    output:
+        table="results/{dataset}/format_audit.csv",
+        warnings="results/{dataset}/format_audit_warnings.txt",
+    input:
+        manifest="results/{dataset}/manifest.parquet",
+        code=code("audit", "perturb"),
+    log:
+        "logs/{dataset}/audit.log",
+    localrule: True
+    shell:
+        # Loud: differences between real and fake files also go to the console.
+        "{UNMASK} audit --manifest {input.manifest} --out {output.table} --warnings {output.warnings} 2> {log}"
+        " && cat {output.warnings} >&2"
+
+
 rule crops_figure:
     output:
         "results/{dataset}/figures/crops.png",
