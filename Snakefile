@@ -10,6 +10,9 @@ min_version("9.19")
 configfile: workflow.source_path("config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/acquire.smk"
 include: "workflow/rules/crops.smk"

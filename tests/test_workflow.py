@@ -118,3 +118,12 @@ def test_rerun_after_change_keeps_features(demo_run, tmp_path):
     runs = pq.read_table(workdir / "results/demo/runs/kmeans/n20.parquet")
     assert runs.num_rows == 2
     assert shard.stat().st_mtime_ns == before
+
+
+def test_report_gathers_figures_and_tables(demo_run):
+    workdir, config = demo_run
+    snakemake(workdir, "--report", "results/report.html", "--configfile", str(config))
+    html = (workdir / "results/report.html").read_text()
+    for name in ("accuracy.png", "spectra.png", "demo_table.csv", "metrics.csv", "format_audit.csv", "svm.calibration.csv"):
+        assert name in html, name
+    assert "fake sources dashed" in html, "figures carry their captions"

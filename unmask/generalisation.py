@@ -99,8 +99,13 @@ def draw_balanced(pools: dict[str, np.ndarray], rng: np.random.Generator, cap: i
     return {name: rng.choice(pool, size=count, replace=False) for name, pool in pools.items()}
 
 
-def cross_source_repeat(data: Dataset, classifiers: dict[str, dict], size: int, repeat: int, test_fraction: float, seed: int) -> list[dict]:
-    """One repeat: split by source (group-aware), train on each fake source, test on each."""
+def cross_source_draw(data: Dataset, size: int, repeat: int, test_fraction: float, seed: int) -> tuple[dict, dict, int]:
+    """One repeat's training and test indices per fake source, and its model seed.
+
+    Every item is split once, stratified by source and group-aware; each training set holds the
+    same real items and ``size // 2`` (at most) of one fake source, each test set the same held-out
+    real items and as many held-out items of one fake source.
+    """
     rng = np.random.default_rng([seed, size, repeat])
     _, codes = np.unique(data.sources, return_inverse=True)
     train, test = split(np.arange(len(data.y)), codes, data.groups, test_fraction, seed=int(rng.integers(2**31)))
@@ -108,10 +113,18 @@ def cross_source_repeat(data: Dataset, classifiers: dict[str, dict], size: int, 
     train_draw = draw_balanced(source_pools(data, train), rng, cap=size // 2)
     test_draw = draw_balanced(source_pools(data, test), rng)
     real_train, real_test = train_draw.pop("real"), test_draw.pop("real")
-    tests = {source: Part.of(data, np.concatenate([real_test, fakes])) for source, fakes in test_draw.items()}
+    trains = {source: np.concatenate([real_train, fakes]) for source, fakes in train_draw.items()}
+    tests = {source: np.concatenate([real_test, fakes]) for source, fakes in test_draw.items()}
+    return trains, tests, model_seed
+
+
+def cross_source_repeat(data: Dataset, classifiers: dict[str, dict], size: int, repeat: int, test_fraction: float, seed: int) -> list[dict]:
+    """One repeat: train on each fake source, test on each."""
+    trains, tests, model_seed = cross_source_draw(data, size, repeat, test_fraction, seed)
+    test_parts = {source: Part.of(data, index) for source, index in tests.items()}
     rows = []
-    for source, fakes in train_draw.items():
-        scored = score_tests(Part.of(data, np.concatenate([real_train, fakes])), tests, classifiers, model_seed)
+    for source, index in trains.items():
+        scored = score_tests(Part.of(data, index), test_parts, classifiers, model_seed)
         rows += [{"train_source": source, "test_source": row.pop("test"), "repeat": repeat, **row} for row in scored]
     return rows
 

@@ -10,7 +10,7 @@ def generalisation_spec(dataset):
     """A dataset's protocol for the generalisation analyses: its classifiers, size, repeats, split and seed."""
     settings = DATASETS[dataset]
     return {
-        "classifiers": {name: classifier_spec(dataset, name) for name in settings["classifiers"]},
+        "classifiers": classifier_specs(dataset),
         "size": settings["generalisation"]["size"],
         "repeats": settings["repeats"],
         "test_fraction": settings["test_fraction"],
@@ -56,7 +56,7 @@ rule cross_source:
         features=feature_shards,
         code=code("generalisation", "experiments", "models", "metrics", "report"),
     params:
-        spec=lambda w: json.dumps(generalisation_spec(w.dataset), sort_keys=True),
+        spec=lambda w: json.dumps(generalisation_spec(w.dataset)),
     log:
         "logs/{dataset}/cross_source.log",
     resources:
@@ -78,8 +78,7 @@ rule cross_dataset:
             {
                 name: dict(generalisation_spec(name), variant=DATASETS[name]["variant"], features=shards)
                 for name, shards in cross_dataset_shards(w).items()
-            },
-            sort_keys=True,
+            }
         ),
     log:
         "logs/cross_dataset.log",

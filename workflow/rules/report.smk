@@ -12,9 +12,9 @@ def runs(wildcards, kind="parquet"):
 
 rule table:
     output:
-        table="results/{dataset}_table.csv",
+        table=report("results/{dataset}_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"),
         metadata="results/{dataset}_table.json",
-        figure="results/{dataset}/figures/accuracy.png",
+        figure=report("results/{dataset}/figures/accuracy.png", caption="../report/accuracy.rst", category="{dataset}", subcategory="figures"),
     input:
         runs=runs,
         code=code("report"),
@@ -31,16 +31,16 @@ rule table:
 # Datasets of videos: the same table at frame level, and the video-level verdicts.
 use rule table as frames_table with:
     output:
-        table="results/{dataset}_frames_table.csv",
+        table=report("results/{dataset}_frames_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"),
         metadata="results/{dataset}_frames_table.json",
-        figure="results/{dataset}/figures/frames_accuracy.png",
+        figure=report("results/{dataset}/figures/frames_accuracy.png", caption="../report/accuracy.rst", category="{dataset}", subcategory="figures"),
     log:
         "logs/{dataset}/frames_table.log",
 
 
 rule videos_table:
     output:
-        "results/{dataset}_videos_table.csv",
+        report("results/{dataset}_videos_table.csv", caption="../report/videos_table.rst", category="{dataset}", subcategory="tables"),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
         code=code("report"),
@@ -57,7 +57,7 @@ rule videos_table:
 
 rule metrics:
     output:
-        "results/{dataset}/metrics.csv",
+        report("results/{dataset}/metrics.csv", caption="../report/metrics.rst", category="{dataset}", subcategory="tables"),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
         code=code("report", "metrics"),
@@ -70,7 +70,7 @@ rule metrics:
 
 rule audit:
     output:
-        table="results/{dataset}/format_audit.csv",
+        table=report("results/{dataset}/format_audit.csv", caption="../report/audit.rst", category="{dataset}", subcategory="data"),
         warnings="results/{dataset}/format_audit_warnings.txt",
     input:
         manifest="results/{dataset}/manifest.parquet",
@@ -86,7 +86,7 @@ rule audit:
 
 rule crops_figure:
     output:
-        "results/{dataset}/figures/crops.png",
+        report("results/{dataset}/figures/crops.png", caption="../report/crops.rst", category="{dataset}", subcategory="data"),
     input:
         manifest="results/{dataset}/manifest.parquet",
         code=code("report"),
@@ -99,7 +99,7 @@ rule crops_figure:
 
 rule spectra:
     output:
-        "results/{dataset}/figures/spectra.png",
+        report("results/{dataset}/figures/spectra.png", caption="../report/spectra.rst", category="{dataset}", subcategory="figures"),
     input:
         features=feature_shards,
         code=code("report"),
@@ -112,7 +112,7 @@ rule spectra:
 
 rule rejects:
     output:
-        "results/{dataset}/rejects.csv",
+        report("results/{dataset}/rejects.csv", caption="../report/rejects.rst", category="{dataset}", subcategory="data"),
     input:
         features=feature_shards,
         manifest="results/{dataset}/manifest.parquet",

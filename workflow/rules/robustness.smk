@@ -4,6 +4,11 @@
 from unmask.robustness import parse_perturbations
 
 
+def classifier_specs(dataset):
+    """Every classifier of a dataset by name, with the dataset's scaling and solver settings."""
+    return {name: classifier_spec(dataset, name) for name in DATASETS[dataset]["classifiers"]}
+
+
 def robustness_settings(dataset):
     """A dataset's robustness settings, its perturbation names checked before anything runs."""
     settings = DATASETS[dataset]["robustness"]
@@ -15,6 +20,8 @@ def robustness_settings(dataset):
 
 
 def robustness_targets(name):
+    """A dataset's robustness table and figure (its perturbations checked first)."""
+    robustness_settings(name)
     return [f"results/{name}_robustness.csv", f"results/{name}/figures/robustness.png"]
 
 
@@ -37,7 +44,7 @@ rule robustness_repeat:
         variant=lambda w: DATASETS[w.dataset]["variant"],
         length=rules.features.params.length,
         reencode=rules.features.params.reencode,
-        classifiers=lambda w: json.dumps({name: classifier_spec(w.dataset, name) for name in DATASETS[w.dataset]["classifiers"]}),
+        classifiers=lambda w: json.dumps(classifier_specs(w.dataset)),
         perturbations=lambda w: " ".join(robustness_settings(w.dataset)["perturbations"]),
         size=lambda w: robustness_settings(w.dataset)["size"],
         test_fraction=lambda w: DATASETS[w.dataset]["test_fraction"],

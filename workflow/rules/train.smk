@@ -37,7 +37,12 @@ rule train:
 rule model:
     output:
         model="results/{dataset}/models/{classifier}.json",
-        calibration="results/{dataset}/models/{classifier}.calibration.csv",
+        calibration=report(
+            "results/{dataset}/models/{classifier}.calibration.csv",
+            caption="../report/calibration.rst",
+            category="{dataset}",
+            subcategory="models",
+        ),
     input:
         features=feature_shards,
         code=code("final_model", "experiments", "models"),

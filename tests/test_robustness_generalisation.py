@@ -1,0 +1,194 @@
+"""Robustness to perturbed images, and cross-source / cross-dataset generalisation, on tiny synthetic data."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from unmask import features, spectrum
+from unmask.acquire import demo
+from unmask.experiments import Dataset, run_repeats
+from unmask.generalisation import (
+    Member,
+    check_compatible,
+    cross_dataset_table,
+    cross_source_draw,
+    cross_source_table,
+    plot_matrices,
+    sample_split,
+)
+from unmask.robustness import parse_perturbations, perturbed_features, plot_robustness, robustness_repeat, robustness_table
+
+VARIANT = spectrum.get_variant("faces_hq")
+SEED = 3
+LOGREG = {"logreg": {"kind": "logreg", "C": 1.0}}
+STYLES = ("photo", "nearest", "photo", "transposed")  # half real photo crops, half up-sampled fakes of two kinds
+
+
+def dataset(X: np.ndarray, y, sources, groups=None) -> Dataset:
+    ids = np.array([f"item{i}" for i in range(len(X))], dtype=object)
+    groups = ids if groups is None else np.asarray(groups, dtype=object)
+    return Dataset(X, np.asarray(y, np.int8), ids, np.asarray(sources, dtype=object), groups, np.full(len(X), None, dtype=object))
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """80 PNG images of 96 px (the fakes differ from the photos only in high frequencies), their features and paths."""
+    folder, rng, photos = tmp_path_factory.mktemp("images"), np.random.default_rng(0), demo.photos()
+    paths, styles = [], [STYLES[i % len(STYLES)] for i in range(80)]
+    for i, style in enumerate(styles):
+        paths.append(str(folder / f"{i:03d}.png"))
+        cv2.imwrite(paths[-1], demo.make_image(photos[i % len(photos)], style, 96, rng))
+    X = np.stack([features.extract(path, VARIANT)[0] for path in paths])
+    return dataset(X, [style != "photo" for style in styles], styles), np.array(paths)
+
+
+def robustness_runs(images, names, classifiers=LOGREG, repeats=2, size="all") -> pd.DataFrame:
+    data, paths = images
+    perturbations = parse_perturbations(names)
+    return pd.concat([robustness_repeat(data, paths, classifiers, perturbations, VARIANT, size, r, 0.25, SEED) for r in range(repeats)])
+
+
+def mean_accuracy(runs: pd.DataFrame, perturbation: str, protocol: str) -> float:
+    return runs.loc[(runs["perturbation"] == perturbation) & (runs["protocol"] == protocol), "accuracy"].mean()
+
+
+def test_destroying_high_frequencies_lowers_accuracy(images):
+    runs = robustness_runs(images, ["blur:2", "scale:0.5"])
+    clean = mean_accuracy(runs, "none", "clean")
+    assert clean > 0.9
+    assert mean_accuracy(runs, "blur:2", "train_clean") < clean - 0.3
+    assert mean_accuracy(runs, "scale:0.5", "train_clean") < clean - 0.3
+
+
+def test_jpeg_quality_reaches_the_encoder(images):
+    data, paths = images
+    rows = np.arange(8)
+    perturbed = perturbed_features(paths, rows, parse_perturbations(["jpeg:95", "jpeg:30"]), VARIANT, data.X.shape[1], SEED, 0)
+    change_95, change_30 = np.abs(perturbed - data.X[rows]).mean(axis=(1, 2))
+    assert 0 < 2 * change_95 < change_30
+
+
+def test_perturbed_features_are_the_feature_stage_of_the_perturbed_image(images, tmp_path):
+    data, paths = images
+    rows = np.arange(4)
+    identity = parse_perturbations(["scale:1"])  # down and up to the same size: the image itself
+    assert np.array_equal(perturbed_features(paths, rows, identity, VARIANT, data.X.shape[1], SEED, 0)[0], data.X[rows])
+    reencoded = perturbed_features(paths, rows, identity, VARIANT, data.X.shape[1], SEED, 0, reencode=90)[0]
+    assert np.array_equal(reencoded, np.stack([features.extract(paths[r], VARIANT, reencode=90)[0] for r in rows]))
+
+
+def test_noise_is_seeded_per_image_and_repeat(images):
+    data, paths = images
+    noise = parse_perturbations(["noise:5"])
+    arguments = (paths, np.array([0, 1]), noise, VARIANT, data.X.shape[1], SEED)
+    first = perturbed_features(*arguments, 0)
+    assert np.array_equal(first, perturbed_features(*arguments, 0))
+    assert not np.allclose(first, perturbed_features(*arguments, 1))
+
+
+def test_clean_protocol_is_the_papers(images):
+    data, _ = images
+    spec = {"kind": "svm", "kernel": "linear", "C": 1.0}
+    runs = robustness_runs(images, ["blur:1"], {"svm": spec}, repeats=3, size=40)
+    paper, _ = run_repeats(data, "svm", spec, 40, 3, 0.25, SEED)
+    assert runs.loc[runs["protocol"] == "clean", "accuracy"].tolist() == paper["accuracy"].to_pylist()
+
+
+def test_robustness_table_columns_and_ranges(images, tmp_path):
+    runs = robustness_runs(images, ["jpeg:90", "noise:5"], {**LOGREG, "kmeans": {"kind": "kmeans"}})
+    table = robustness_table(runs)
+    assert list(table.columns) == ["classifier", "perturbation", "kind", "strength", "protocol", "metric", "mean", "std", "repeats"]
+    assert len(table) == 2 * (1 + 2 * 2) * 2  # classifiers x (clean + perturbations x protocols) x metrics
+    assert set(table["protocol"]) == {"clean", "train_clean", "train_perturbed"}
+    assert set(table["metric"]) == {"accuracy", "roc_auc"}
+    assert table["mean"].between(0, 1).all() and (table["repeats"] == 2).all()
+    clean = table[table["protocol"] == "clean"]
+    assert (clean["perturbation"] == "none").all() and clean["strength"].isna().all()
+    jpeg = table[table["perturbation"] == "jpeg:90"]
+    assert (jpeg["kind"] == "jpeg").all() and (jpeg["strength"] == 90).all()
+    plot_robustness(table, tmp_path / "robustness.png", "test")
+    assert (tmp_path / "robustness.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_perturbations_are_checked():
+    with pytest.raises(ValueError, match="twice"):
+        parse_perturbations(["jpeg:70", "jpeg:70.0"])
+    with pytest.raises(ValueError, match="quality"):
+        parse_perturbations(["jpeg:170"])
+
+
+def shifted(fakes: dict[str, int], dims: int = 6, per_source: int = 40, seed: int = 0, groups: bool = False) -> Dataset:
+    """Gaussian features: real items from every real source, each fake source shifted along its own dimension."""
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(per_source * len(fakes), dims))
+    blocks = [real] + [rng.normal(size=(per_source, dims)) + 4 * np.eye(dims)[dim] for dim in fakes.values()]
+    sources = ["real"] * len(real) + [name for name in fakes for _ in range(per_source)]
+    # With groups, each fake item shares a group with one real item (as a fake video with its original).
+    group = [f"g{i}" for i in range(len(real))] * 2 if groups else None
+    return dataset(np.vstack(blocks), [s != "real" for s in sources], sources, group)
+
+
+def test_sample_split_draws_as_the_papers_protocol():
+    data = shifted({"a": 0})
+    _, predictions = run_repeats(data, "logreg", LOGREG["logreg"], 20, 2, 0.25, SEED)
+    predictions = predictions.to_pandas()
+    for repeat in range(2):
+        _, test, _ = sample_split(data, 20, repeat, 0.25, SEED)
+        assert sorted(data.ids[test]) == sorted(predictions.loc[predictions["repeat"] == repeat, "id"])
+
+
+def test_cross_source_matrix_and_diagonal(tmp_path):
+    table = cross_source_table(shifted({"a": 0, "b": 1, "c": 2}), LOGREG, "all", 3, 0.25, SEED)
+    assert list(table.columns) == ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats"]
+    accuracy = table[table["metric"] == "accuracy"].pivot(index="train_source", columns="test_source", values="mean")
+    assert list(accuracy.index) == list(accuracy.columns) == ["a", "b", "c"]
+    diagonal = np.eye(3, dtype=bool)
+    assert (accuracy.to_numpy()[diagonal] > 0.95).all(), "each source is separable from the real items"
+    assert (accuracy.to_numpy()[~diagonal] < 0.75).all(), "another source's artefact is in another dimension"
+    assert (table["repeats"] == 3).all()
+    plot_matrices(table, "train_source", "test_source", tmp_path / "cross_source.png", "test")
+    assert (tmp_path / "cross_source.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cross_source_holds_out_items_and_groups():
+    data = shifted({"a": 0, "b": 1}, groups=True)
+    trains, tests, _ = cross_source_draw(data, 40, 0, 0.25, SEED)
+    trained = np.concatenate(list(trains.values()))
+    tested = np.concatenate(list(tests.values()))
+    assert not set(data.groups[trained]) & set(data.groups[tested])
+    for source in ("a", "b"):
+        assert len(trains[source]) == 40 and set(data.sources[trains[source]]) == {"real", source}
+        assert (data.y[tests[source]] == 1).sum() == (data.y[tests[source]] == 0).sum()
+    assert set(tests["a"][data.y[tests["a"]] == 0]) == set(tests["b"][data.y[tests["b"]] == 0]), "one held-out real set"
+
+
+def test_cross_source_needs_two_fake_sources():
+    with pytest.raises(ValueError, match="two fake sources"):
+        cross_source_table(shifted({"a": 0}), LOGREG, "all", 1, 0.25, SEED)
+
+
+def member(data: Dataset, variant: str = "faces_hq") -> Member:
+    return Member(data, variant, LOGREG, size=40, repeats=2, test_fraction=0.25, seed=SEED)
+
+
+def test_cross_dataset_matrix_and_diagonal():
+    first, second = shifted({"x": 0}), shifted({"y": 1}, seed=1)
+    table = cross_dataset_table({"first": member(first), "second": member(second)})
+    accuracy = table[table["metric"] == "accuracy"].set_index(["train_dataset", "test_dataset"])["mean"]
+    assert len(accuracy) == 4
+    paper, _ = run_repeats(first, "logreg", LOGREG["logreg"], 40, 2, 0.25, SEED)
+    assert accuracy["first", "first"] == pytest.approx(np.mean(paper["accuracy"].to_pylist()))
+    assert accuracy["first", "second"] < 0.75 and accuracy["second", "first"] < 0.75
+
+
+def test_cross_dataset_refuses_mismatched_lengths():
+    with pytest.raises(ValueError, match="one length.*first has faces_hq features of length 6.*second has faces_hq features of length 8"):
+        cross_dataset_table({"first": member(shifted({"x": 0})), "second": member(shifted({"y": 1}, dims=8))})
+
+
+def test_cross_dataset_refuses_mismatched_variants():
+    with pytest.raises(ValueError, match="variant"):
+        check_compatible({"first": ("faces_hq", 80), "second": ("celeba", 80)})
+    check_compatible({"first": ("faces_hq", None), "second": ("faces_hq", 179)})  # a length not known yet passes
