@@ -123,7 +123,7 @@ def shifted(fakes: dict[str, int], dims: int = 6, per_source: int = 40, seed: in
     """Gaussian features: real items from every real source, each fake source shifted along its own dimension."""
     rng = np.random.default_rng(seed)
     real = rng.normal(size=(per_source * len(fakes), dims))
-    blocks = [real] + [rng.normal(size=(per_source, dims)) + 4 * np.eye(dims)[dim] for dim in fakes.values()]
+    blocks = [real] + [rng.normal(size=(per_source, dims)) + 6 * np.eye(dims)[dim] for dim in fakes.values()]
     sources = ["real"] * len(real) + [name for name in fakes for _ in range(per_source)]
     # With groups, each fake item shares a group with one real item (as a fake video with its original).
     group = [f"g{i}" for i in range(len(real))] * 2 if groups else None
