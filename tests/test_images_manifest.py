@@ -122,3 +122,14 @@ def test_reencoding_gives_every_image_the_same_last_encoding(tmp_path):
     q30, _ = extract(str(path), variant, reencode=30)
     assert clean.shape == q95.shape == q30.shape
     assert np.abs(q30 - clean).mean() > np.abs(q95 - clean).mean() > 0
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    import os
+
+    from unmask.io import write_text
+
+    write_text(tmp_path / "out.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~umask

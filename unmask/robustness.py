@@ -71,7 +71,7 @@ def perturbed_features(
     for i, row in enumerate(rows):
         image = read_gray(paths[row])
         for p, perturbation in enumerate(perturbations):
-            perturbed = image
+            perturbed = perturbation(image, np.random.default_rng([seed, repeat, row]))
             features[p, i] = detector_features(perturbed, variant, length, reencode)
         if (now := time.perf_counter()) - reported > PROGRESS_SECONDS or i + 1 == len(rows):
             reported = now
