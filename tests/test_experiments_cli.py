@@ -153,3 +153,18 @@ def test_size_all_takes_the_largest_balanced_sample():
     data = separable(60, 5)
     runs, _ = run_repeats(data, "logreg", {"kind": "logreg"}, "all", repeats=2, test_fraction=0.25, seed=0)
     assert runs.column("samples").to_pylist() == ["all", "all"] and runs.column("n_samples").to_pylist() == [60, 60]
+
+
+def test_held_out_videos_protocol_trains_on_size_and_tests_on_whole_videos():
+    n = 120
+    y = np.repeat([0, 1], n // 2).astype(np.int8)
+    X = np.random.default_rng(3).normal(size=(n, 4)) + 3.0 * y[:, None]
+    groups = np.array([f"video{i // 10}" for i in range(n)], dtype=object)
+    data = Dataset(X, y, np.arange(n).astype(str).astype(object), np.where(y, "gan", "cam").astype(object), groups, groups)
+    spec = {"kind": "logreg", "protocol": "held_out_videos"}
+    runs, predictions = run_repeats(data, "logreg", spec, size=20, repeats=3, test_fraction=0.25, seed=0)
+    assert runs.column("n_train").to_pylist() == [20, 20, 20]
+    frame = predictions.to_pandas()
+    assert frame.groupby(["repeat", "video"]).size().eq(10).all(), "every frame of a held-out video is tested"
+    for repeat, tested in frame.groupby("repeat"):
+        assert len(tested) == runs.column("n_test").to_pylist()[repeat]

@@ -142,6 +142,21 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     return index[train], index[test]
 
 
+def draw(data: Dataset, size: int, test_fraction: float, rng: np.random.Generator, protocol: str):
+    """Training and test indices of one repeat under a protocol.
+
+    ``sample_split`` (the paper's Faces-HQ and CelebA protocol): a class-balanced
+    sample of ``size`` items, split ``test_fraction`` for testing. ``held_out_videos``
+    (its DFD protocol): ``size`` class-balanced training items from the groups
+    (videos) of the training part, tested on every item of the held-out groups.
+    """
+    if protocol == "held_out_videos":
+        pool, test = split(np.arange(len(data.y)), data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+        return pool[balanced_sample(data.y[pool], size, rng)], test
+    index = balanced_sample(data.y, size, rng)
+    return split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+
+
 def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
     """Fit on the training part; return (predicted labels, scores: higher = more likely fake) on the test part.
 
@@ -171,8 +186,7 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
     rows, predictions = [], []
     for repeat in range(repeats):
         rng = np.random.default_rng([seed, size, repeat])
-        index = balanced_sample(data.y, size, rng)
-        train, test = split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+        train, test = draw(data, size, test_fraction, rng, spec.get("protocol", "sample_split"))
         model, solver = make_classifier(spec, seed=int(rng.integers(2**31)), n_train=len(train))
         started = time.perf_counter()
         predicted, score = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])

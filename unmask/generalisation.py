@@ -49,7 +49,7 @@ def sample_split(data: Dataset, size: int, repeat: int, test_fraction: float, se
     """Train and test indices and the model seed of one repeat: the same draws as ``run_repeats``."""
     rng = np.random.default_rng([seed, size, repeat])
     index = balanced_sample(data.y, size, rng)
-    train, test = split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**30)))
+    train, test = split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
     return train, test, int(rng.integers(2**31))
 
 
@@ -110,7 +110,7 @@ def cross_source_draw(data: Dataset, size: int, repeat: int, test_fraction: floa
     _, codes = np.unique(data.sources, return_inverse=True)
     train, test = split(np.arange(len(data.y)), codes, data.groups, test_fraction, seed=int(rng.integers(2**31)))
     model_seed = int(rng.integers(2**31))
-    train_draw = draw_balanced(source_pools(data, np.arange(len(data.y))), rng, cap=size // 2)
+    train_draw = draw_balanced(source_pools(data, train), rng, cap=size // 2)
     test_draw = draw_balanced(source_pools(data, test), rng)
     real_train, real_test = train_draw.pop("real"), test_draw.pop("real")
     trains = {source: np.concatenate([real_train, fakes]) for source, fakes in train_draw.items()}

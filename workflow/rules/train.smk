@@ -2,9 +2,14 @@
 
 
 def classifier_spec(dataset, classifier):
-    """A classifier's settings with the dataset's feature scaling and SVM solver switch."""
+    """A classifier's settings with the dataset's feature scaling, SVM solver switch and protocol."""
     settings = DATASETS[dataset]
-    return dict(settings["classifiers"][classifier], standardise=settings["standardise"], liblinear_above=settings["liblinear_above"])
+    return dict(
+        settings["classifiers"][classifier],
+        standardise=settings["standardise"],
+        liblinear_above=settings["liblinear_above"],
+        protocol=settings["protocol"],
+    )
 
 
 rule train:
