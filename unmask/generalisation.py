@@ -149,7 +149,7 @@ def check_compatible(features: dict[str, tuple[str, int | None]]) -> None:
     variants = {variant for variant, _ in features.values()}
     lengths = {length for _, length in features.values() if length is not None}
     if len(variants) > 1 or len(lengths) > 1:
-        described = ", ".join(f"{name} has {variant} features of length {length or '?'}" for name, (variant, length) in features.items())
+        described = ", ".join(f"{name} has {variant} features of length {length or 'set by its images'}" for name, (variant, length) in features.items())
         raise ValueError(
             f"cross-dataset generalisation needs one feature variant and one length, but {described}; "
             "give these datasets one `variant` and one `spectrum_length`"

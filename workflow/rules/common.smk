@@ -1,4 +1,5 @@
 # Configuration, paths and helpers shared by every rule.
+import hashlib
 import json
 import os
 import re

@@ -1,26 +1,32 @@
 # manifest: one row per usable image (id, path, label, source, group, size, sha256); rejects with reasons.
 
 
-def local_images(dataset, name, source):
+def local_listing(dataset, name, source):
+    """A fingerprint of a local folder's images (paths, sizes, modification times).
+
+    As a parameter of the manifest it reruns the stage when an image is added,
+    removed or rewritten, without making every image a Snakemake input (which
+    costs the DAG ~0.2 ms per file: seconds for Faces-HQ).
+    """
     try:
-        return list_images(source["path"])
+        paths = list_images(source["path"])
     except FileNotFoundError:
         raise WorkflowError(
             f"datasets.{dataset}.sources.{name}: image folder {source['path']} does not exist. "
             f"Put the source's images there, or set its 'path' to the folder that holds them."
         ) from None
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return f"{len(paths)} images, sha256 {digest.hexdigest()}"
 
 
 def manifest_inputs(wildcards):
-    """Local sources: their image files (adding one reruns the manifest). Acquired: their file lists.
-    Videos: the crop tables."""
+    """Acquired sources: their file lists. Video sources: the crop tables. (Local folders: see local_listing.)"""
     inputs = []
     for name, source in sorted(DATASETS[wildcards.dataset]["sources"].items()):
-        if "videos" in source:
-            continue
-        if source["method"] == "local":
-            inputs += local_images(wildcards.dataset, name, source)
-        else:
+        if source["method"] != "local":
             inputs.append(f"data/acquired/{wildcards.dataset}/{name}.tsv")
     return inputs + (crop_tables(wildcards.dataset) if video_sources(wildcards.dataset) else [])
 
@@ -31,7 +37,7 @@ def source_inputs(dataset, name, source):
         return {"crop_tables": crop_tables(dataset)}
     if source["method"] != "local":
         return {"file_list": f"data/acquired/{dataset}/{name}.tsv"}
-    return {}
+    return {"listing": local_listing(dataset, name, source)}
 
 
 def manifest_spec(wildcards):
