@@ -11,7 +11,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "unmask")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "unmask", "profiles")  # profiles/default applies to every run
 
 
 def shared_data(*parts: str) -> Path:

@@ -21,6 +21,7 @@ rule acquire:
         spec=lambda w: json.dumps(source_spec(w), sort_keys=True),
     log:
         "logs/{dataset}/acquire/{source}.log",
-    localrule: True
+    localrule: True  # downloads run on the submit host, which has the network
+    retries: 2  # on top of the downloader's own retries: a new job resumes from the .part files
     shell:
         "{UNMASK} acquire --spec {params.spec:q} --out {output} 2> {log}"
