@@ -20,9 +20,12 @@ include: "workflow/rules/manifest.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/robustness.smk"
+include: "workflow/rules/generalisation.smk"
 
 
 rule all:
     default_target: True
     input:
         [dataset_targets(name) for name in config["default_datasets"]],
+        cross_dataset_targets(),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import copy_workflow, snakemake, write_config
 from unmask import features, spectrum
 from unmask.acquire import demo
 from unmask.experiments import Dataset, run_repeats
@@ -16,7 +17,7 @@ from unmask.generalisation import (
     cross_source_draw,
     cross_source_table,
     plot_matrices,
-    sample_split,
+    repeat_draw,
 )
 from unmask.robustness import parse_perturbations, perturbed_features, plot_robustness, robustness_repeat, robustness_table
 
@@ -130,12 +131,13 @@ def shifted(fakes: dict[str, int], dims: int = 6, per_source: int = 40, seed: in
     return dataset(np.vstack(blocks), [s != "real" for s in sources], sources, group)
 
 
-def test_sample_split_draws_as_the_papers_protocol():
-    data = shifted({"a": 0})
-    _, predictions = run_repeats(data, "logreg", LOGREG["logreg"], 20, 2, 0.25, SEED)
+@pytest.mark.parametrize("protocol", ["sample_split", "held_out_videos"])
+def test_repeat_draw_is_the_draw_of_run_repeats(protocol):
+    data = shifted({"a": 0}, groups=True)
+    _, predictions = run_repeats(data, "logreg", dict(LOGREG["logreg"], protocol=protocol), 20, 2, 0.25, SEED)
     predictions = predictions.to_pandas()
     for repeat in range(2):
-        _, test, _ = sample_split(data, 20, repeat, 0.25, SEED)
+        _, test, _ = repeat_draw(data, 20, repeat, 0.25, SEED, protocol)
         assert sorted(data.ids[test]) == sorted(predictions.loc[predictions["repeat"] == repeat, "id"])
 
 
@@ -192,3 +194,68 @@ def test_cross_dataset_refuses_mismatched_variants():
     with pytest.raises(ValueError, match="variant"):
         check_compatible({"first": ("faces_hq", 80), "second": ("celeba", 80)})
     check_compatible({"first": ("faces_hq", None), "second": ("faces_hq", 179)})  # a length not known yet passes
+
+
+# The workflow: robustness, cross-source and cross-dataset outputs on two small demo datasets.
+
+TWO_DEMOS = {
+    "cross_dataset": ["demo", "demo_b"],
+    "datasets": {
+        "demo": {
+            "sizes": [20],
+            "repeats": 2,
+            "shards": 2,
+            "robustness": {"size": 32, "repeats": 2, "perturbations": ["jpeg:50", "noise:5"]},
+            "sources": {name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")},
+        },
+        "demo_b": {
+            "sizes": [20],
+            "repeats": 2,
+            "shards": 1,
+            "sources": {
+                "photos": {"label": "real", "method": "demo", "style": "photo", "format": "png", "count": 16, "seed": 11},
+                "upsampled": {"label": "fake", "method": "demo", "style": "transposed", "format": "png", "count": 16, "seed": 12},
+            },
+        },
+    },
+}
+TARGETS = ("results/demo_robustness.csv", "results/demo_cross_source.csv", "results/cross_dataset.csv")
+
+
+@pytest.fixture(scope="module")
+def two_demos(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("generalisation"))
+    config = write_config(workdir / "two.yaml", TWO_DEMOS)
+    snakemake(workdir, *TARGETS, "--configfile", str(config))
+    return workdir, config
+
+
+def test_workflow_outputs(two_demos):
+    workdir, _ = two_demos
+    robustness = pd.read_csv(workdir / "results/demo_robustness.csv")
+    assert set(robustness["perturbation"]) == {"none", "jpeg:50", "noise:5"} and (robustness["repeats"] == 2).all()
+    cross_source = pd.read_csv(workdir / "results/demo_cross_source.csv")
+    assert set(cross_source["train_source"]) == set(cross_source["test_source"]) == {"nearest_upsampler", "transposed_conv"}
+    cross_dataset = pd.read_csv(workdir / "results/cross_dataset.csv")
+    assert len(cross_dataset) == 2 * 2 * 3 * 2  # train x test datasets x classifiers x metrics
+    for figure in ("demo/figures/robustness.png", "demo/figures/cross_source.png", "figures/cross_dataset.png"):
+        assert (workdir / "results" / figure).read_bytes()[:4] == b"\x89PNG"
+    assert "images/s" in (workdir / "logs/demo/robustness/repeat-0.log").read_text(), "progress on stderr"
+
+
+def test_workflow_refuses_datasets_of_other_lengths(two_demos, tmp_path):
+    workdir, config = two_demos
+    smaller = {"datasets": {"demo_b": {"sources": {"photos": {"size": 64}, "upsampled": {"size": 64}}}}}
+    result = snakemake(workdir, "results/cross_dataset.csv", "--configfile", str(config), str(write_config(tmp_path / "b.yaml", smaller)), check=False)
+    assert result.returncode != 0
+    assert "demo has faces_hq features of length 88, demo_b has faces_hq features of length 43" in (workdir / "logs/cross_dataset.log").read_text()
+    celeba = write_config(tmp_path / "c.yaml", {"datasets": {"demo_b": {"variant": "celeba"}}})
+    result = snakemake(workdir, "-n", "--configfile", str(config), str(celeba), check=False)
+    assert result.returncode != 0 and "one feature variant" in result.stderr + result.stdout
+
+
+def test_workflow_refuses_bad_perturbations(two_demos, tmp_path):
+    workdir, config = two_demos
+    bad = write_config(tmp_path / "bad.yaml", {"datasets": {"demo": {"robustness": {"perturbations": ["jpeg:170"]}}}})
+    result = snakemake(workdir, "-n", "--configfile", str(config), str(bad), check=False)
+    assert result.returncode != 0 and "datasets.demo.robustness.perturbations" in result.stderr + result.stdout

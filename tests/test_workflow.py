@@ -14,11 +14,13 @@ SMALL_DEMO = {
             "sizes": [40, 20],
             "repeats": 3,
             "shards": 2,
+            "robustness": {"repeats": 2, "perturbations": ["jpeg:50", "scale:0.5"]},
             "sources": {name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")},
         }
     }
 }
 CLASSIFIERS = ["svm", "logreg", "kmeans"]
+GENERALISATION = {"robustness_repeat": 2, "robustness_table": 1, "cross_source": 1}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def test_dry_run_plans_every_stage(tmp_path):
     plan = planned_rules(workdir, "--configfile", str(config))
     assert plan == {
         "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "audit": 1,
-        "spectra": 1, "rejects": 1, "all": 1,
+        "spectra": 1, "rejects": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1,
     }
 
 
@@ -77,8 +79,8 @@ def test_training_parameter_reruns_training_only(demo_run, tmp_path):
     workdir, _ = demo_run
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "repeats": 2}}}
     config = write_config(tmp_path / "changed.yaml", changed)
-    assert planned_rules(workdir, "--configfile", str(config)) == {"train": 6, "table": 1, "metrics": 1, "all": 1}, (
-        "the repeats do not change the stored models"
+    assert planned_rules(workdir, "--configfile", str(config)) == {"train": 6, "table": 1, "metrics": 1, "cross_source": 1, "all": 1}, (
+        "the repeats do not change the stored models, nor the robustness analysis (it has its own repeats)"
     )
 
 
@@ -87,15 +89,20 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "variant": "celeba"}}}
     config = write_config(tmp_path / "changed.yaml", changed)
     plan = planned_rules(workdir, "--configfile", str(config))
-    assert plan == {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "all": 1}
+    assert plan == {
+        "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1,
+        "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1,
+    }
 
 
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("experiments.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, "all": 1}),
-        ("spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "all": 1}),
-        ("report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "all": 1}),
+        ("experiments.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, **GENERALISATION, "all": 1}),
+        ("spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
+        ("report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "robustness_table": 1, "cross_source": 1, "all": 1}),
+        ("robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
+        ("generalisation.py", {**GENERALISATION, "all": 1}),
     ],
 )
 def test_editing_a_stage_reruns_it_and_what_follows(demo_run, module, expected):

@@ -48,19 +48,18 @@ def vectors_to_arrow(vectors: list[np.ndarray | None]) -> pa.ListArray:
 MIN_SIDE = 8  # smaller images have too few rings for a spectrum
 
 
-def extract(path: str, variant: spectrum.Variant, reencode: int | None = None) -> tuple[np.ndarray | None, str | None]:
-    """Features of one image file, or the reason it was rejected (a bug in the code still raises).
+def image_features(image: np.ndarray, variant: spectrum.Variant, reencode: int | None = None) -> np.ndarray:
+    """The features of a decoded grayscale image; with ``reencode``, after re-encoding it as JPEG at that
+    quality (so that every image of both classes has the same last encoding)."""
+    if min(image.shape) < MIN_SIDE:
+        raise RejectedImage(f"image of {image.shape[1]}x{image.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}")
+    return spectrum.features(image if reencode is None else jpeg(image, reencode), variant)
 
-    With ``reencode``, the decoded image is first re-encoded as JPEG at that
-    quality, so that every image of both classes has the same last encoding.
-    """
+
+def extract(path: str, variant: spectrum.Variant, reencode: int | None = None) -> tuple[np.ndarray | None, str | None]:
+    """Features of one image file, or the reason it was rejected (a bug in the code still raises)."""
     try:
-        image = read_gray(path)
-        if reencode is not None:
-            image = jpeg(image, reencode)
-        if min(image.shape) < MIN_SIDE:
-            raise RejectedImage(f"image of {image.shape[1]}x{image.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}")
-        return spectrum.features(image, variant), None
+        return image_features(read_gray(path), variant, reencode), None
     except (RejectedImage, OSError) as error:
         return None, str(error)
 

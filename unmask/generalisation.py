@@ -5,8 +5,8 @@
   source, each with held-out real images; the diagonal is the within-source result.
 * cross-dataset: train on dataset A's features, test on dataset B's; both
   must have one feature variant and length. Every dataset is sampled and split
-  as in the paper's protocol (``run_repeats``), so the diagonal equals the
-  main table at that size.
+  under its protocol as in ``run_repeats``, so the diagonal equals the main
+  table at that size.
 
 Results are tables in long format: the pair, ``classifier``, ``metric``
 (accuracy, roc_auc), ``mean``, ``std`` (ddof 1) and ``repeats`` over the repeats.
@@ -21,9 +21,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from unmask.experiments import Dataset, balanced_sample, fit_and_score, load_features, make_classifier, resolve_size, split
+from unmask.experiments import Dataset, draw, fit_and_score, load_features, make_classifier, resolve_size, split
 from unmask.metrics import binary_metrics, summarize
-from unmask.report import _save
+from unmask.report import save_figure
 
 METRICS = ("accuracy", "roc_auc")
 
@@ -45,11 +45,12 @@ def available_size(y: np.ndarray, size: int | str) -> int:
     return min(resolve_size(size, y), resolve_size("all", y))
 
 
-def sample_split(data: Dataset, size: int, repeat: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Train and test indices and the model seed of one repeat: the same draws as ``run_repeats``."""
+def repeat_draw(
+    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Train and test indices and the model seed of one repeat under a protocol: the draws of ``run_repeats``."""
     rng = np.random.default_rng([seed, size, repeat])
-    index = balanced_sample(data.y, size, rng)
-    train, test = split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+    train, test = draw(data, size, test_fraction, rng, protocol)
     return train, test, int(rng.integers(2**31))
 
 
@@ -163,18 +164,19 @@ class Member:
     data: Dataset
     variant: str
     classifiers: dict[str, dict]
-    size: int
+    size: int | str
     repeats: int
     test_fraction: float
     seed: int
+    protocol: str = "sample_split"
 
     def draw(self, repeat: int) -> tuple[np.ndarray, np.ndarray, int]:
         size = available_size(self.data.y, self.size)
-        return sample_split(self.data, size, repeat, self.test_fraction, self.seed)
+        return repeat_draw(self.data, size, repeat, self.test_fraction, self.seed, self.protocol)
 
 
 def load_members(spec: dict[str, dict]) -> dict[str, Member]:
-    """Members from ``{name: {features: [shards], variant, classifiers, size, repeats, test_fraction, seed}}``."""
+    """Members from ``{name: {features: [shards], variant, classifiers, size, repeats, test_fraction, seed, protocol}}``."""
     members = {}
     for name, entry in spec.items():
         settings = {key: value for key, value in entry.items() if key != "features"}
@@ -208,8 +210,9 @@ def plot_matrices(table: pd.DataFrame, train_key: str, test_key: str, path: str 
     for axis, classifier in zip(axes[0], classifiers):
         rows = selected[selected["classifier"] == classifier]
         matrix = rows.pivot(index=train_key, columns=test_key, values="mean").reindex(index=trained, columns=tested)
-        image = axis.imshow(matrix.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
-        for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
+        values = matrix.to_numpy(dtype=float)
+        image = axis.imshow(values, vmin=0, vmax=1, cmap="viridis")
+        for (i, j), value in np.ndenumerate(values):
             axis.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black", fontsize=8)
         axis.set_xticks(range(len(tested)), tested, rotation=30, ha="right", fontsize=8)
         axis.set_yticks(range(len(trained)), trained, fontsize=8)
@@ -217,4 +220,4 @@ def plot_matrices(table: pd.DataFrame, train_key: str, test_key: str, path: str 
     axes[0][0].set_ylabel(train_key.replace("_", " "))
     figure.colorbar(image, ax=axes[0].tolist(), label=f"mean test {metric}")
     figure.suptitle(title)
-    _save(figure, path)
+    save_figure(figure, path)

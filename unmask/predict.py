@@ -35,13 +35,13 @@ def expand(paths: list[str | Path]) -> list[Path]:
     return files
 
 
-def image_features(model: Model, image: np.ndarray) -> np.ndarray:
+def model_features(model: Model, image: np.ndarray) -> np.ndarray:
     """The model's features of a grayscale image, resampled to the model's length where needed."""
     return features(image, get_variant(model.variant, model.feature_length))
 
 
 def predict_image(model: Model, path: Path) -> dict:
-    x = image_features(model, read_gray(path))
+    x = model_features(model, read_gray(path))
     p_fake = float(model.p_fake(x)[0])
     return {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.predict(x)[0])]}
 
@@ -53,7 +53,7 @@ def predict_video(model: Model, path: Path, frames: int, margin: float, detector
         if not cropped:
             reasons = sorted({r.reason for r in records})
             raise UnreadableInput(f"{path}: no face crop in {frames} sampled frames ({'; '.join(reasons)})")
-        X = np.stack([image_features(model, read_gray(r.crop_path)) for r in cropped])
+        X = np.stack([model_features(model, read_gray(r.crop_path)) for r in cropped])
     p_fake, votes = model.p_fake(X), model.predict(X)
     return {
         "path": str(path),

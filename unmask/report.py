@@ -100,7 +100,8 @@ def write_table_metadata(runs: pd.DataFrame, table: str | Path) -> None:
     write_text(Path(table).with_suffix(".json"), json.dumps(metadata, indent=2, sort_keys=True) + "\n")
 
 
-def _save(figure: plt.Figure, path: str | Path) -> None:
+def save_figure(figure: plt.Figure, path: str | Path) -> None:
+    """Write a figure as PNG atomically and free it."""
     with atomic_output(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(figure)
@@ -119,7 +120,7 @@ def plot_spectra(shards: list[str | Path], path: str | Path, title: str) -> None
         axes.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
     axes.set(xlabel="spatial frequency (ring index)", ylabel="power spectrum", title=f"{title}: mean ± std per source")
     axes.legend(fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path, title: str) -> None:
@@ -133,7 +134,7 @@ def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path,
     axes.set(xlabel="number of samples (both classes)", ylabel="test accuracy", ylim=(0, 1.05), title=title)
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     axes.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_crops(manifest: str | Path, path: str | Path, title: str, per_class: int = 6) -> None:
@@ -149,7 +150,7 @@ def plot_crops(manifest: str | Path, path: str | Path, title: str, per_class: in
                 axis.imshow(cv2.cvtColor(cv2.imread(item["path"]), cv2.COLOR_BGR2RGB))
                 axis.set_title(f"{'fake' if label else 'real'}\n{item['id'][:28]}", fontsize=6)
     figure.suptitle(f"{title}: example crops (native resolution, shown scaled)")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def collect_rejects(manifest: str | Path, manifest_rejects: str | Path, shards: list[str | Path]) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Robustness: images perturbed (JPEG, down-scaling, blur, noise) before the features.
 
-Each repeat draws the paper's sample and split (``generalisation.sample_split``,
-so its clean result equals the main table at the same size), decodes every
+Each repeat draws its training and test items as ``run_repeats`` does
+(``generalisation.repeat_draw``, so its clean result equals the main table at
+the same size and protocol), decodes every
 image of the sample once, applies each perturbation and computes its features
 with the dataset's variant. Per classifier and perturbation, three protocols:
 
@@ -23,12 +24,12 @@ import pyarrow.parquet as pq
 
 from unmask import spectrum
 from unmask.experiments import Dataset
-from unmask.generalisation import Part, available_size, fit_score, sample_split, summarize_rows
+from unmask.features import image_features
+from unmask.generalisation import Part, available_size, fit_score, repeat_draw, summarize_rows
 from unmask.images import read_gray
-from unmask.perturb import Perturbation, jpeg, parse_perturbation
-from unmask.report import _save
+from unmask.perturb import Perturbation, parse_perturbation
+from unmask.report import save_figure
 
-DEFAULT_PERTURBATIONS = ("jpeg:95", "jpeg:90", "jpeg:80", "jpeg:70", "jpeg:50", "jpeg:30", "scale:0.9", "scale:0.75", "scale:0.5", "blur:1.0", "noise:5")
 KEYS = ["classifier", "perturbation", "kind", "strength", "protocol"]
 STRENGTHS = {"jpeg": "JPEG quality", "scale": "scale factor", "blur": "blur sigma (pixels)", "noise": "noise sigma (grey levels)"}
 STRONGER_WHEN_LOWER = {"jpeg", "scale"}  # a lower quality or factor is a stronger perturbation
@@ -47,7 +48,7 @@ def image_paths(manifest: str | Path, ids: np.ndarray) -> np.ndarray:
 def detector_features(image: np.ndarray, variant: spectrum.Variant, length: int, reencode: int | None) -> np.ndarray:
     """What the feature stage makes of a decoded image (re-encoded first where the dataset says so),
     resampled to ``length`` where the image's size gives another length."""
-    values = spectrum.features(image if reencode is None else jpeg(image, reencode), variant)
+    values = image_features(image, variant, reencode)
     return values if len(values) == length else spectrum.resample(values, length)
 
 
@@ -88,7 +89,7 @@ def _described(perturbation: Perturbation | None) -> dict:
 
 
 def _evaluations(perturbations: list[Perturbation], train: Part, test: Part, perturbed_train: np.ndarray, perturbed_test: np.ndarray):
-    """(perturbation or None, protocol, training set, test set) of every protocol."""
+    """(perturbation or None, evaluation protocol, training set, test set) of every evaluation."""
     yield None, "clean", train, test
     for p, perturbation in enumerate(perturbations):
         yield perturbation, "train_clean", train, Part(perturbed_test[p], test.y)
@@ -106,27 +107,30 @@ def robustness_repeat(
     test_fraction: float,
     seed: int,
     reencode: int | None = None,
+    protocol: str = "sample_split",
 ) -> pd.DataFrame:
-    """One repeat: per classifier, perturbation and protocol, the test accuracy and ROC AUC.
+    """One repeat: per classifier, perturbation and evaluation protocol, the test accuracy and ROC AUC.
 
-    ``variant`` and ``reencode`` must be those that made the clean features ``data.X``.
+    ``variant`` and ``reencode`` must be those that made the clean features ``data.X``;
+    ``protocol`` is the dataset's (``experiments.draw``).
     """
     size = available_size(data.y, size)
     print(f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers", file=sys.stderr)
-    train, test, model_seed = sample_split(data, size, repeat, test_fraction, seed)
+    train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol)
     sample = np.concatenate([train, test])
     perturbed = perturbed_features(paths, sample, perturbations, variant, data.X.shape[1], seed, repeat, reencode)
-    evaluations = list(_evaluations(perturbations, Part.of(data, train), Part.of(data, test), perturbed[:, : len(train)], perturbed[:, len(train) :]))
+    clean_train, clean_test = Part.of(data, train), Part.of(data, test)
+    evaluations = list(_evaluations(perturbations, clean_train, clean_test, perturbed[:, : len(train)], perturbed[:, len(train) :]))
     rows = [
         {
             "classifier": name,
             **_described(perturbation),
-            "protocol": protocol,
+            "protocol": evaluation,
             "repeat": repeat,
             **fit_score(spec, model_seed, train_part, test_part),
         }
         for name, spec in classifiers.items()
-        for perturbation, protocol, train_part, test_part in evaluations
+        for perturbation, evaluation, train_part, test_part in evaluations
     ]
     return pd.DataFrame(rows)
 
@@ -149,7 +153,7 @@ def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> None:
     accuracy = table[table["metric"] == "accuracy"]
     perturbed = accuracy[accuracy["protocol"] != "clean"]
     kinds, classifiers = list(dict.fromkeys(perturbed["kind"])), list(dict.fromkeys(accuracy["classifier"]))
-    figure, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.8), squeeze=False, sharey=True)
+    figure, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 4.6), squeeze=False, sharey=True, layout="constrained")
     for axis, kind in zip(axes[0], kinds):
         for colour, classifier in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], classifiers):
             mine = accuracy[accuracy["classifier"] == classifier]
@@ -167,6 +171,6 @@ def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> None:
         axis.set(title=kind, xlabel=f"{STRENGTHS.get(kind, kind)}, stronger →", ylim=(0, 1.05))
     axes[0][0].set_ylabel("test accuracy")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=len(classifiers), fontsize=7, bbox_to_anchor=(0.5, -0.02 - 0.05 * 3))
+    figure.legend(handles, labels, loc="outside lower center", ncol=len(classifiers), fontsize=7)
     figure.suptitle(f"{title}: accuracy under perturbations of the images")
-    _save(figure, path)
+    save_figure(figure, path)

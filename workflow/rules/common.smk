@@ -43,6 +43,7 @@ def dataset_targets(name):
     """Everything a dataset's results consist of."""
     common = [f"results/{name}/figures/spectra.png", f"results/{name}/rejects.csv", f"results/{name}/metrics.csv"]
     common += [f"results/{name}/format_audit.csv"]
+    common += robustness_targets(name) + generalisation_targets(name)
     common += [f"results/{name}/models/{classifier}.json" for classifier in DATASETS[name]["classifiers"]]
     if any("videos" in source for source in DATASETS[name]["sources"].values()):
         return common + [

@@ -50,8 +50,8 @@ def cross_dataset_shards(wildcards):
 
 rule cross_source:
     output:
-        table="results/{dataset}_cross_source.csv",
-        figure="results/{dataset}/figures/cross_source.png",
+        table=report("results/{dataset}_cross_source.csv", caption="../report/cross_source.rst", category="{dataset}", subcategory="tables"),
+        figure=report("results/{dataset}/figures/cross_source.png", caption="../report/cross_source.rst", category="{dataset}", subcategory="figures"),
     input:
         features=feature_shards,
         code=code("generalisation", "experiments", "models", "metrics", "report"),
@@ -68,15 +68,15 @@ rule cross_source:
 
 rule cross_dataset:
     output:
-        table="results/cross_dataset.csv",
-        figure="results/figures/cross_dataset.png",
+        table=report("results/cross_dataset.csv", caption="../report/cross_dataset.rst", category="cross-dataset"),
+        figure=report("results/figures/cross_dataset.png", caption="../report/cross_dataset.rst", category="cross-dataset"),
     input:
         features=lambda w: [shard for shards in cross_dataset_shards(w).values() for shard in shards],
         code=code("generalisation", "experiments", "models", "metrics", "report"),
     params:
         spec=lambda w: json.dumps(
             {
-                name: dict(generalisation_spec(name), variant=DATASETS[name]["variant"], features=shards)
+                name: dict(generalisation_spec(name), variant=DATASETS[name]["variant"], protocol=DATASETS[name]["protocol"], features=shards)
                 for name, shards in cross_dataset_shards(w).items()
             }
         ),

@@ -26,11 +26,12 @@ def robustness_targets(name):
 
 
 def robustness_runtime(wildcards, input):
-    """Minutes: ~50 ms per image and perturbation at 1024 px (decode, perturb, FFT), 4x margin; the
-    manifest holds ~150 bytes per image."""
-    settings = robustness_settings(wildcards.dataset)
+    """Minutes: ~20 ms per image and perturbation at 1024 px (decode, perturb, FFT), 4x margin, plus the
+    fits, timed as in `train` up to the size where liblinear takes over (the manifest holds ~150 bytes per image)."""
+    dataset, settings = DATASETS[wildcards.dataset], robustness_settings(wildcards.dataset)
     images = os.path.getsize(input.manifest) / 150 if settings["size"] == "all" else settings["size"]
-    return 10 + int(images * len(settings["perturbations"]) * 0.05 * 4 / 60)
+    fits = len(dataset["classifiers"]) * (2 * len(settings["perturbations"]) + 1)
+    return 10 + int(images * len(settings["perturbations"]) * 0.02 * 4 / 60 + fits * min(images, dataset["liblinear_above"]) ** 2 / 1e6)
 
 
 rule robustness_repeat:
@@ -39,7 +40,7 @@ rule robustness_repeat:
     input:
         manifest="results/{dataset}/manifest.parquet",
         features=feature_shards,
-        code=code("robustness", "generalisation", "experiments", "models", "metrics", "perturb", "spectrum", "images"),
+        code=code("robustness", "generalisation", "experiments", "models", "metrics", "perturb", "spectrum", "images", "features"),
     params:
         variant=lambda w: DATASETS[w.dataset]["variant"],
         length=rules.features.params.length,
@@ -49,6 +50,7 @@ rule robustness_repeat:
         size=lambda w: robustness_settings(w.dataset)["size"],
         test_fraction=lambda w: DATASETS[w.dataset]["test_fraction"],
         seed=lambda w: DATASETS[w.dataset]["seed"],
+        protocol=lambda w: DATASETS[w.dataset]["protocol"],
     log:
         "logs/{dataset}/robustness/repeat-{repeat}.log",
     wildcard_constraints:
@@ -59,14 +61,14 @@ rule robustness_repeat:
     shell:
         "{UNMASK} robustness {input.features} --manifest {input.manifest} --variant {params.variant} {params.length} {params.reencode}"
         " --classifiers {params.classifiers:q} --perturbations {params.perturbations} --size {params.size}"
-        " --repeat {wildcards.repeat} --test-fraction {params.test_fraction} --seed {params.seed}"
+        " --repeat {wildcards.repeat} --test-fraction {params.test_fraction} --seed {params.seed} --protocol {params.protocol}"
         " --out {output} 2> {log}"
 
 
 rule robustness_table:
     output:
-        table="results/{dataset}_robustness.csv",
-        figure="results/{dataset}/figures/robustness.png",
+        table=report("results/{dataset}_robustness.csv", caption="../report/robustness.rst", category="{dataset}", subcategory="tables"),
+        figure=report("results/{dataset}/figures/robustness.png", caption="../report/robustness.rst", category="{dataset}", subcategory="figures"),
     input:
         runs=lambda w: [f"results/{w.dataset}/robustness/repeat-{r}.parquet" for r in range(robustness_settings(w.dataset)["repeats"])],
         code=code("robustness", "generalisation", "report"),
