@@ -107,6 +107,7 @@ def test_real_faces_through_the_workflow(tmp_path):
                 "sizes": [100, 20],
                 "repeats": 3,
                 "shards": 2,
+                "robustness": {"size": 200, "repeats": 2},
                 "sources": {
                     "ffhq": {"label": "real", "path": str(faces / "real")},
                     "stylegan": {"label": "fake", "path": str(faces / "fake")},
@@ -121,3 +122,9 @@ def test_real_faces_through_the_workflow(tmp_path):
     assert table[["svm", "logreg", "kmeans"]].stack().between(0, 1).all()
     features = pd.read_parquet(tmp_path / "results/faces256/features/faces_hq/shard-0.parquet")
     assert features["features"].map(len).eq(179).all()  # 256 px: 179 rings
+    metrics = pd.read_csv(tmp_path / "results/faces256/metrics.csv")
+    assert len(metrics) == 3 * 2 * 9 and metrics["mean"].notna().all()
+    robustness = pd.read_csv(tmp_path / "results/faces256_robustness.csv")
+    perturbations = set(robustness["perturbation"].dropna()) - {"none"}
+    assert len(perturbations) == 11, "the default sweep: JPEG 95..30, scaling, blur, noise"
+    assert (tmp_path / "results/faces256/figures/robustness.png").stat().st_size > 0
