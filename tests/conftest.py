@@ -14,6 +14,29 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "unmask", "profiles")  # profiles/default applies to every run
 
 
+# The demo, shrunk so that the whole workflow runs in seconds.
+SMALL_DEMO = {
+    "datasets": {
+        "demo": {
+            "sizes": [40, 20],
+            "repeats": 3,
+            "shards": 2,
+            "robustness": {"repeats": 2, "perturbations": ["jpeg:50", "scale:0.5"]},
+            "sources": {name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")},
+        }
+    }
+}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """A private copy of the workflow, run once on the small demo; tests that change it restore it."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
+    config = write_config(workdir / "small.yaml", SMALL_DEMO)
+    snakemake(workdir, "--configfile", str(config))
+    return workdir, config
+
+
 def shared_data(*parts: str) -> Path:
     """A path in ../shared/data, or skip the test: that research-only data is absent on users' machines."""
     path = SHARED_DATA.joinpath(*parts)

@@ -42,11 +42,11 @@ def toy(n=160, seed=0):
 
 
 ESTIMATORS = {  # name: (stored kind, unfitted estimator)
-    "linear_svm": ("linear_svm", lambda: make_classifier({"kind": "svm"}, seed=0)),
+    "linear_svm": ("linear_svm", lambda: make_classifier({"kind": "svm"}, seed=0)[0]),
     "linear_svc": ("linear_svm", lambda: LinearSVC()),
-    "logreg": ("logreg", lambda: make_classifier({"kind": "logreg"}, seed=0)),
-    "rbf_svm": ("rbf_svm", lambda: make_pipeline(StandardScaler(), make_classifier({"kind": "svm", "kernel": "rbf", "C": 6.37, "gamma": 0.86}, seed=0))),
-    "rbf_svm_gamma_scale": ("rbf_svm", lambda: make_classifier({"kind": "svm", "kernel": "rbf", "gamma": "scale"}, seed=0)),
+    "logreg": ("logreg", lambda: make_classifier({"kind": "logreg"}, seed=0)[0]),
+    "rbf_svm": ("rbf_svm", lambda: make_pipeline(StandardScaler(), make_classifier({"kind": "svm", "kernel": "rbf", "C": 6.37, "gamma": 0.86}, seed=0)[0])),
+    "rbf_svm_gamma_scale": ("rbf_svm", lambda: make_classifier({"kind": "svm", "kernel": "rbf", "gamma": "scale"}, seed=0)[0]),
 }
 
 
@@ -75,7 +75,7 @@ def test_logistic_regression_keeps_its_probabilities(tmp_path):
 
 def test_kmeans_round_trip(tmp_path):
     X, y, X_test, _ = toy()
-    kmeans = make_classifier({"kind": "kmeans"}, seed=0).fit(X)
+    kmeans = make_classifier({"kind": "kmeans"}, seed=0)[0].fit(X)
     labels = match_clusters(y, kmeans.predict(X))
     save_model(tmp_path / "m.json", from_sklearn(kmeans, "celeba", PROVENANCE, cluster_labels=labels))
     model = load_model(tmp_path / "m.json")
@@ -145,7 +145,7 @@ def test_tampered_field_is_refused_by_name(tmp_path, case):
 def test_kmeans_labels_must_name_both_classes(tmp_path):
     X, y, _, _ = toy()
     path = tmp_path / "m.json"
-    save_model(path, from_sklearn(make_classifier({"kind": "kmeans"}, 0).fit(X), "celeba", PROVENANCE, cluster_labels=(1, 0)))
+    save_model(path, from_sklearn(make_classifier({"kind": "kmeans"}, 0)[0].fit(X), "celeba", PROVENANCE, cluster_labels=(1, 0)))
     document = json.loads(path.read_text())
     document["parameters"]["labels"] = [1, 1]
     path.write_text(json.dumps(document))

@@ -9,21 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_video import make_video
-from test_workflow import SMALL_DEMO
-
-from conftest import copy_workflow, snakemake, write_config
 from unmask.models import ModelFileError, load_model
 
 CLASSIFIERS = ("svm", "logreg", "kmeans")
 
 
-@pytest.fixture(scope="module")
-def demo_models(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("models"))
-    config = write_config(workdir / "small.yaml", SMALL_DEMO)
-    targets = [f"results/demo/models/{name}.json" for name in CLASSIFIERS]
-    snakemake(workdir, *targets, "--configfile", str(config))
-    return workdir
+@pytest.fixture
+def demo_models(demo_run):
+    """The small demo's workflow run, which stores a model per classifier."""
+    return demo_run[0]
 
 
 def unmask(*args):

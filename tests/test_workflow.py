@@ -5,31 +5,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import copy_workflow, planned_rules, snakemake, write_config
+from conftest import SMALL_DEMO, copy_workflow, planned_rules, snakemake, write_config
 
-# The demo, shrunk so that the whole workflow runs in seconds.
-SMALL_DEMO = {
-    "datasets": {
-        "demo": {
-            "sizes": [40, 20],
-            "repeats": 3,
-            "shards": 2,
-            "robustness": {"repeats": 2, "perturbations": ["jpeg:50", "scale:0.5"]},
-            "sources": {name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")},
-        }
-    }
-}
 CLASSIFIERS = ["svm", "logreg", "kmeans"]
 GENERALISATION = {"robustness_repeat": 2, "robustness_table": 1, "cross_source": 1}
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """A private copy of the workflow, run once on the small demo."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
-    config = write_config(workdir / "small.yaml", SMALL_DEMO)
-    snakemake(workdir, "--configfile", str(config))
-    return workdir, config
 
 
 def test_dry_run_plans_every_stage(tmp_path):
@@ -117,14 +96,17 @@ def test_editing_a_stage_reruns_it_and_what_follows(demo_run, module, expected):
 
 
 def test_rerun_after_change_keeps_features(demo_run, tmp_path):
-    workdir, _ = demo_run
+    workdir, config = demo_run
     shard = workdir / "results/demo/features/faces_hq/shard-0.parquet"
     before = shard.stat().st_mtime_ns
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "repeats": 2}}}
-    snakemake(workdir, "--configfile", str(write_config(tmp_path / "changed.yaml", changed)))
-    runs = pq.read_table(workdir / "results/demo/runs/kmeans/n20.parquet")
-    assert runs.num_rows == 2
-    assert shard.stat().st_mtime_ns == before
+    try:
+        snakemake(workdir, "--configfile", str(write_config(tmp_path / "changed.yaml", changed)))
+        runs = pq.read_table(workdir / "results/demo/runs/kmeans/n20.parquet")
+        assert runs.num_rows == 2
+        assert shard.stat().st_mtime_ns == before
+    finally:
+        snakemake(workdir, "--configfile", str(config))  # the shared demo run as other tests expect it
 
 
 def test_report_gathers_figures_and_tables(demo_run):

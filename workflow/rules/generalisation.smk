@@ -59,6 +59,8 @@ rule cross_source:
         spec=lambda w: json.dumps(generalisation_spec(w.dataset)),
     log:
         "logs/{dataset}/cross_source.log",
+    group:
+        "train"  # batched with the training jobs on a cluster
     resources:
         mem_mb=scaled(1000, 3),
     shell:

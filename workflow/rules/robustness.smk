@@ -53,6 +53,8 @@ rule robustness_repeat:
         protocol=lambda w: DATASETS[w.dataset]["protocol"],
     log:
         "logs/{dataset}/robustness/repeat-{repeat}.log",
+    group:
+        "train"  # batched with the training jobs on a cluster
     wildcard_constraints:
         repeat=r"\d+",
     resources:

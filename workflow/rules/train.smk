@@ -57,6 +57,8 @@ rule model:
         seed=lambda w: DATASETS[w.dataset]["seed"],
     log:
         "logs/{dataset}/models/{classifier}.log",
+    group:
+        "train"  # batched with the training jobs on a cluster
     resources:
         mem_mb=scaled(1000, 3),
     shell:
