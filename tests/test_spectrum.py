@@ -13,8 +13,7 @@ from scipy.interpolate import interp1d
 
 from unmask import spectrum
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"  # research-only sample data: absent on users' machines
+from conftest import REPO, SHARED_DATA as DATA, shared_data  # research-only sample data: absent on users' machines
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 from benchmarks import original  # noqa: E402  (the seed algorithm, restated plainly)
@@ -72,8 +71,7 @@ def test_matches_reference_csv(reference: str) -> None:
 
 
 def test_reference_files_present() -> None:
-    if not DATA.is_dir():
-        pytest.skip(f"research sample data {DATA} is absent")
+    shared_data()
     missing = [name for name in EXPECTED_REFERENCES if not (DATA / name).is_file()]
     assert not missing, f"reference files missing from {DATA}: {missing}"
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from matplotlib import cbook
 
+from conftest import shared_data
 from unmask.spectrum import features
 from unmask.video import (
     FaceDetector,
@@ -20,8 +21,6 @@ from unmask.video import (
     video_group,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-FFPP = SHARED / "faceforensics_c40"
 WIDTH, HEIGHT, FPS = 480, 360, 25
 
 
@@ -190,9 +189,8 @@ def test_video_group_and_actor_ids(name, group, actors):
     assert actor_ids(Path(name)) == actors
 
 
-@pytest.mark.skipif(not FFPP.is_dir(), reason="shared FaceForensics++ samples not present")
 def test_real_faceforensics_clip(tmp_path):
-    clip = FFPP / "original_sequences" / "youtube" / "c40" / "videos" / "183.mp4"
+    clip = shared_data("faceforensics_c40") / "original_sequences" / "youtube" / "c40" / "videos" / "183.mp4"
     records = process_video(clip, tmp_path, n=5)
     assert [r.frame_index for r in records] == sample_frame_indices(390, 5)
     found = [r for r in records if r.crop_path]

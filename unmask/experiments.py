@@ -72,14 +72,13 @@ def load_features(shards: list[str | Path]) -> Dataset:
         )
     X = np.asarray(table["features"].combine_chunks().flatten(), dtype=np.float64).reshape(table.num_rows, -1)
     sources = np.asarray(table["source"].to_pylist(), dtype=object)
-    videos = np.asarray(table["video"].to_pylist(), dtype=object)
     return Dataset(
         X=X,
         y=table["label"].to_numpy().astype(np.int8),
         ids=np.asarray(table["id"].to_pylist(), dtype=object),
         sources=sources,
         groups=np.asarray(table["group"].to_pylist(), dtype=object),
-        videos=np.where(videos == None, None, sources + "/" + videos.astype(str)),  # noqa: E711
+        videos=np.array([v and f"{s}/{v}" for s, v in zip(sources, table["video"].to_pylist())], dtype=object),
     )
 
 
