@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from unmask import fourier
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "unmask", "profiles")  # profiles/default applies to every run
@@ -35,6 +37,14 @@ def demo_run(tmp_path_factory):
     config = write_config(workdir / "small.yaml", SMALL_DEMO)
     snakemake(workdir, "--configfile", str(config))
     return workdir, config
+
+
+@pytest.fixture(params=["pocketfft", "fftw"])
+def fft_engine(request, monkeypatch):
+    """Run a test with every shape on pocketfft, or on a measured FFTW plan from the first image."""
+    monkeypatch.setattr(fourier, "PLAN_AFTER_PIXELS", 0 if request.param == "fftw" else float("inf"))
+    monkeypatch.setattr(fourier, "_transforms", fourier._Transforms())
+    return request.param
 
 
 def shared_data(*parts: str) -> Path:

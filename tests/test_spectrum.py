@@ -28,7 +28,7 @@ EXPECTED_REFERENCES = [
     "faces256/reference_faces_hq.csv",
 ]
 VARIANT_OF = {"celeba80": "celeba"}  # reference file suffix -> variant, where they differ
-TOLERANCE = {"faces_hq": 1e-3, "celeba": 1e-5, "dfd": 1e-5}
+TOLERANCE = 1e-9  # float64 throughout gives <1e-11; a float32 FFT would miss by ~2e-3
 
 
 def _reference_files() -> list:
@@ -52,7 +52,7 @@ def _random_image(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("reference", _reference_files())
-def test_matches_reference_csv(reference: str) -> None:
+def test_matches_reference_csv(reference: str, fft_engine: str) -> None:
     path = DATA / reference
     assert path.is_file(), f"reference file {path} is missing"
     variant = path.stem.removeprefix("reference_")
@@ -67,7 +67,7 @@ def test_matches_reference_csv(reference: str) -> None:
         got = spectrum.features(_gray(path.parent / row[0]), variant)
         assert got.shape == expected.shape, f"{row[0]}: {got.shape} values, reference has {expected.shape}"
         worst = max(worst, float(np.abs(got - expected).max()))
-    assert worst <= TOLERANCE[variant], f"{reference}: max abs difference {worst:.3g}"
+    assert worst <= TOLERANCE, f"{reference}: max abs difference {worst:.3g}"
 
 
 def test_reference_files_present() -> None:
@@ -82,7 +82,7 @@ SHAPES = [(17, 17), (31, 64), (64, 31), (100, 101), (101, 100), (128, 128), (4, 
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[1]}x{s[0]}")
-def test_profile_matches_original(shape: tuple[int, int]) -> None:
+def test_profile_matches_original(shape: tuple[int, int], fft_engine: str) -> None:
     image = _random_image(shape)
     expected = original.profile(image)
     assert expected.size > 0
@@ -101,8 +101,8 @@ def test_profile_matches_original(shape: tuple[int, int]) -> None:
     ],
     ids=["zeros", "constant", "stripes", "constant-odd"],
 )
-def test_degenerate_spectra_match_original(image: np.ndarray, atol: float) -> None:
-    # Exact-zero coefficients meet the 1e-8 guard: it must be added after the FFT, as the seed code does.
+def test_degenerate_spectra_match_original(image: np.ndarray, atol: float, fft_engine: str) -> None:
+    # Exact-zero coefficients meet the 1e-8 guard, which must reach every coefficient as in the seed code.
     np.testing.assert_allclose(spectrum.azimuthal_profile(image), original.profile(image), rtol=0, atol=atol)
 
 
@@ -118,12 +118,6 @@ def test_accepts_float_and_uint8_alike_and_leaves_input_untouched() -> None:
 def test_features_match_original(variant: str, shape: tuple[int, int]) -> None:
     image = _random_image(shape, seed=1)
     np.testing.assert_allclose(spectrum.features(image, variant), original.features(image, variant), rtol=0, atol=1e-8)
-
-
-def test_log_magnitude_is_the_unshifted_half_plane() -> None:
-    image = _random_image((31, 64))
-    full = np.fft.ifftshift(original.log_spectrum(image))
-    np.testing.assert_allclose(spectrum.log_magnitude(image), full[:, : 64 // 2 + 1], rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("shape", [(3, 3), (3, 4), (4, 3)])
@@ -206,7 +200,7 @@ def test_unknown_variant_is_a_clear_error(call) -> None:
         call()
 
 
-def test_threads_and_alternating_shapes_agree() -> None:
+def test_threads_and_alternating_shapes_agree(fft_engine: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     images = [_random_image(shape, seed) for seed, shape in enumerate([(64, 64), (31, 64), (64, 64), (100, 101)] * 4)]
