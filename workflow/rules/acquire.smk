@@ -6,10 +6,8 @@ def source_spec(wildcards):
 
 
 def acquire_code(wildcards):
-    """The acquisition method's module, and the downloader for every method that downloads."""
-    method = source_spec(wildcards)["method"]
-    downloader = [] if method == "demo" else ["acquire/download", "acquire/google_drive"]
-    return code("io", "file_list", "images", "acquire/__init__", *downloader, f"acquire/{method}")
+    """The acquisition entry point and the method's module, which it loads by name."""
+    return code("acquire/__init__", f"acquire/{source_spec(wildcards)['method']}")
 
 
 rule acquire:

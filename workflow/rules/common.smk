@@ -10,6 +10,7 @@ REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
+from unmask.code_closure import code_files
 from unmask.config import ConfigError, validate
 from unmask.images import list_images
 
@@ -35,8 +36,8 @@ def scaled(base_mb, per_input_mb=0.0):
 
 
 def code(*modules):
-    """The unmask modules a rule runs: declared as inputs so that editing them reruns the rule."""
-    return [str(REPO / "unmask" / f"{module}.py") for module in modules]
+    """The unmask modules a rule runs and all they import: inputs, so that editing any of them reruns the rule."""
+    return code_files(*modules)
 
 
 def dataset_targets(name):

@@ -60,7 +60,7 @@ rule manifest:
         rejects="results/{dataset}/manifest_rejects.parquet",
     input:
         sources=manifest_inputs,
-        code=code("manifest", "images", "io", "file_list"),
+        code=code("manifest"),
     params:
         spec=manifest_spec,
     log:

@@ -60,7 +60,7 @@ rule metrics:
         report("results/{dataset}/metrics.csv", caption="../report/metrics.rst", category="{dataset}", subcategory="tables"),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
-        code=code("report", "metrics"),
+        code=code("report"),
     log:
         "logs/{dataset}/metrics.log",
     localrule: True
@@ -74,7 +74,7 @@ rule audit:
         warnings="results/{dataset}/format_audit_warnings.txt",
     input:
         manifest="results/{dataset}/manifest.parquet",
-        code=code("audit", "perturb"),
+        code=code("audit"),
     log:
         "logs/{dataset}/audit.log",
     localrule: True

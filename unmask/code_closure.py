@@ -1,0 +1,68 @@
+"""The unmask source files a workflow stage runs: its modules and every unmask module they import.
+
+Rules declare these files as inputs, so editing any module that a stage's
+code reaches, directly or through another module, reruns that stage. Imports
+are read from the source (module level and inside functions); modules loaded
+by name at run time (``importlib``) must be named by the rule itself.
+Modules are named by their path under ``unmask/`` without ``.py``:
+``features``, ``acquire/download``, ``acquire/__init__``.
+"""
+from __future__ import annotations
+
+import ast
+from functools import lru_cache
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _module_file(name: str) -> Path | None:
+    """``unmask/<name>.py`` or ``unmask/<name>/__init__.py`` for a dotted name under unmask, if it exists."""
+    path = PACKAGE.joinpath(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=None)
+def _direct_imports(path: Path) -> frozenset[Path]:
+    """The unmask module files that ``path`` imports, and the packages that hold them."""
+    package = path.parent.relative_to(PACKAGE).parts
+    found: set[Path] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            dotted = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = (node.module or "").split(".")
+            if node.level:  # relative: from . import x, from .download import y
+                base = ["unmask", *package[: len(package) - node.level + 1], *filter(None, base)]
+            # `from unmask import spectrum` names a module; `from unmask import LABELS` a name in unmask/__init__.
+            dotted = [".".join(base)] + [".".join([*base, alias.name]) for alias in node.names]
+        else:
+            continue
+        for name in dotted:
+            parts = name.split(".")
+            if parts[0] != "unmask":
+                continue
+            for depth in range(1, len(parts) + 1):  # importing unmask.a.b runs unmask/__init__ and unmask/a/__init__
+                if (file := _module_file(".".join(parts[1:depth]))) is not None:
+                    found.add(file)
+    return frozenset(found)
+
+
+def code_files(*modules: str) -> list[str]:
+    """The files of ``modules`` and of every unmask module they import, directly or not; sorted."""
+    pending = []
+    for module in modules:
+        file = _module_file(module.replace("/", "."))
+        if file is None:
+            raise ValueError(f"no module unmask/{module}.py")
+        pending.append(file)
+    seen: set[Path] = set()
+    while pending:
+        file = pending.pop()
+        if file not in seen:
+            seen.add(file)
+            pending.extend(_direct_imports(file) | {PACKAGE / "__init__.py"})
+    return sorted(str(file) for file in seen)
