@@ -12,10 +12,12 @@ from unmask.acquire import demo
 from unmask.experiments import Dataset, run_repeats
 from unmask.generalisation import (
     Member,
+    Part,
     check_compatible,
     cross_dataset_table,
     cross_source_draw,
     cross_source_table,
+    fit_scores,
     plot_matrices,
     repeat_draw,
 )
@@ -53,6 +55,16 @@ def robustness_runs(images, names, classifiers=LOGREG, repeats=2, size="all") ->
 
 def mean_accuracy(runs: pd.DataFrame, perturbation: str, protocol: str) -> float:
     return runs.loc[(runs["perturbation"] == perturbation) & (runs["protocol"] == protocol), "accuracy"].mean()
+
+
+@pytest.mark.parametrize("spec", [{"kind": "svm", "C": 1.0}, {"kind": "kmeans"}], ids=["svm", "kmeans"])
+def test_one_fit_scored_on_several_test_sets_equals_a_fit_per_test_set(images, spec):
+    data, _ = images
+    train, first, second = (Part.of(data, np.arange(start, len(data.y), 3)) for start in range(3))
+    together = fit_scores(spec, SEED, train, {"first": first, "second": second})
+    assert together == {"first": fit_scores(spec, SEED, train, {"first": first})["first"],
+                        "second": fit_scores(spec, SEED, train, {"second": second})["second"]}
+    assert together["first"] != together["second"]
 
 
 def test_destroying_high_frequencies_lowers_accuracy(images):

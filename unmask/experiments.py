@@ -156,22 +156,32 @@ def draw(data: Dataset, size: int, test_fraction: float, rng: np.random.Generato
     return split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
 
 
-def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
-    """Fit on the training part; return (predicted labels, scores: higher = more likely fake) on the test part.
+def fit(model, kind: str, X_train, y_train):
+    """Fit ``model`` on the training part (k-means without the labels); return it."""
+    if kind == "kmeans":
+        return model.fit(X_train)
+    return model.fit(X_train, y_train)
 
-    k-means is fitted without labels; its clusters are named by the better of
-    the two assignments on the test part, and its score is the distance to the
-    "real" centroid minus the distance to the "fake" one.
+
+def score(model, kind: str, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted labels, scores: higher = more likely fake) of a fitted model on a test part.
+
+    k-means clusters are named by the better of the two assignments on the test
+    part, and its score is the distance to the "real" centroid minus the
+    distance to the "fake" one.
     """
     if kind == "kmeans":
-        model.fit(X_train)
         clusters = model.predict(X_test)
         labels = np.array(match_clusters(y_test, clusters))
         distances = model.transform(X_test)
         real, fake = np.argmin(labels), np.argmax(labels)
         return labels[clusters], distances[:, real] - distances[:, fake]
-    model.fit(X_train, y_train)
     return model.predict(X_test), model.decision_function(X_test)
+
+
+def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
+    """Fit on the training part, then ``score`` on the test part."""
+    return score(fit(model, kind, X_train, y_train), kind, X_test, y_test)
 
 
 def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: int, test_fraction: float, seed: int):
@@ -188,7 +198,7 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
         train, test = draw(data, size, test_fraction, rng, spec.get("protocol", "sample_split"))
         model, solver = make_classifier(spec, seed=int(rng.integers(2**31)), n_train=len(train))
         started = time.perf_counter()
-        predicted, score = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])
+        predicted, scores = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])
         elapsed = time.perf_counter() - started
         accuracy = float(np.mean(predicted == data.y[test]))
         predictions.append(
@@ -201,7 +211,7 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
                     "video": data.videos[test].tolist(),
                     "label": pa.array(data.y[test], pa.int8()),
                     "predicted": pa.array(predicted, pa.int8()),
-                    "score": pa.array(score, pa.float64()),
+                    "score": pa.array(scores, pa.float64()),
                 },
                 schema=PREDICTION_SCHEMA,
             )

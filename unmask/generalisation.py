@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from unmask.experiments import Dataset, draw, fit_and_score, load_features, make_classifier, resolve_size, split
+from unmask.experiments import Dataset, draw, fit, load_features, make_classifier, resolve_size, score, split
 from unmask.metrics import binary_metrics, summarize
 from unmask.report import save_figure
 
@@ -54,20 +54,24 @@ def repeat_draw(
     return train, test, int(rng.integers(2**31))
 
 
-def fit_score(spec: dict, seed: int, train: Part, test: Part) -> dict[str, float]:
-    """Fit a fresh classifier of ``spec`` on ``train``; its accuracy and ROC AUC on ``test``."""
+def fit_scores(spec: dict, seed: int, train: Part, tests: dict[str, Part]) -> dict[str, dict[str, float]]:
+    """Fit one fresh classifier of ``spec`` on ``train``; its accuracy and ROC AUC on each test set."""
     model, _ = make_classifier(spec, seed, n_train=len(train.y))
-    predicted, score = fit_and_score(model, spec["kind"], train.X, train.y, test.X, test.y)
-    metrics = binary_metrics(test.y, score, predicted)
-    return {name: metrics[name] for name in METRICS}
+    fit(model, spec["kind"], train.X, train.y)
+    results = {}
+    for name, test in tests.items():
+        predicted, scores = score(model, spec["kind"], test.X, test.y)
+        metrics = binary_metrics(test.y, scores, predicted)
+        results[name] = {metric: metrics[metric] for metric in METRICS}
+    return results
 
 
 def score_tests(train: Part, tests: dict[str, Part], classifiers: dict[str, dict], seed: int) -> list[dict]:
-    """One row per classifier and test set: fitted on ``train``, scored on the test set."""
+    """One row per classifier and test set: fitted once on ``train``, scored on each test set."""
     return [
-        {"test": test_name, "classifier": name, **fit_score(spec, seed, train, test)}
+        {"test": test_name, "classifier": name, **metrics}
         for name, spec in classifiers.items()
-        for test_name, test in tests.items()
+        for test_name, metrics in fit_scores(spec, seed, train, tests).items()
     ]
 
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from unmask import spectrum
 from unmask.experiments import Dataset
 from unmask.features import image_features
-from unmask.generalisation import Part, available_size, fit_score, repeat_draw, summarize_rows
+from unmask.generalisation import Part, available_size, fit_scores, repeat_draw, summarize_rows
 from unmask.images import read_gray
 from unmask.perturb import Perturbation, parse_perturbation
 from unmask.report import save_figure
@@ -88,12 +88,20 @@ def _described(perturbation: Perturbation | None) -> dict:
     return {"perturbation": perturbation.name, "kind": perturbation.kind, "strength": perturbation.strength}
 
 
-def _evaluations(perturbations: list[Perturbation], train: Part, test: Part, perturbed_train: np.ndarray, perturbed_test: np.ndarray):
-    """(perturbation or None, evaluation protocol, training set, test set) of every evaluation."""
-    yield None, "clean", train, test
-    for p, perturbation in enumerate(perturbations):
-        yield perturbation, "train_clean", train, Part(perturbed_test[p], test.y)
-        yield perturbation, "train_perturbed", Part(perturbed_train[p], train.y), Part(perturbed_test[p], test.y)
+def _evaluations(spec: dict, seed: int, perturbations: list[Perturbation], train: Part, test: Part,
+                 perturbed_train: np.ndarray, perturbed_test: np.ndarray):
+    """(perturbation or None, evaluation protocol, metrics) of one classifier.
+
+    One clean fit is scored on the clean and on every perturbed test set; each
+    perturbed training set gets a fit of its own.
+    """
+    tests = {"clean": test} | {p.name: Part(perturbed_test[i], test.y) for i, p in enumerate(perturbations)}
+    clean_fit = fit_scores(spec, seed, train, tests)
+    yield None, "clean", clean_fit["clean"]
+    for i, perturbation in enumerate(perturbations):
+        yield perturbation, "train_clean", clean_fit[perturbation.name]
+        perturbed_fit = fit_scores(spec, seed, Part(perturbed_train[i], train.y), {"perturbed": tests[perturbation.name]})
+        yield perturbation, "train_perturbed", perturbed_fit["perturbed"]
 
 
 def robustness_repeat(
@@ -120,17 +128,13 @@ def robustness_repeat(
     sample = np.concatenate([train, test])
     perturbed = perturbed_features(paths, sample, perturbations, variant, data.X.shape[1], seed, repeat, reencode)
     clean_train, clean_test = Part.of(data, train), Part.of(data, test)
-    evaluations = list(_evaluations(perturbations, clean_train, clean_test, perturbed[:, : len(train)], perturbed[:, len(train) :]))
+    perturbed_train, perturbed_test = perturbed[:, : len(train)], perturbed[:, len(train) :]
     rows = [
-        {
-            "classifier": name,
-            **_described(perturbation),
-            "protocol": evaluation,
-            "repeat": repeat,
-            **fit_score(spec, model_seed, train_part, test_part),
-        }
+        {"classifier": name, **_described(perturbation), "protocol": evaluation, "repeat": repeat, **metrics}
         for name, spec in classifiers.items()
-        for perturbation, evaluation, train_part, test_part in evaluations
+        for perturbation, evaluation, metrics in _evaluations(
+            spec, model_seed, perturbations, clean_train, clean_test, perturbed_train, perturbed_test
+        )
     ]
     return pd.DataFrame(rows)
 
