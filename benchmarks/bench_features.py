@@ -1,10 +1,13 @@
 """Per-image feature time: unmask.spectrum vs the seed paper's original algorithm, and the floor.
 
 Run from the repository root:  python -m benchmarks.bench_features [--sizes 256 1024 2048]
+                               python -m benchmarks.bench_features --files DIR/*.jpg DIR/*.png
 
 For each size, a natural photo (matplotlib's grace_hopper.jpg, cropped square
-and resized; 1/f noise if it is missing) is JPEG-encoded in memory, then the
-median over interleaved repeats is printed for:
+and resized; 1/f noise if it is missing) is JPEG-encoded in memory (or, with
+--files, the given files are read into memory and grouped by shape and format,
+each call taking the next file of its group), then the median over interleaved
+repeats is printed for:
 
 * decode:   cv2.imdecode(..., IMREAD_GRAYSCALE) of the in-memory JPEG;
 * unmask:   unmask.spectrum.features(gray, "faces_hq") (the full-image profile;
@@ -26,6 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ.setdefault(_var, "1")  # single core, set before numpy loads its BLAS
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -93,11 +97,32 @@ def median_times(candidates: dict, budget: float, block: int = 3, max_rounds: in
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
+def encoded_inputs(args) -> list[tuple[str, list[np.ndarray]]]:
+    """(row label, encoded images of one shape): the photo at each size, or the given files by shape and format."""
+    if not args.files:
+        inputs = []
+        for size in args.sizes:
+            ok, jpeg = cv2.imencode(".jpg", photo(size), [cv2.IMWRITE_JPEG_QUALITY, args.quality])
+            assert ok
+            inputs.append((f"{size}", [jpeg]))
+        return inputs
+    groups: dict[tuple, list[np.ndarray]] = {}
+    for path in args.files:
+        encoded = np.fromfile(path, np.uint8)
+        gray = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            raise SystemExit(f"{path}: OpenCV cannot decode it")
+        groups.setdefault((path.suffix.lower().lstrip("."), gray.shape), []).append(encoded)
+    return [(f"{len(group)} {kind} {shape[1]}x{shape[0]}, {np.mean([e.size for e in group]) / 1e3:.0f} kB", group)
+            for (kind, shape), group in sorted(groups.items())]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 2048])
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality of the test images")
-    parser.add_argument("--budget", type=float, default=10.0, help="seconds of timing per size")
+    parser.add_argument("--files", type=Path, nargs="+", help="time these image files instead (grouped by shape and format)")
+    parser.add_argument("--budget", type=float, default=10.0, help="seconds of timing per row")
     args = parser.parse_args()
     cv2.setNumThreads(1)
 
@@ -106,29 +131,30 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print("median ms per image (grayscale, one core); speed-ups = original / unmask, without and with the "
           "decode; floor ratio = (decode + unmask) / (decode + the faster real FFT)\n")
-    header = (f"{'size':>6} {'decode':>8} {'unmask':>8} {'original':>9} {'speed-up':>9} {'w/ decode':>10} "
+    inputs = encoded_inputs(args)
+    width = max(6, *(len(label) for label, _ in inputs))
+    header = (f"{'images':>{width}} {'decode':>8} {'unmask':>8} {'original':>9} {'speed-up':>9} {'w/ decode':>10} "
               f"{'pocketfft':>10} {'fftw':>8} {'floor ratio':>12}")
     print(header)
     print("-" * len(header))
     fourier.PLAN_AFTER_PIXELS = 0  # the steady state of a shard of one shape: it has its FFTW plan
     with threadpool_limits(limits=1):
-        for size in args.sizes:
-            ok, jpeg = cv2.imencode(".jpg", photo(size), [cv2.IMWRITE_JPEG_QUALITY, args.quality])
-            assert ok
-            gray = cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE)
+        for label, encoded in inputs:
+            grays = [cv2.imdecode(e, cv2.IMREAD_GRAYSCALE) for e in encoded]
+            turns = {name: itertools.cycle(range(len(encoded))) for name in ("decode", "unmask", "original", "pocketfft", "fftw")}
             t = median_times(
                 {
-                    "decode": lambda: cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE),
-                    "unmask": lambda: spectrum.features(gray, "faces_hq"),
-                    "original": lambda: original.features(gray, "faces_hq"),
-                    "pocketfft": lambda: scipy.fft.rfft2(gray, workers=1),
-                    "fftw": lambda: fourier.rfft2(gray),
+                    "decode": lambda: cv2.imdecode(encoded[next(turns["decode"])], cv2.IMREAD_GRAYSCALE),
+                    "unmask": lambda: spectrum.features(grays[next(turns["unmask"])], "faces_hq"),
+                    "original": lambda: original.features(grays[next(turns["original"])], "faces_hq"),
+                    "pocketfft": lambda: scipy.fft.rfft2(grays[next(turns["pocketfft"])], workers=1),
+                    "fftw": lambda: fourier.rfft2(grays[next(turns["fftw"])]),
                 },
                 args.budget,
             )
             ms = {name: 1e3 * seconds for name, seconds in t.items()}
             floor = t["decode"] + min(t["pocketfft"], t["fftw"])
-            print(f"{size:>6} {ms['decode']:8.2f} {ms['unmask']:8.2f} {ms['original']:9.2f} "
+            print(f"{label:>{width}} {ms['decode']:8.2f} {ms['unmask']:8.2f} {ms['original']:9.2f} "
                   f"{t['original'] / t['unmask']:8.1f}x {(t['decode'] + t['original']) / (t['decode'] + t['unmask']):9.1f}x "
                   f"{ms['pocketfft']:10.2f} {ms['fftw']:8.2f} {(t['decode'] + t['unmask']) / floor:12.2f}")
 

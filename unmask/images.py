@@ -44,7 +44,8 @@ def probe(path: str | Path) -> ImageInfo:
 
 def _truncation(data: bytes) -> str | None:
     """Why an encoded JPEG/PNG is incomplete, or None (decoders often pad truncated files silently)."""
-    if data[:2] == b"\xff\xd8" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+    # An end-of-image marker in the last bytes settles it without scanning back to the last scan marker.
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:] and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
         return "truncated JPEG (no end-of-image marker after the last scan)"
     if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-16:]:
         return "truncated PNG (no IEND chunk)"
