@@ -4,7 +4,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
-import pytest
 from test_video import FPS, HEIGHT, WIDTH, decode_all, make_video
 
 from conftest import REPO, shared_data, snakemake, write_config

@@ -83,6 +83,7 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
         ("report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1}),
         ("robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
         ("generalisation.py", {**GENERALISATION, "all": 1}),
+        ("commands/train.py", {"train": 6, "table": 1, "metrics": 1, "all": 1}),
     ],
 )
 def test_editing_a_stage_reruns_it_and_what_follows(demo_run, module, expected):

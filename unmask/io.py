@@ -37,6 +37,12 @@ def write_parquet(table, path: str | os.PathLike) -> None:
         pq.write_table(table, tmp)
 
 
+def write_csv(frame, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame to CSV atomically (floats to 6 significant digits)."""
+    with atomic_output(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically."""
     with atomic_output(path) as tmp:

@@ -11,7 +11,6 @@ import cv2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
@@ -79,12 +78,6 @@ def video_table(predictions: pd.DataFrame, classifiers: list[str], threshold: fl
     table = accuracy_table(per_repeat.reset_index(), classifiers)
     auc = per_repeat.groupby(["samples", "classifier"])["auc"].mean().unstack("classifier")[classifiers].add_suffix("_auc")
     return table.merge(auc.reset_index(), on="samples")
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a CSV atomically."""
-    with atomic_output(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
 def write_table_metadata(runs: pd.DataFrame, table: str | Path) -> None:

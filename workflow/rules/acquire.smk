@@ -6,8 +6,8 @@ def source_spec(wildcards):
 
 
 def acquire_code(wildcards):
-    """The acquisition entry point and the method's module, which it loads by name."""
-    return code("acquire/__init__", f"acquire/{source_spec(wildcards)['method']}")
+    """The acquire command and the method's module, which it loads by name."""
+    return code("commands/acquire", f"acquire/{source_spec(wildcards)['method']}")
 
 
 rule acquire:

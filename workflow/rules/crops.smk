@@ -35,7 +35,7 @@ rule crops:
         crops=directory("results/{dataset}/crops/shard-{shard}"),
     input:
         videos=lambda w: [v["path"] for v in videos_by_shard(w.dataset)[int(w.shard)]],
-        code=code("crops"),
+        code=code("commands/crops"),
     params:
         spec=crops_spec,
         shards=lambda w: DATASETS[w.dataset]["shards"],

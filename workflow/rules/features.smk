@@ -6,7 +6,7 @@ rule features:
         "results/{dataset}/features/{variant}/shard-{shard}.parquet",
     input:
         manifest="results/{dataset}/manifest.parquet",
-        code=code("features"),
+        code=code("commands/features"),
     params:
         shards=lambda w: DATASETS[w.dataset]["shards"],
         length=lambda w: f"--length {n}" if (n := DATASETS[w.dataset]["spectrum_length"]) else "",

@@ -54,7 +54,7 @@ rule cross_source:
         figure=report("results/{dataset}/figures/cross_source.png", caption="../report/cross_source.rst", category="{dataset}", subcategory="figures"),
     input:
         features=feature_shards,
-        code=code("generalisation"),
+        code=code("commands/generalisation"),
     params:
         spec=lambda w: json.dumps(generalisation_spec(w.dataset)),
     log:
@@ -74,7 +74,7 @@ rule cross_dataset:
         figure=report("results/figures/cross_dataset.png", caption="../report/cross_dataset.rst", category="cross-dataset"),
     input:
         features=lambda w: [shard for shards in cross_dataset_shards(w).values() for shard in shards],
-        code=code("generalisation"),
+        code=code("commands/generalisation"),
     params:
         spec=lambda w: json.dumps(
             {

@@ -60,7 +60,7 @@ rule manifest:
         rejects="results/{dataset}/manifest_rejects.parquet",
     input:
         sources=manifest_inputs,
-        code=code("manifest"),
+        code=code("commands/manifest"),
     params:
         spec=manifest_spec,
     log:

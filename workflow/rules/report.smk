@@ -17,7 +17,7 @@ rule table:
         figure=report("results/{dataset}/figures/accuracy.png", caption="../report/accuracy.rst", category="{dataset}", subcategory="figures"),
     input:
         runs=runs,
-        code=code("report"),
+        code=code("commands/report"),
     params:
         classifiers=lambda w: list(DATASETS[w.dataset]["classifiers"]),
     log:
@@ -43,7 +43,7 @@ rule videos_table:
         report("results/{dataset}_videos_table.csv", caption="../report/videos_table.rst", category="{dataset}", subcategory="tables"),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
-        code=code("report"),
+        code=code("commands/report"),
     params:
         classifiers=lambda w: list(DATASETS[w.dataset]["classifiers"]),
         threshold=lambda w: DATASETS[w.dataset]["video"]["vote_threshold"],
@@ -60,7 +60,7 @@ rule metrics:
         report("results/{dataset}/metrics.csv", caption="../report/metrics.rst", category="{dataset}", subcategory="tables"),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
-        code=code("report"),
+        code=code("commands/report"),
     log:
         "logs/{dataset}/metrics.log",
     localrule: True
@@ -74,7 +74,7 @@ rule audit:
         warnings="results/{dataset}/format_audit_warnings.txt",
     input:
         manifest="results/{dataset}/manifest.parquet",
-        code=code("audit"),
+        code=code("commands/audit"),
     log:
         "logs/{dataset}/audit.log",
     localrule: True
@@ -89,7 +89,7 @@ rule crops_figure:
         report("results/{dataset}/figures/crops.png", caption="../report/crops.rst", category="{dataset}", subcategory="data"),
     input:
         manifest="results/{dataset}/manifest.parquet",
-        code=code("report"),
+        code=code("commands/report"),
     log:
         "logs/{dataset}/crops_figure.log",
     localrule: True
@@ -102,7 +102,7 @@ rule spectra:
         report("results/{dataset}/figures/spectra.png", caption="../report/spectra.rst", category="{dataset}", subcategory="figures"),
     input:
         features=feature_shards,
-        code=code("report"),
+        code=code("commands/report"),
     log:
         "logs/{dataset}/spectra.log",
     localrule: True
@@ -117,7 +117,7 @@ rule rejects:
         features=feature_shards,
         manifest="results/{dataset}/manifest.parquet",
         manifest_rejects="results/{dataset}/manifest_rejects.parquet",
-        code=code("report"),
+        code=code("commands/report"),
     log:
         "logs/{dataset}/rejects.log",
     localrule: True

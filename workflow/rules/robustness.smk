@@ -40,7 +40,7 @@ rule robustness_repeat:
     input:
         manifest="results/{dataset}/manifest.parquet",
         features=feature_shards,
-        code=code("robustness"),
+        code=code("commands/robustness"),
     params:
         variant=lambda w: DATASETS[w.dataset]["variant"],
         length=rules.features.params.length,
@@ -73,7 +73,7 @@ rule robustness_table:
         figure=report("results/{dataset}/figures/robustness.png", caption="../report/robustness.rst", category="{dataset}", subcategory="figures"),
     input:
         runs=lambda w: [f"results/{w.dataset}/robustness/repeat-{r}.parquet" for r in range(robustness_settings(w.dataset)["repeats"])],
-        code=code("robustness"),
+        code=code("commands/robustness"),
     log:
         "logs/{dataset}/robustness_table.log",
     localrule: True

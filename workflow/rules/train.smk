@@ -18,7 +18,7 @@ rule train:
         predictions="results/{dataset}/runs/{classifier}/n{samples}.predictions.parquet",
     input:
         features=feature_shards,
-        code=code("experiments"),
+        code=code("commands/train"),
     params:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         repeats=lambda w: DATASETS[w.dataset]["repeats"],
@@ -50,7 +50,7 @@ rule model:
         ),
     input:
         features=feature_shards,
-        code=code("final_model"),
+        code=code("commands/model"),
     params:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         variant=lambda w: DATASETS[w.dataset]["variant"],

@@ -1,0 +1,29 @@
+"""``unmask audit``: format, size and JPEG quality per source (workflow stage)."""
+from __future__ import annotations
+
+import argparse
+
+from unmask.io import write_csv, write_text
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from unmask import audit
+
+    items = pq.read_table(args.manifest, columns=["source", "label", "path"]).to_pylist()
+    summaries = audit.summarize_sources((i["source"], i["label"], i["path"]) for i in items)
+    write_csv(pd.DataFrame([s.row() for s in summaries]), args.out)
+    warnings = audit.confound_warnings(summaries)
+    write_text(args.warnings, "".join(f"WARNING: {w}\n" for w in warnings))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask audit`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("audit", help="format, size, subsampling and JPEG quality per source (workflow stage)")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--out", required=True, help="one row per source (CSV)")
+    command.add_argument("--warnings", required=True, help="where real and fake sources differ (text)")
+    command.set_defaults(run=_audit)

@@ -1,0 +1,29 @@
+"""``unmask features``: the features of one manifest shard (workflow stage)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from unmask import spectrum
+
+
+def _features(args: argparse.Namespace) -> int:
+    from unmask.features import extract_shard
+
+    variant = spectrum.get_variant(args.variant, args.length)
+    rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out, reencode=args.reencode)
+    print(f"features: shard {args.shard}/{args.shards} done, {rejected} rejected", file=sys.stderr)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask features`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("features", help="features of one manifest shard (workflow stage)")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--shard", type=int, required=True)
+    command.add_argument("--shards", type=int, required=True)
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
+    command.add_argument("--length", type=int)
+    command.add_argument("--reencode", type=int, help="re-encode every image as JPEG at this quality first")
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_features)

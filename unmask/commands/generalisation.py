@@ -1,0 +1,43 @@
+"""``unmask cross-source`` and ``unmask cross-dataset``: generalisation matrices (workflow stages)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from unmask.io import write_csv
+
+
+def _cross_source(args: argparse.Namespace) -> int:
+    from unmask import generalisation
+    from unmask.experiments import load_features
+
+    table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec))
+    write_csv(table, args.out)
+    generalisation.plot_matrices(table, "train_source", "test_source", args.figure, f"{args.title}: cross-source")
+    return 0
+
+
+def _cross_dataset(args: argparse.Namespace) -> int:
+    from unmask import generalisation
+
+    table = generalisation.cross_dataset_table(generalisation.load_members(json.loads(args.spec)))
+    write_csv(table, args.out)
+    generalisation.plot_matrices(table, "train_dataset", "test_dataset", args.figure, "cross-dataset")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask cross-source`` ``unmask cross-dataset`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("cross-source", help="train on one fake source, test on each (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--spec", required=True, help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S}')
+    command.add_argument("--title", required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_cross_source)
+
+    command = commands.add_parser("cross-dataset", help="train on one dataset, test on each (workflow stage)")
+    command.add_argument("--spec", required=True, help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, ...}}')
+    command.add_argument("--out", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_cross_dataset)

@@ -1,0 +1,29 @@
+"""``unmask manifest``: one row per usable image of a dataset (workflow stage)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from unmask.io import write_parquet
+    from unmask.manifest import build_manifest
+
+    spec = json.loads(args.spec)
+    manifest, rejects = build_manifest(
+        spec["sources"], seed=spec.get("seed", 0), image_size=spec.get("image_size"), split_by=spec.get("split_by", "video")
+    )
+    write_parquet(manifest, args.out)
+    write_parquet(rejects, args.rejects)
+    print(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected", file=sys.stderr)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask manifest`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("manifest", help="one row per usable image of a dataset (workflow stage)")
+    command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N, "image_size": [W, H]}')
+    command.add_argument("--out", required=True)
+    command.add_argument("--rejects", required=True)
+    command.set_defaults(run=_manifest)

@@ -1,0 +1,34 @@
+"""``unmask model``: one calibrated classifier on a whole dataset (workflow stage)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from unmask import spectrum
+from unmask.io import write_csv
+
+
+def _model(args: argparse.Namespace) -> int:
+    from unmask.experiments import load_features
+    from unmask.final_model import fit_final_model
+    from unmask.models import save_model
+
+    model, calibration = fit_final_model(load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed)
+    save_model(args.out, model)
+    write_csv(calibration, args.calibration)
+    print(f"model: {args.out}, Brier score {calibration['brier'].iloc[0]:.4f} on held-out items", file=sys.stderr)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask model`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("model", help="fit, calibrate and store one classifier on a whole dataset (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--spec", required=True, help="classifier configuration as JSON")
+    command.add_argument("--dataset", required=True)
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
+    command.add_argument("--seed", type=int, required=True)
+    command.add_argument("--out", required=True, help="model file (JSON)")
+    command.add_argument("--calibration", required=True, help="reliability curve and Brier score (CSV)")
+    command.set_defaults(run=_model)

@@ -1,0 +1,99 @@
+"""``unmask table``, ``metrics``, ``videos-table``, ``crops-figure``, ``spectra``, ``rejects``: a dataset's tables and figures (workflow stages)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from unmask.io import write_csv
+
+
+def _table(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    runs = report.read_runs(args.runs)
+    table = report.accuracy_table(runs, args.classifiers)
+    write_csv(table, args.out)
+    report.write_table_metadata(runs, args.out)
+    report.plot_accuracy(table, args.classifiers, args.figure, args.title)
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    write_csv(report.metrics_table(report.read_runs(args.predictions), args.dataset), args.out)
+    return 0
+
+
+def _videos_table(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    predictions = report.read_runs(args.predictions)
+    write_csv(report.video_table(predictions, args.classifiers, args.threshold), args.out)
+    return 0
+
+
+def _crops_figure(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    report.plot_crops(args.manifest, args.figure, args.title)
+    return 0
+
+
+def _spectra(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    report.plot_spectra(args.features, args.figure, args.title)
+    return 0
+
+
+def _rejects(args: argparse.Namespace) -> int:
+    from unmask import report
+
+    rejects = report.collect_rejects(args.manifest, args.manifest_rejects, args.features)
+    write_csv(rejects, args.out)
+    print(f"rejects: {len(rejects)} files rejected", file=sys.stderr)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask table`` ``unmask metrics`` ``unmask videos-table`` ``unmask crops-figure`` ``unmask spectra`` ``unmask rejects`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("table", help="the accuracy table and its figure (workflow stage)")
+    command.add_argument("runs", nargs="+", help="per-repeat results")
+    command.add_argument("--classifiers", nargs="+", required=True)
+    command.add_argument("--title", required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_table)
+
+    command = commands.add_parser("metrics", help="every metric of every fit, over repeats (workflow stage)")
+    command.add_argument("predictions", nargs="+", help="per-item test predictions")
+    command.add_argument("--dataset", required=True)
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_metrics)
+
+    command = commands.add_parser("videos-table", help="video-level accuracy by majority vote (workflow stage)")
+    command.add_argument("predictions", nargs="+", help="per-frame test predictions")
+    command.add_argument("--classifiers", nargs="+", required=True)
+    command.add_argument("--threshold", type=float, required=True, help="fraction of fake frames that makes a video fake")
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_videos_table)
+
+    command = commands.add_parser("crops-figure", help="example face crops per class (workflow stage)")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--title", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_crops_figure)
+
+    command = commands.add_parser("spectra", help="mean +- std spectrum per source (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--title", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_spectra)
+
+    command = commands.add_parser("rejects", help="every rejected file with its reason (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--manifest", required=True)
+    command.add_argument("--manifest-rejects", required=True)
+    command.add_argument("--out", required=True)
+    command.set_defaults(run=_rejects)

@@ -1,0 +1,68 @@
+"""``unmask robustness`` and ``unmask robustness-table``: accuracy under perturbed images (workflow stages)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from unmask import spectrum
+from unmask.io import write_csv
+
+
+def _robustness(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    from unmask import robustness
+    from unmask.experiments import load_features
+    from unmask.io import write_parquet
+
+    data = load_features(args.features)
+    runs = robustness.robustness_repeat(
+        data,
+        robustness.image_paths(args.manifest, data.ids),
+        json.loads(args.classifiers),
+        robustness.parse_perturbations(args.perturbations),
+        spectrum.get_variant(args.variant, args.length),
+        args.size,
+        args.repeat,
+        args.test_fraction,
+        args.seed,
+        reencode=args.reencode,
+        protocol=args.protocol,
+    )
+    write_parquet(pa.Table.from_pandas(runs, preserve_index=False), args.out)
+    return 0
+
+
+def _robustness_table(args: argparse.Namespace) -> int:
+    from unmask import report, robustness
+
+    table = robustness.robustness_table(report.read_runs(args.runs))
+    write_csv(table, args.out)
+    robustness.plot_robustness(table, args.figure, args.title)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask robustness`` ``unmask robustness-table`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("robustness", help="one repeat of accuracy under perturbed images (workflow stage)")
+    command.add_argument("features", nargs="+", help="feature shards (the clean features)")
+    command.add_argument("--manifest", required=True, help="the manifest: where each image is")
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
+    command.add_argument("--length", type=int)
+    command.add_argument("--reencode", type=int, help="the JPEG quality the features stage re-encoded images at")
+    command.add_argument("--classifiers", required=True, help="JSON: {name: classifier spec}")
+    command.add_argument("--perturbations", nargs="+", required=True, help="e.g. jpeg:70 scale:0.5 blur:1.0 noise:5")
+    command.add_argument("--size", required=True, help='samples per repeat, or "all"; capped by the usable images')
+    command.add_argument("--repeat", type=int, required=True)
+    command.add_argument("--test-fraction", type=float, required=True)
+    command.add_argument("--seed", type=int, required=True)
+    command.add_argument("--protocol", default="sample_split", choices=["sample_split", "held_out_videos"], help="how a repeat draws its items")
+    command.add_argument("--out", required=True, help="per-repeat results (Parquet)")
+    command.set_defaults(run=_robustness)
+
+    command = commands.add_parser("robustness-table", help="the robustness table and its figure (workflow stage)")
+    command.add_argument("runs", nargs="+", help="per-repeat robustness results")
+    command.add_argument("--title", required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--figure", required=True)
+    command.set_defaults(run=_robustness_table)

@@ -1,0 +1,36 @@
+"""``unmask spectrum``: print the features of image files."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from unmask import spectrum
+
+
+def _spectrum(args: argparse.Namespace) -> int:
+    from unmask.images import RejectedImage, read_gray
+
+    variant = spectrum.get_variant(args.variant, args.length)
+    failed = 0
+    for path in args.images:
+        try:
+            values = spectrum.features(read_gray(path), variant)
+        except (RejectedImage, OSError, ValueError) as error:
+            print(f"unmask spectrum: {path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        if not args.no_header:
+            print("file," + ",".join(f"f{i:03d}" for i in range(len(values))))
+            args.no_header = True
+        print(f"{path}," + ",".join(repr(float(v)) for v in values))
+    return 1 if failed else 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``unmask spectrum`` to the ``unmask`` sub-commands."""
+    command = commands.add_parser("spectrum", help="print the feature vector of images as CSV rows")
+    command.add_argument("images", nargs="+", help="image files")
+    command.add_argument("--variant", default="faces_hq", choices=sorted(spectrum.VARIANTS))
+    command.add_argument("--length", type=int, help="resample spectra to this many points")
+    command.add_argument("--no-header", action="store_true", help="omit the header row")
+    command.set_defaults(run=_spectrum)
