@@ -3,7 +3,7 @@
 A dataset like Faces-HQ is thousands of images of one shape. For such a shape
 a measured, in-place FFTW plan (pyfftw, ``FFTW_MEASURE``) is about 1.5x
 faster than scipy's pocketfft at 1024 x 1024, but measuring costs
-0.1-0.5 s, which pays off only after a few hundred images. So a shape gets its
+0.1-0.6 s, which pays off only after a few hundred images. So a shape gets its
 plan once ``PLAN_AFTER_PIXELS`` of it have gone through pocketfft in this
 thread; shapes that vary (face crops) stay on pocketfft. Both agree to ~1e-15
 relative. FFTW picks its algorithm by timing, so features computed through it
@@ -89,5 +89,5 @@ def rfft2(image: np.ndarray) -> np.ndarray:
     pixels = _input_buffer(image.shape) if plan is None else plan.input_array
     np.copyto(pixels, image)
     if plan is None:
-        return scipy.fft.rfft2(pixels, workers=1, overwrite_x=True)
+        return scipy.fft.rfft2(pixels, workers=1)
     return plan()
