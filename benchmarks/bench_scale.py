@@ -309,11 +309,9 @@ def run_workflow(args, workdir: Path, config: Path, total: int) -> None:
     first_job = min((s[0] for s in spans.values()), default=float("nan"))
     record(section, "total wall time", f"{m.wall:.1f} s", "workflow_wall_s", m.wall)
     record(section, "start -> first job (parse config, glob, DAG)", f"{first_job:.1f} s", "workflow_dag_s", first_job)
-    for stage in ("manifest", "features", "train", "table", "spectra", "rejects"):
-        if stage in spans:
-            start, end, count, peak = spans[stage]
-            record(section, f"stage {stage}: wall (first start -> last end), jobs, peak RSS of one job",
-                   f"{end - start:.1f} s, {count} jobs, {mb(peak)}", f"stage_{stage}", [end - start, count, peak])
+    for stage, (start, end, count, peak) in sorted(spans.items(), key=lambda item: item[1][0]):  # in order of start
+        record(section, f"stage {stage}: wall (first start -> last end), jobs, peak RSS of one job",
+               f"{end - start:.1f} s, {count} jobs, {mb(peak)}", f"stage_{stage}", [end - start, count, peak])
     rates = shard_log_rates(workdir)
     if rates:
         per_core = statistics.mean(rates)
