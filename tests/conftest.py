@@ -42,6 +42,7 @@ def demo_run(tmp_path_factory):
 @pytest.fixture(params=["pocketfft", "fftw"])
 def fft_engine(request, monkeypatch):
     """Run a test with every shape on pocketfft, or on a measured FFTW plan from the first image."""
+    assert request.param == "pocketfft" or fourier._fftw() is not None, "pyfftw, a dependency, is not installed"
     monkeypatch.setattr(fourier, "PLAN_AFTER_PIXELS", 0 if request.param == "fftw" else float("inf"))
     monkeypatch.setattr(fourier, "_transforms", fourier._Transforms())
     return request.param
