@@ -27,7 +27,7 @@ def _cross_dataset(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``unmask cross-source`` ``unmask cross-dataset`` to the ``unmask`` sub-commands."""
+    """Add this module's sub-commands (named in its docstring) to ``unmask``."""
     command = commands.add_parser("cross-source", help="train on one fake source, test on each (workflow stage)")
     command.add_argument("features", nargs="+", help="feature shards")
     command.add_argument("--spec", required=True, help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S}')

@@ -57,7 +57,7 @@ def _rejects(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``unmask table`` ``unmask metrics`` ``unmask videos-table`` ``unmask crops-figure`` ``unmask spectra`` ``unmask rejects`` to the ``unmask`` sub-commands."""
+    """Add this module's sub-commands (named in its docstring) to ``unmask``."""
     command = commands.add_parser("table", help="the accuracy table and its figure (workflow stage)")
     command.add_argument("runs", nargs="+", help="per-repeat results")
     command.add_argument("--classifiers", nargs="+", required=True)

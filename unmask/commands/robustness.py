@@ -43,7 +43,7 @@ def _robustness_table(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``unmask robustness`` ``unmask robustness-table`` to the ``unmask`` sub-commands."""
+    """Add this module's sub-commands (named in its docstring) to ``unmask``."""
     command = commands.add_parser("robustness", help="one repeat of accuracy under perturbed images (workflow stage)")
     command.add_argument("features", nargs="+", help="feature shards (the clean features)")
     command.add_argument("--manifest", required=True, help="the manifest: where each image is")
