@@ -1,4 +1,4 @@
-"""Per-image feature time: unmask.spectrum vs the seed paper's original algorithm, and the floor.
+"""Per-image feature time: unmask.features.spectrum vs the seed paper's original algorithm, and the floor.
 
 Run from the repository root:  python -m benchmarks.bench_features [--sizes 256 1024 2048]
                                python -m benchmarks.bench_features --files DIR/*.jpg DIR/*.png
@@ -10,11 +10,11 @@ each call taking the next file of its group), then the median over interleaved
 repeats is printed for:
 
 * decode:   cv2.imdecode(..., IMREAD_GRAYSCALE) of the in-memory JPEG;
-* unmask:   unmask.spectrum.features(gray, "faces_hq") (the full-image profile;
+* unmask:   unmask.features.spectrum.features(gray, "faces_hq") (the full-image profile;
             the other variants add a tiny resampling, dfd works on 1/9 of the
             pixels), in the steady state of a shard: the shape has its FFTW plan;
 * original: benchmarks/original.py (fft2 -> fftshift -> argsort/cumsum ring average);
-* pocketfft, fftw: one real FFT of the image, scipy.fft.rfft2 and unmask.fourier.rfft2
+* pocketfft, fftw: one real FFT of the image, scipy.fft.rfft2 and unmask.features.fourier.rfft2
             with a measured FFTW plan: the floor any exact method pays;
 
 with the speed-ups original/unmask, without and with the decode, and
@@ -40,7 +40,7 @@ import scipy  # noqa: E402
 import scipy.fft  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from unmask import fourier, spectrum  # noqa: E402
+from unmask.features import fourier, spectrum  # noqa: E402
 
 try:
     from benchmarks import original

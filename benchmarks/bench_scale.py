@@ -8,8 +8,8 @@ Run from the repository root:
 What it does, in a work folder (``--workdir``, default /tmp/unmask-bench-scale):
 
 1. generates 4 sources (2 real, 2 fake) of N distinct JPEGs each at ``--side`` px:
-   random crops of the demo photos (``unmask.acquire.demo.photos()``) with a little
-   noise; fakes go through ``unmask.acquire.demo.upsample_transposed``;
+   random crops of the demo photos (``unmask.data.acquire.demo.photos()``) with a little
+   noise; fakes go through ``unmask.data.acquire.demo.upsample_transposed``;
 2. writes a config YAML for a local dataset over those folders and runs the real
    workflow (``python -m snakemake -s <repo>/Snakefile -d <workdir> --cores C
    --configfile ...``), polling the process tree (psutil) for the per-stage wall
@@ -91,7 +91,7 @@ _PHOTOS: list[np.ndarray] = []
 def _photos(side: int) -> list[np.ndarray]:
     """The demo photos, enlarged where they are smaller than the crop side."""
     if not _PHOTOS:
-        from unmask.acquire.demo import photos
+        from unmask.data.acquire.demo import photos
 
         _PHOTOS.extend(photos())
     out = []
@@ -103,7 +103,7 @@ def _photos(side: int) -> list[np.ndarray]:
 
 def make_image(photo: np.ndarray, fake: bool, side: int, rng: np.random.Generator) -> np.ndarray:
     """A random crop with noise (so every file differs); a fake is down-sampled, then up-sampled by a transposed conv."""
-    from unmask.acquire.demo import upsample_transposed
+    from unmask.data.acquire.demo import upsample_transposed
 
     y = rng.integers(0, photo.shape[0] - side + 1)
     x = rng.integers(0, photo.shape[1] - side + 1)
@@ -375,7 +375,7 @@ def train_times(args, workdir: Path, shards: list[Path], what: str, tag: str) ->
     """Time `unmask train` (1 repeat) per classifier and size on the features in ``shards``."""
     if not shards:
         return
-    from unmask.experiments import load_features
+    from unmask.learn.protocol import load_features
 
     started = time.perf_counter()
     data = load_features(shards)
@@ -412,7 +412,7 @@ def train_times(args, workdir: Path, shards: list[Path], what: str, tag: str) ->
 
 def manifest_costs(data: Path, files: list[Path], label: str) -> tuple[float, float, float]:
     """ms per file of the manifest's header probe and sha256 (page cache warm); and of listing."""
-    from unmask.images import probe
+    from unmask.data.images import probe
     from unmask.io import file_digest
 
     t = time.perf_counter()
@@ -427,7 +427,7 @@ def manifest_costs(data: Path, files: list[Path], label: str) -> tuple[float, fl
 
 
 def manifest_section(args, data: Path, hq_files: list[Path], total: int) -> None:
-    from unmask.images import list_images
+    from unmask.data.images import list_images
 
     section = "manifest stage, per file (one process, page cache warm)"
     t = time.perf_counter()
@@ -449,8 +449,8 @@ def manifest_section(args, data: Path, hq_files: list[Path], total: int) -> None
 
 def parquet_section(workdir: Path) -> None:
     """Faces-HQ-sized feature shards: 40,000 x 722 float64 in 16 shards, written as the feature job writes them."""
-    from unmask.experiments import load_features
-    from unmask.features import BATCH_SIZE, FEATURES_SCHEMA, vectors_to_arrow
+    from unmask.learn.protocol import load_features
+    from unmask.features.extract import BATCH_SIZE, FEATURES_SCHEMA, vectors_to_arrow
 
     folder = workdir / "bench-parquet"
     folder.mkdir(exist_ok=True)
@@ -491,8 +491,8 @@ def parquet_section(workdir: Path) -> None:
 def throughput_1024(args, workdir: Path) -> list[Path]:
     from threadpoolctl import threadpool_limits
 
-    from unmask import fourier, spectrum
-    from unmask.images import read_gray
+    from unmask.features import fourier, spectrum
+    from unmask.data.images import read_gray
 
     try:
         from benchmarks import original

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from matplotlib import cbook
 
-from unmask.video import FaceDetector, process_video, read_samples, square_box, write_png
+from unmask.data.video import FaceDetector, process_video, read_samples, square_box, write_png
 
 SHARED_CLIP = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faceforensics_c40"
                / "original_sequences" / "actors" / "c40" / "videos" / "06__outside_talking_still_laughing.mp4")

@@ -3,7 +3,7 @@
 ``fft2 -> fftshift -> +1e-8 -> 20 ln|F| -> azimuthalAverage`` with the seed
 repository's argsort/cumsum ring average around ``((W-1)/2, (H-1)/2)``, then
 ``interp1d(kind='cubic')`` resampling and division by the first value.
-Deliberately unoptimised: it is what ``unmask.spectrum`` must reproduce.
+Deliberately unoptimised: it is what ``unmask.features.spectrum`` must reproduce.
 """
 from __future__ import annotations
 

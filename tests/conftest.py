@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unmask import fourier
+from unmask.features import fourier
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

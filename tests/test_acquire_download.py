@@ -8,7 +8,7 @@ import socket
 import pytest
 from acquire_server import LocalServer, add_drive_file, closed_port
 
-from unmask.acquire.download import (
+from unmask.data.acquire.download import (
     DownloadError,
     Downloader,
     DriveQuotaExceeded,
@@ -130,7 +130,7 @@ def test_retries_stop_at_the_cap(server, tmp_path):
 
 def test_backoff_doubles(server, tmp_path, monkeypatch):
     waits = []
-    monkeypatch.setattr("unmask.acquire.download.time.sleep", waits.append)
+    monkeypatch.setattr("unmask.data.acquire.download.time.sleep", waits.append)
     server.add("/f", blob(10), failures=[500] * 3)
     downloader(retries=3, backoff=0.5, max_delay=1.5).fetch(Item(server.url("/f"), tmp_path / "f"))
     assert waits == [0.5, 1.0, 1.5]

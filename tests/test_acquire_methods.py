@@ -15,12 +15,12 @@ import py7zr
 import pytest
 from acquire_server import LocalServer, Resource, add_drive_file, closed_port
 
-from unmask.acquire import acquire_source
-from unmask.file_list import read_file_list
-from unmask.acquire import archive as archive_method
-from unmask.acquire import ffhq_json, google_drive, scrape, url_template
-from unmask.acquire.archive import ArchiveError
-from unmask.acquire.download import DownloadError, NetworkUnavailable
+from unmask.data.acquire import acquire_source
+from unmask.data.file_list import read_file_list
+from unmask.data.acquire import archive as archive_method
+from unmask.data.acquire import ffhq_json, google_drive, scrape, url_template
+from unmask.data.acquire.archive import ArchiveError
+from unmask.data.acquire.download import DownloadError, NetworkUnavailable
 
 FAST = {"backoff": 0.0, "retries": 2, "timeout": 5.0, "progress_interval": 60.0}
 

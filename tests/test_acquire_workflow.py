@@ -10,10 +10,10 @@ import pytest
 from acquire_server import LocalServer, Resource, closed_port
 
 from conftest import REPO, planned_rules, snakemake, write_config
-from unmask.acquire import acquire_source
-from unmask.file_list import read_file_list
-from unmask.acquire.demo import make_image, photos
-from unmask.acquire.download import NetworkUnavailable
+from unmask.data.acquire import acquire_source
+from unmask.data.file_list import read_file_list
+from unmask.data.acquire.demo import make_image, photos
+from unmask.data.acquire.download import NetworkUnavailable
 
 FAST = {"backoff": 0.01, "retries": 1, "timeout": 5, "progress_interval": 0}
 SIDE = 64

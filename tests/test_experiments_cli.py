@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from unmask import spectrum
-from unmask.experiments import Dataset, balanced_sample, fit_and_score, load_features, make_classifier, run_repeats, split
-from unmask.features import FEATURES_SCHEMA, vectors_to_arrow
-from unmask.report import accuracy_table
+from unmask.features import spectrum
+from unmask.learn.protocol import Dataset, balanced_sample, fit_and_score, load_features, make_classifier, run_repeats, split
+from unmask.features.extract import FEATURES_SCHEMA, vectors_to_arrow
+from unmask.analyses.report import accuracy_table
 
 
 class FixedClusters:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unmask import fourier
+from unmask.features import fourier
 
 
 def _image(shape: tuple[int, int], seed: int = 0) -> np.ndarray:

@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from unmask.images import RejectedImage, decode_gray, list_images, probe, read_gray
-from unmask.manifest import build_manifest, sample_paths, shard_of, stable_hash
+from unmask.data.images import RejectedImage, decode_gray, list_images, probe, read_gray
+from unmask.data.manifest import build_manifest
+from unmask.data.sampling import sample_paths, shard_of, stable_hash
 
 
 def encoded(suffix: str, shape=(40, 60)) -> bytes:
@@ -111,8 +112,8 @@ def test_manifest_rejects_other_sizes_when_the_dataset_requires_one(tmp_path):
 
 
 def test_reencoding_gives_every_image_the_same_last_encoding(tmp_path):
-    from unmask.features import extract
-    from unmask.spectrum import get_variant
+    from unmask.features.extract import extract
+    from unmask.features.spectrum import get_variant
 
     path = tmp_path / "a.png"
     path.write_bytes(encoded(".png", (64, 64)))

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from unmask.metrics import binary_metrics, summarize, summarize_repeats
+from unmask.learn.metrics import binary_metrics, summarize, summarize_repeats
 
 
 def test_hand_computed_case():

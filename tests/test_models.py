@@ -13,8 +13,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from unmask.experiments import make_classifier
-from unmask.models import (
+from unmask.learn.protocol import make_classifier
+from unmask.learn.models import (
     Isotonic,
     ModelFileError,
     Platt,

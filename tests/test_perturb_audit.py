@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unmask.audit import (
+from unmask.data.audit import (
     confound_warnings,
     estimate_quality,
     format_facts,
     ijg_table,
-    reencode,
     summarize_sources,
 )
-from unmask.perturb import Perturbation, blur, encode_jpeg, jpeg, noise, parse_perturbation, scale
+from unmask.features.perturb import Perturbation, blur, encode_jpeg, jpeg, noise, parse_perturbation, scale
 
 
 def photo(height=64, width=64, channels=3, seed=0) -> np.ndarray:
@@ -204,7 +203,8 @@ def test_no_warning_for_identical_settings(tmp_path):
     assert confound_warnings(summarize_sources(items)) == []
 
 
-def test_reencode_is_one_jpeg_round_at_the_given_quality():
+def test_jpeg_is_one_encode_decode_round_at_the_given_quality():
     image = photo()
-    np.testing.assert_array_equal(reencode(image, 80), jpeg(image, 80))
-    assert not np.array_equal(reencode(image, 80), reencode(image, 60))
+    decoded = cv2.imdecode(np.frombuffer(encode_jpeg(image, 80), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(jpeg(image, 80), decoded)
+    assert not np.array_equal(jpeg(image, 80), jpeg(image, 60))

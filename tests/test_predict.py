@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_video import make_video
-from unmask.models import ModelFileError, load_model
+from unmask.learn.models import ModelFileError, load_model
 
 CLASSIFIERS = ("svm", "logreg", "kmeans")
 

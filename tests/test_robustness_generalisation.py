@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from conftest import copy_workflow, snakemake, write_config
-from unmask import features, spectrum
-from unmask.acquire import demo
-from unmask.experiments import Dataset, run_repeats
-from unmask.generalisation import (
+from unmask.features import extract as features, spectrum
+from unmask.data.acquire import demo
+from unmask.learn.protocol import Dataset, run_repeats
+from unmask.analyses.generalisation import (
     Member,
     Part,
     check_compatible,
@@ -21,7 +21,7 @@ from unmask.generalisation import (
     plot_matrices,
     repeat_draw,
 )
-from unmask.robustness import parse_perturbations, perturbed_features, plot_robustness, robustness_repeat, robustness_table
+from unmask.analyses.robustness import parse_perturbations, perturbed_features, plot_robustness, robustness_repeat, robustness_table
 
 VARIANT = spectrum.get_variant("faces_hq")
 SEED = 3

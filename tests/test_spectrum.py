@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.interpolate import interp1d
 
-from unmask import spectrum
+from unmask.features import spectrum
 
 from conftest import REPO, SHARED_DATA as DATA, shared_data  # research-only sample data: absent on users' machines
 if str(REPO) not in sys.path:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, planned_rules, shared_data, snakemake, write_config
-from unmask.acquire.demo import make_image, photos
+from unmask.data.acquire.demo import make_image, photos
 
 
 def write_images(folder, style, count, seed, suffix="jpg"):

@@ -9,8 +9,8 @@ import pytest
 from matplotlib import cbook
 
 from conftest import shared_data
-from unmask.spectrum import features
-from unmask.video import (
+from unmask.features.spectrum import features
+from unmask.data.video import (
     FaceDetector,
     actor_ids,
     choose_method,

@@ -7,7 +7,7 @@ import pandas as pd
 from test_video import FPS, HEIGHT, WIDTH, decode_all, make_video
 
 from conftest import REPO, shared_data, snakemake, write_config
-from unmask.acquire.demo import upsample_transposed
+from unmask.data.acquire.demo import upsample_transposed
 
 FRAMES = 6
 

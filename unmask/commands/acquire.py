@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _acquire(args: argparse.Namespace) -> int:
-    from unmask.acquire import acquire_source
+    from unmask.data.acquire import acquire_source
 
     spec = json.loads(args.spec)
     paths = acquire_source(spec, Path(spec["path"]), Path(args.out))

@@ -10,7 +10,7 @@ def _audit(args: argparse.Namespace) -> int:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from unmask import audit
+    from unmask.data import audit
 
     items = pq.read_table(args.manifest, columns=["source", "label", "path"]).to_pylist()
     summaries = audit.summarize_sources((i["source"], i["label"], i["path"]) for i in items)

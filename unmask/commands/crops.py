@@ -7,7 +7,7 @@ import sys
 
 
 def _crops(args: argparse.Namespace) -> int:
-    from unmask.crops import crop_videos, shard_videos
+    from unmask.data.crops import crop_videos, shard_videos
     from unmask.io import write_parquet
 
     spec = json.loads(args.spec)

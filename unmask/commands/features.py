@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unmask import spectrum
+from unmask.features import spectrum
 
 
 def _features(args: argparse.Namespace) -> int:
-    from unmask.features import extract_shard
+    from unmask.features.extract import extract_shard
 
     variant = spectrum.get_variant(args.variant, args.length)
     rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out, reencode=args.reencode)

@@ -8,8 +8,8 @@ from unmask.io import write_csv
 
 
 def _cross_source(args: argparse.Namespace) -> int:
-    from unmask import generalisation
-    from unmask.experiments import load_features
+    from unmask.analyses import generalisation
+    from unmask.learn.protocol import load_features
 
     table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec))
     write_csv(table, args.out)
@@ -18,7 +18,7 @@ def _cross_source(args: argparse.Namespace) -> int:
 
 
 def _cross_dataset(args: argparse.Namespace) -> int:
-    from unmask import generalisation
+    from unmask.analyses import generalisation
 
     table = generalisation.cross_dataset_table(generalisation.load_members(json.loads(args.spec)))
     write_csv(table, args.out)

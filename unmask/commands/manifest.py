@@ -8,7 +8,7 @@ import sys
 
 def _manifest(args: argparse.Namespace) -> int:
     from unmask.io import write_parquet
-    from unmask.manifest import build_manifest
+    from unmask.data.manifest import build_manifest
 
     spec = json.loads(args.spec)
     manifest, rejects = build_manifest(

@@ -7,8 +7,8 @@ import sys
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from unmask.models import load_model
-    from unmask.predict import UnreadableInput, predict
+    from unmask.learn.models import load_model
+    from unmask.learn.predict import UnreadableInput, predict
 
     model = load_model(args.model)
     failed = 0

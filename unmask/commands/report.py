@@ -8,7 +8,7 @@ from unmask.io import write_csv
 
 
 def _table(args: argparse.Namespace) -> int:
-    from unmask import report
+    from unmask.analyses import report
 
     runs = report.read_runs(args.runs)
     table = report.accuracy_table(runs, args.classifiers)
@@ -19,14 +19,14 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from unmask import report
+    from unmask.analyses import report
 
     write_csv(report.metrics_table(report.read_runs(args.predictions), args.dataset), args.out)
     return 0
 
 
 def _videos_table(args: argparse.Namespace) -> int:
-    from unmask import report
+    from unmask.analyses import report
 
     predictions = report.read_runs(args.predictions)
     write_csv(report.video_table(predictions, args.classifiers, args.threshold), args.out)
@@ -34,21 +34,21 @@ def _videos_table(args: argparse.Namespace) -> int:
 
 
 def _crops_figure(args: argparse.Namespace) -> int:
-    from unmask import report
+    from unmask.analyses import report
 
     report.plot_crops(args.manifest, args.figure, args.title)
     return 0
 
 
 def _spectra(args: argparse.Namespace) -> int:
-    from unmask import report
+    from unmask.analyses import report
 
     report.plot_spectra(args.features, args.figure, args.title)
     return 0
 
 
 def _rejects(args: argparse.Namespace) -> int:
-    from unmask import report
+    from unmask.analyses import report
 
     rejects = report.collect_rejects(args.manifest, args.manifest_rejects, args.features)
     write_csv(rejects, args.out)

@@ -4,15 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from unmask import spectrum
+from unmask.features import spectrum
 from unmask.io import write_csv
 
 
 def _robustness(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from unmask import robustness
-    from unmask.experiments import load_features
+    from unmask.analyses import robustness
+    from unmask.learn.protocol import load_features
     from unmask.io import write_parquet
 
     data = load_features(args.features)
@@ -34,7 +34,7 @@ def _robustness(args: argparse.Namespace) -> int:
 
 
 def _robustness_table(args: argparse.Namespace) -> int:
-    from unmask import report, robustness
+    from unmask.analyses import report, robustness
 
     table = robustness.robustness_table(report.read_runs(args.runs))
     write_csv(table, args.out)

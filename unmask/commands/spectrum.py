@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unmask import spectrum
+from unmask.features import spectrum
 
 
 def _spectrum(args: argparse.Namespace) -> int:
-    from unmask.images import RejectedImage, read_gray
+    from unmask.data.images import RejectedImage, read_gray
 
     variant = spectrum.get_variant(args.variant, args.length)
     failed = 0

@@ -6,7 +6,7 @@ import json
 
 
 def _train(args: argparse.Namespace) -> int:
-    from unmask.experiments import load_features, run_repeats
+    from unmask.learn.protocol import load_features, run_repeats
     from unmask.io import write_parquet
 
     data = load_features(args.features)

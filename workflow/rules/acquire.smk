@@ -7,7 +7,7 @@ def source_spec(wildcards):
 
 def acquire_code(wildcards):
     """The acquire command and the method's module, which it loads by name."""
-    return code("commands/acquire", f"acquire/{source_spec(wildcards)['method']}")
+    return code("commands/acquire", f"data/acquire/{source_spec(wildcards)['method']}")
 
 
 rule acquire:

@@ -12,7 +12,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.g
 
 from unmask.code_closure import code_files
 from unmask.config import ConfigError, validate
-from unmask.images import list_images
+from unmask.data.images import list_images
 
 try:
     config.update(validate(config))

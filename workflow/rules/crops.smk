@@ -2,7 +2,7 @@
 # resolution) in one folder, and one Parquet row per sampled frame (with the reason where there is no crop).
 from functools import cache
 
-from unmask.crops import shard_videos
+from unmask.data.crops import shard_videos
 
 
 def video_sources(dataset):

@@ -2,8 +2,8 @@
 # across the datasets listed in `cross_dataset`, train on one and test on every one (cross-dataset).
 from types import SimpleNamespace
 
-from unmask.generalisation import check_compatible
-from unmask.spectrum import VARIANTS
+from unmask.analyses.generalisation import check_compatible
+from unmask.features.spectrum import VARIANTS
 
 
 def generalisation_spec(dataset):

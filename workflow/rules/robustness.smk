@@ -1,7 +1,7 @@
 # robustness: test images perturbed (JPEG, down-scaling, blur, noise) before the features, one job per
 # repeat (the slow analysis: every image of a repeat's sample is decoded, perturbed and transformed once per
 # perturbation), then the table and its figure.
-from unmask.robustness import parse_perturbations
+from unmask.analyses.robustness import parse_perturbations
 
 
 def classifier_specs(dataset):

@@ -1,6 +1,6 @@
 """Acquisition: bring a source's files into its folder and list them.
 
-Each method is a module ``unmask.acquire.<method>`` with a function
+Each method is a module ``unmask.data.acquire.<method>`` with a function
 ``acquire(spec: dict, dest: Path) -> list[Path]`` that places the source's
 files under ``dest`` (resuming from what is already there) and returns them.
 ``acquire_source`` then writes the file list (path, size, sha256) that the
@@ -12,9 +12,9 @@ import importlib
 import sys
 from pathlib import Path
 
-from unmask.acquire.download import NetworkUnavailable
-from unmask.file_list import write_file_list
-from unmask.images import list_images
+from unmask.data.acquire.download import NetworkUnavailable
+from unmask.data.file_list import write_file_list
+from unmask.data.images import list_images
 
 
 def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
@@ -25,7 +25,7 @@ def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
     """
     method = spec["method"]
     try:
-        module = importlib.import_module(f"unmask.acquire.{method}")
+        module = importlib.import_module(f"unmask.data.acquire.{method}")
     except ModuleNotFoundError:
         raise ValueError(f"unknown acquisition method {method!r}") from None
     try:

@@ -21,9 +21,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from unmask.experiments import Dataset, draw, fit, load_features, make_classifier, resolve_size, score, split
-from unmask.metrics import binary_metrics, summarize
-from unmask.report import save_figure
+from unmask.learn.protocol import Dataset, draw, fit, load_features, make_classifier, resolve_size, score, split
+from unmask.learn.metrics import binary_metrics, summarize
+from unmask.analyses.report import save_figure
 
 METRICS = ("accuracy", "roc_auc")
 

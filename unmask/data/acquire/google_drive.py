@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from unmask import IMAGE_SUFFIXES
-from unmask.acquire.download import Downloader, Item, Options
+from unmask.data.acquire.download import Downloader, Item, Options
 
 DRIVE_BASE = "https://drive.google.com"
 

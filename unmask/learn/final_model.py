@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from unmask.experiments import Dataset, fit_and_score, make_classifier
-from unmask.models import Model, Provenance, brier_score, fit_platt, from_sklearn, match_clusters, reliability_curve
+from unmask.learn.protocol import Dataset, fit_and_score, make_classifier
+from unmask.learn.models import Model, Provenance, brier_score, fit_platt, from_sklearn, match_clusters, reliability_curve
 
 FOLDS = 5
 

@@ -1,7 +1,6 @@
 """The manifest: one row per usable image, with a deterministic sample and a stable shard key."""
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +10,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from unmask import LABELS
-from unmask.file_list import read_file_list
-from unmask.images import RejectedImage, list_images, probe
+from unmask.data.file_list import read_file_list
+from unmask.data.images import RejectedImage, list_images, probe
+from unmask.data.sampling import sample_paths, stable_hash
 from unmask.io import file_digest
 
 MANIFEST_SCHEMA = pa.schema(
@@ -34,25 +34,6 @@ MANIFEST_SCHEMA = pa.schema(
 REJECTS_SCHEMA = pa.schema(
     [("id", pa.string()), ("path", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("reason", pa.string())]
 )
-
-
-def stable_hash(text: str, salt: str = "") -> int:
-    """A 63-bit hash of ``text`` that is the same on every machine and Python run."""
-    digest = hashlib.blake2b(f"{salt}\0{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
-
-
-def shard_of(shard_key: int, shards: int) -> int:
-    """The shard an item belongs to; adding items never moves existing ones."""
-    return shard_key % shards
-
-
-def sample_paths(paths: list[Path], root: Path, count: int | None, seed: int) -> list[Path]:
-    """At most ``count`` of ``paths``: a seeded choice that is stable as files are added, in sorted order."""
-    if count is None or len(paths) <= count:
-        return sorted(paths)
-    ranked = sorted(paths, key=lambda p: stable_hash(p.relative_to(root).as_posix(), salt=str(seed)))
-    return sorted(ranked[:count])
 
 
 @dataclass(frozen=True)

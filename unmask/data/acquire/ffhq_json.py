@@ -22,8 +22,8 @@ from pathlib import Path
 
 import cv2
 
-from unmask.acquire.download import DownloadError, Downloader, Item, Options
-from unmask.acquire.google_drive import drive_url, rebase
+from unmask.data.acquire.download import DownloadError, Downloader, Item, Options
+from unmask.data.acquire.google_drive import drive_url, rebase
 from unmask.io import atomic_output, write_text
 
 JSON_DRIVE_ID = "16N0RV4fHI6joBuKbQAoG34V_cQk7vxSA"

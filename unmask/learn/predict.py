@@ -14,11 +14,11 @@ from typing import Iterator
 import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from unmask.images import read_gray
+from unmask.data.images import read_gray
 from unmask.io import list_files
-from unmask.models import Model
-from unmask.spectrum import features, get_variant
-from unmask.video import FaceDetector, process_video
+from unmask.learn.models import Model
+from unmask.features.spectrum import features, get_variant
+from unmask.data.video import FaceDetector, process_video
 
 LABEL_NAMES = ("real", "fake")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.acquire.download import (
+from unmask.data.acquire.download import (
     DownloadError,
     Downloader,
     NetworkUnavailable,

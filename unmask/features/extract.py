@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from unmask import spectrum
-from unmask.images import RejectedImage, read_gray
+from unmask.features import spectrum
+from unmask.data.images import RejectedImage, read_gray
 from unmask.io import atomic_output
-from unmask.manifest import shard_of
-from unmask.perturb import jpeg
+from unmask.data.sampling import shard_of
+from unmask.features.perturb import jpeg
 
 FEATURES_SCHEMA = pa.schema(
     [

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
-from unmask.models import match_clusters
+from unmask.learn.models import match_clusters
 
 PREDICTION_SCHEMA = pa.schema(
     [

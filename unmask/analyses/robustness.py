@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from unmask import spectrum
-from unmask.experiments import Dataset
-from unmask.features import image_features
-from unmask.generalisation import Part, available_size, fit_scores, repeat_draw, summarize_rows
-from unmask.images import read_gray
-from unmask.perturb import Perturbation, parse_perturbation
-from unmask.report import save_figure
+from unmask.features import spectrum
+from unmask.learn.protocol import Dataset
+from unmask.features.extract import image_features
+from unmask.analyses.generalisation import Part, available_size, fit_scores, repeat_draw, summarize_rows
+from unmask.data.images import read_gray
+from unmask.features.perturb import Perturbation, parse_perturbation
+from unmask.analyses.report import save_figure
 
 KEYS = ["classifier", "perturbation", "kind", "strength", "protocol"]
 STRENGTHS = {"jpeg": "JPEG quality", "scale": "scale factor", "blur": "blur sigma (pixels)", "noise": "noise sigma (grey levels)"}

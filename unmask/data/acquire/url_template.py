@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from unmask.acquire.download import Downloader, Item, Options
+from unmask.data.acquire.download import Downloader, Item, Options
 from unmask.io import write_text
 
 TEMPLATE = "https://raw.githubusercontent.com/ozgrozer/100k-faces/master/docs/0/{d}/{i:06d}.jpg"

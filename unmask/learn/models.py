@@ -4,7 +4,7 @@ A model file holds one JSON object, one field per line::
 
     format_version  1
     kind            linear_svm | logreg | rbf_svm | kmeans
-    variant         feature variant name (unmask.spectrum.VARIANTS)
+    variant         feature variant name (unmask.features.spectrum.VARIANTS)
     feature_length  length of the feature vectors it takes
     threshold       predict fake where decision > threshold
     scaler          null or {mean, scale}: features are (x - mean) / scale first
@@ -47,7 +47,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
 from unmask.io import write_text
-from unmask.spectrum import VARIANTS, get_variant
+from unmask.features.spectrum import VARIANTS, get_variant
 
 FORMAT_VERSION = 1
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import py7zr
 
 from unmask import IMAGE_SUFFIXES
-from unmask.acquire.download import Downloader, Item, Options, verify
-from unmask.acquire.google_drive import source_url
+from unmask.data.acquire.download import Downloader, Item, Options, verify
+from unmask.data.acquire.google_drive import source_url
 from unmask.io import atomic_output, write_text
 
 MAX_SIZE = 100 * 2**30

@@ -11,7 +11,7 @@ paper differ only in cropping, resampling and normalisation:
                 divided by its first value.
 
 The profile equals the seed code's ``azimuthalAverage`` (fft2 -> fftshift ->
-+1e-8 -> argsort over radii) but is computed from one real FFT (``unmask.fourier``,
++1e-8 -> argsort over radii) but is computed from one real FFT (``unmask.features.fourier``,
 single-threaded) with ring indices cached per image shape, which is an order
 of magnitude faster.
 """
@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
-from unmask import fourier
+from unmask.features import fourier
 
 EPSILON = 1e-8  # added to the complex spectrum before the log, as in the seed code
 

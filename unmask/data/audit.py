@@ -26,8 +26,7 @@ import numpy as np
 from PIL import Image
 
 from unmask import LABELS
-from unmask.images import RejectedImage, probe
-from unmask.perturb import jpeg
+from unmask.data.images import RejectedImage, probe
 
 QUALITY_TOLERANCE = 2  # estimated qualities this close count as equal
 
@@ -233,11 +232,3 @@ def confound_warnings(summaries: Iterable[SourceSummary]) -> list[str]:
             warnings.append(_warning(real, fake, *texts, "JPEG quality"))
     return warnings
 
-
-def reencode(image: np.ndarray, quality: int) -> np.ndarray:
-    """Re-encode a decoded image as JPEG at ``quality`` (4:2:0), to give every image of both classes the same last encoding.
-
-    This equalises the last compression, not the history: an image that was a
-    JPEG before is now compressed twice.
-    """
-    return jpeg(image, quality)

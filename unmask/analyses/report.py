@@ -14,9 +14,9 @@ import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from unmask.experiments import load_features  # noqa: E402
+from unmask.learn.protocol import load_features  # noqa: E402
 from unmask.io import atomic_output, write_text  # noqa: E402
-from unmask.metrics import binary_metrics, summarize_repeats  # noqa: E402
+from unmask.learn.metrics import binary_metrics, summarize_repeats  # noqa: E402
 
 
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:

@@ -9,8 +9,8 @@ import pyarrow as pa
 
 from unmask import VIDEO_SUFFIXES
 from unmask.io import list_files
-from unmask.manifest import sample_paths, shard_of, stable_hash
-from unmask.video import FaceDetector, actor_ids, process_video, video_group
+from unmask.data.sampling import sample_paths, shard_of, stable_hash
+from unmask.data.video import FaceDetector, actor_ids, process_video, video_group
 
 CROPS_SCHEMA = pa.schema(
     [

@@ -1,0 +1,1 @@
+"""Analyses: robustness, generalisation, and the tables and figures."""

@@ -1,0 +1,1 @@
+"""Features: FFT engines, the azimuthal spectrum, extraction of a manifest shard, perturbations."""

@@ -1,0 +1,1 @@
+"""Learning: the protocol, classifiers, the model file, calibration, metrics, final models, prediction."""
