@@ -13,15 +13,15 @@ def _names(files: list[str]) -> set[str]:
 
 
 def test_features_reach_the_fft_through_the_spectrum() -> None:
-    assert _names(code_closure.code_files("features")) == {
-        "__init__.py", "features.py", "spectrum.py", "fourier.py", "images.py", "io.py", "manifest.py",
-        "file_list.py", "perturb.py",
+    assert _names(code_closure.code_files("features/extract")) == {
+        "__init__.py", "io.py", "data/__init__.py", "data/images.py", "data/sampling.py",
+        "features/__init__.py", "features/extract.py", "features/spectrum.py", "features/fourier.py", "features/perturb.py",
     }
 
 
 def test_imports_inside_functions_and_subpackages_count() -> None:
-    names = _names(code_closure.code_files("acquire/__init__", "acquire/ffhq_json"))
-    assert {"acquire/__init__.py", "acquire/download.py", "acquire/google_drive.py", "file_list.py"} <= names
+    names = _names(code_closure.code_files("data/acquire/__init__", "data/acquire/ffhq_json"))
+    assert {"data/acquire/__init__.py", "data/acquire/download.py", "data/acquire/google_drive.py", "data/file_list.py"} <= names
 
 
 def test_names_from_the_package_init_are_not_modules(tmp_path, monkeypatch) -> None:

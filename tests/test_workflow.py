@@ -77,12 +77,12 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("experiments.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
-        ("fourier.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
-        ("spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
-        ("report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1}),
-        ("robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
-        ("generalisation.py", {**GENERALISATION, "all": 1}),
+        ("learn/protocol.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
+        ("features/fourier.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
+        ("features/spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
+        ("analyses/report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1}),
+        ("analyses/robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
+        ("analyses/generalisation.py", {**GENERALISATION, "all": 1}),
         ("commands/train.py", {"train": 6, "table": 1, "metrics": 1, "all": 1}),
     ],
 )
