@@ -30,6 +30,14 @@ SMALL_DEMO = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def logging_as_the_cli_sets_it_up():
+    """Log records reach stderr (and so capsys) as under the ``unmask`` command."""
+    from unmask.log import setup_logging
+
+    setup_logging(0)
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """A private copy of the workflow, run once on the small demo; tests that change it restore it."""

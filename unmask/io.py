@@ -49,13 +49,10 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
-    """Hex digest (sha256, md5, ...) of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest (sha256, md5, ...) of a file (``hashlib.file_digest``, which reads it in chunks)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:

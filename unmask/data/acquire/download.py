@@ -1,47 +1,47 @@
-"""HTTP downloads shared by the acquisition methods.
+"""HTTP downloads shared by the acquisition methods, on a ``requests`` session.
 
+Each request is retried by urllib3's ``Retry`` on connection errors,
+timeouts, 429 and 5xx, with exponential backoff and ``Retry-After`` honoured.
 Each file streams to ``<name>.part`` and is renamed to its final name only
 after its size and checksums check out, so a failed download never leaves a
-file under its final name. A partial file resumes with an HTTP Range request
-(206 appends, 200 starts over). Connection errors, timeouts, truncated
-bodies, 5xx and 429 are retried with exponential backoff (``Retry-After`` is
-honoured). Files download in a thread pool with a per-host minimum interval
-between requests; progress and a summary go to stderr. Google Drive's
+file under its final name. A partial file, or a body cut short, resumes with
+an HTTP Range request (206 appends, 200 starts over). Files download in a
+thread pool with a per-host minimum interval between requests; progress
+(``unmask.log.progress``) and a summary go to stderr. Google Drive's
 interstitial pages (confirm token, virus-scan form, quota exceeded) are
-handled in ``_drive_next_url``.
-
-Only the standard library is used (urllib, with redirects and cookies).
+passed in ``_drive_next_url``.
 """
 from __future__ import annotations
 
-import email.utils
-import errno
 import html
-import http.client
-import http.cookiejar
+import logging
 import os
 import re
-import socket
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from unmask.io import file_digest
+import requests
+from requests.adapters import HTTPAdapter
+from tqdm import tqdm
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.util import Retry
 
-USER_AGENT = "unmask/0.1 (reproduction of Durall et al. 2019; Python urllib)"
+from unmask.io import file_digest
+from unmask.log import progress
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"unmask/0.1 (reproduction of Durall et al. 2019; python-requests {requests.__version__})"
 CHUNK = 1 << 16
 MAX_PAGE = 1 << 20  # an interstitial HTML page is read whole up to this size
 MAX_HOPS = 3  # interstitial pages followed per request
-UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH}
 
 
 class DownloadError(Exception):
@@ -89,7 +89,7 @@ class Options:
     timeout: float = 60.0  # seconds per connect / read
     host_interval: float = 0.0  # minimum seconds between requests to one host
     user_agent: str = USER_AGENT
-    progress_interval: float = 2.0  # seconds between progress lines
+    progress_interval: float = 30.0  # seconds between progress lines in a log (a terminal shows bars)
 
     @classmethod
     def from_spec(cls, spec: dict, **defaults) -> Options:
@@ -115,48 +115,6 @@ def verify(path: Path, item: Item) -> str | None:
     return None
 
 
-def human_bytes(n: float) -> str:
-    """``1536`` -> ``'1.5 KiB'``."""
-    if n < 1024:
-        return f"{n:.0f} B"
-    for unit in ("KiB", "MiB", "GiB"):
-        n /= 1024
-        if n < 1024 or unit == "GiB":
-            break
-    return f"{n:.1f} {unit}"
-
-
-class Progress:
-    """Line-based progress on stderr: counters by outcome plus bytes, at most one line per interval."""
-
-    def __init__(self, label: str, total: int, interval: float, done_keys: Iterable[str]):
-        self.label, self.total, self.interval = label, total, interval
-        self.done_keys = tuple(done_keys)
-        self.counts: Counter[str] = Counter()
-        self.bytes = 0
-        self.start = self.last = time.monotonic()
-        self.lock = threading.Lock()
-
-    def add(self, key: str | None = None, nbytes: int = 0) -> None:
-        """Count one outcome ``key`` and/or ``nbytes`` received; print if the interval passed."""
-        with self.lock:
-            if key:
-                self.counts[key] += 1
-            self.bytes += nbytes
-            now = time.monotonic()
-            if now - self.last >= self.interval:
-                self.last = now
-                print(self.line(), file=sys.stderr, flush=True)
-
-    def line(self) -> str:
-        """``label: done/total (outcome n, ...), bytes at rate``."""
-        done = sum(self.counts[k] for k in self.done_keys)
-        parts = ", ".join(f"{k} {n}" for k, n in sorted(self.counts.items()))
-        rate = self.bytes / max(time.monotonic() - self.start, 1e-9)
-        return (f"{self.label}: {done}/{self.total} ({parts or 'starting'}), "
-                f"{human_bytes(self.bytes)} at {human_bytes(rate)}/s")
-
-
 @dataclass
 class Summary:
     """Outcome of ``Downloader.fetch_all``."""
@@ -167,7 +125,7 @@ class Summary:
     bytes: int = 0
 
     def __str__(self) -> str:
-        return (f"download summary: {len(self.fetched)} fetched ({human_bytes(self.bytes)}), "
+        return (f"download summary: {len(self.fetched)} fetched ({tqdm.format_sizeof(self.bytes, 'B')}), "
                 f"{len(self.present)} already present, {len(self.failed)} failed")
 
     def check(self, ignore: Callable[[DownloadError], bool] = lambda e: False) -> None:
@@ -180,30 +138,53 @@ class Summary:
 
 
 class _Retry(Exception):
-    """A transient failure of one attempt."""
+    """A body that failed after its request succeeded: resumed by ``Downloader._retrying``."""
 
-    def __init__(self, reason: str, retry_after: float | None = None, unreachable: bool = False):
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.unreachable = unreachable
+
+class _Backoff(Retry):
+    """urllib3's Retry waiting ``backoff_factor * 2**(n-1)`` after the n-th failure (urllib3 skips the
+    first wait), each wait, Retry-After included, at most ``backoff_max``."""
+
+    def get_backoff_time(self) -> float:
+        return min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1)) if self.history else 0
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), self.backoff_max)
+
+
+class _PacedAdapter(HTTPAdapter):
+    """An HTTPAdapter that waits for the host's next request slot before each request."""
+
+    def __init__(self, wait_for_host: Callable[[str], None], **kwargs):
+        self.wait_for_host = wait_for_host
+        super().__init__(**kwargs)
+
+    def send(self, request, **kwargs):
+        self.wait_for_host(request.url)
+        return super().send(request, **kwargs)
 
 
 class Downloader:
     """Fetches ``Item``s and single URLs with retries, resume, verification and rate limiting."""
 
     def __init__(self, options: Options | None = None):
-        self.options = options or Options()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.options = opts = options or Options()
+        retry = _Backoff(total=opts.retries, backoff_factor=opts.backoff, backoff_max=opts.max_delay,
+                         status_forcelist=[429, *range(500, 600)], respect_retry_after_header=True,
+                         raise_on_status=False)
+        adapter = _PacedAdapter(self._wait_for_host, max_retries=retry, pool_maxsize=max(1, opts.workers))
+        self.session = requests.Session()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        # identity: byte offsets (Range) and sizes refer to the file itself, never to a compressed transfer
+        self.session.headers.update({"User-Agent": opts.user_agent, "Accept-Encoding": "identity"})
         self._next_slot: dict[str, float] = {}
-        self._slot_lock = threading.Lock()
-        self._progress: Progress | None = None
-
-    # -- public -----------------------------------------------------------------
+        self._lock = threading.Lock()
+        self._bytes = None
 
     def fetch_all(self, items: list[Item], folder: Path,
                   on_done: Callable[[Item], None] | None = None) -> Summary:
-        """Fetch what is missing or bad among ``items``, in parallel; print progress and a summary.
+        """Fetch what is missing or bad among ``items``, in parallel; show progress and log a summary.
 
         ``on_done(item)`` runs in the worker after an item is fetched or found
         present and verified; a DownloadError from it counts as that item's
@@ -211,12 +192,14 @@ class Downloader:
         skipped and NetworkUnavailable names ``folder`` as the place for
         manually obtained files.
         """
-        summary = Summary()
+        summary, outcomes = Summary(), Counter()
         stop = threading.Event()
-        lock = threading.Lock()
         unreachable: list[NetworkUnavailable] = []
-        self._progress = Progress("download", len(items), self.options.progress_interval,
-                                  ("fetched", "present", "failed"))
+        interval = self.options.progress_interval
+        sizes = [item.size for item in items]
+        files = progress(total=len(items), unit="file", desc="download", interval=interval)
+        self._bytes = progress(total=None if None in sizes else sum(sizes), unit="B", unit_scale=True,
+                               desc="download bytes", interval=interval)
 
         def work(item: Item) -> None:
             if stop.is_set():
@@ -231,20 +214,25 @@ class Downloader:
                 unreachable.append(e)
                 return
             except DownloadError as e:
-                with lock:
+                outcome = "failed"
+                with self._lock:
                     summary.failed.append((item, e))
-                self._progress.add("failed")
-                return
-            with lock:
-                getattr(summary, outcome).append(item)
-                summary.bytes += size if outcome == "fetched" else 0
-            self._progress.add(outcome)
+            else:
+                with self._lock:
+                    getattr(summary, outcome).append(item)
+                    summary.bytes += size if outcome == "fetched" else 0
+            with self._lock:
+                outcomes[outcome] += 1
+                files.set_postfix_str(", ".join(f"{k} {n}" for k, n in sorted(outcomes.items())))
+                files.update()
 
         with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
             for future in [pool.submit(work, item) for item in items]:
                 future.result()
-        self._progress = None
-        print(summary, file=sys.stderr, flush=True)
+        self._bytes.close()
+        files.close()
+        self._bytes = None
+        log.info("%s", summary)
         if unreachable:
             raise with_local_advice(unreachable[0], folder)
         return summary
@@ -258,7 +246,7 @@ class Downloader:
             problem = verify(item.dest, item)
             if problem is None:
                 return "present"
-            print(f"{item.dest}: {problem}; fetching it again", file=sys.stderr)
+            log.warning("%s: %s; fetching it again", item.dest, problem)
             item.dest.unlink()
         item.dest.parent.mkdir(parents=True, exist_ok=True)
         part = item.dest.with_name(item.dest.name + ".part")
@@ -277,15 +265,12 @@ class Downloader:
         def attempt() -> bytes:
             response, _ = self._open(url, 0, None)
             with response:
-                body = response.read()
-            length = response.headers.get("Content-Length")
-            if length is not None and len(body) != int(length):
-                raise _Retry(f"truncated: {len(body)} of {length} bytes")
-            return body
+                try:
+                    return response.content
+                except requests.RequestException as e:
+                    raise _Retry(f"{type(e).__name__}: {e}") from None
 
         return self._retrying(url, attempt)
-
-    # -- one attempt ------------------------------------------------------------
 
     def _stream(self, item: Item, part: Path, source: list[str]) -> None:
         """One attempt: append to or restart ``part`` from ``source[0]``, updating it past Drive pages."""
@@ -293,53 +278,62 @@ class Downloader:
         if item.size is not None and offset > item.size:
             part.unlink()
             offset = 0
-        try:
-            response, source[0] = self._open(source[0], offset, item)
-        except urllib.error.HTTPError as e:
-            if e.code != 416 or not offset:
-                raise
-            e.close()
-            if offset == item.size:
-                return  # complete already; verified by the caller
-            part.unlink()
-            raise _Retry("server refused to resume the partial file; starting over") from None
+        response, source[0] = self._open(source[0], offset, item)
         with response:
-            if response.status == 206:
-                start, total = _content_range(response.headers.get("Content-Range", ""))
-                if start != offset:
-                    raise DownloadError(f"{item.url}: asked to resume at byte {offset}, "
-                                        f"server sent from {start}", item.url)
-                mode = "ab"
+            if response.status_code == 416:
+                if offset == item.size:
+                    return  # complete already; verified by the caller
+                part.unlink()
+                raise _Retry("server refused to resume the partial file; starting over")
+            if response.status_code == 206:
+                match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
+                if not match or int(match[1]) != offset:
+                    raise DownloadError(f"{item.url}: asked to resume at byte {offset}, server sent "
+                                        f"{response.headers.get('Content-Range')!r}", item.url)
+                total, mode = None if match[2] == "*" else int(match[2]), "ab"
             else:
-                offset, mode = 0, "wb"
                 length = response.headers.get("Content-Length")
-                total = int(length) if length is not None else None
+                offset, total, mode = 0, None if length is None else int(length), "wb"
             if item.size is not None and total is not None and total != item.size:
                 raise DownloadError(f"{item.url}: server announces {total} bytes, "
                                     f"expected {item.size}", item.url)
             received = 0
-            with open(part, mode) as f:
-                while block := response.read(CHUNK):
-                    f.write(block)
-                    received += len(block)
-                    if self._progress:
-                        self._progress.add(nbytes=len(block))
+            response.raw.enforce_content_length = False  # keep the bytes of a short body: checked below
+            try:
+                with open(part, mode) as f:
+                    for block in response.iter_content(CHUNK):
+                        f.write(block)
+                        received += len(block)
+                        if self._bytes is not None:
+                            with self._lock:
+                                self._bytes.update(len(block))
+            except requests.RequestException as e:
+                raise _Retry(f"{type(e).__name__}: {e}") from None
         if total is not None and offset + received < total:
             raise _Retry(f"truncated at byte {offset + received} of {total}")
 
-    def _open(self, url: str, offset: int, item: Item | None):
-        """GET ``url`` (from byte ``offset``) past Google Drive's pages: (response, URL asked last)."""
+    def _open(self, url: str, offset: int, item: Item | None) -> tuple[requests.Response, str]:
+        """GET ``url`` (from byte ``offset``) past Google Drive's pages: (response, URL asked last).
+
+        Failed requests (after urllib3's retries) and error statuses other than 416 raise DownloadError.
+        """
         for _ in range(MAX_HOPS + 1):
-            headers = {"User-Agent": self.options.user_agent}
-            if offset:
-                headers["Range"] = f"bytes={offset}-"
-            self._wait_for_host(url)
-            response = self.opener.open(urllib.request.Request(url, headers=headers),
-                                        timeout=self.options.timeout)
-            if response.headers.get_content_type() != "text/html":
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            try:
+                response = self.session.get(url, headers=headers, stream=True, timeout=self.options.timeout)
+            except requests.RequestException as e:
+                raise _request_failure(url, e, self.options.retries + 1) from None
+            if response.status_code >= 400 and response.status_code != 416:
+                response.close()
+                retries = response.raw.retries
+                attempts = len(retries.history) + 1 if retries else 1
+                status = f"HTTP {response.status_code} {response.reason}"
+                message = f"failed {attempts} attempt(s), last: {status}" if attempts > 1 else status
+                raise DownloadError(f"{url}: {message}", url, response.status_code)
+            if response.headers.get("Content-Type", "").split(";")[0].strip() != "text/html":
                 return response, url
             with response:
-                page = response.read(MAX_PAGE).decode("utf-8", "replace")
+                page = response.raw.read(MAX_PAGE, decode_content=True).decode("utf-8", "replace")
             url = _drive_next_url(page, response.url, item)
         raise DownloadError(f"{url}: still an HTML page after {MAX_HOPS} confirmation steps", url)
 
@@ -349,70 +343,32 @@ class Downloader:
         if interval <= 0:
             return
         host = urlsplit(url).netloc
-        with self._slot_lock:
+        with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_slot.get(host, now))
             self._next_slot[host] = slot + interval
         if slot > now:
             time.sleep(slot - now)
 
-    # -- retries ------------------------------------------------------------------
-
     def _retrying(self, url: str, attempt: Callable):
-        """Run ``attempt`` until it succeeds, retrying transient failures with backoff."""
+        """Run ``attempt``, resuming bodies that fail after their request succeeded, with backoff."""
         opts = self.options
-        failures: list[_Retry] = []
         for n in range(opts.retries + 1):
-            if failures:
-                wait = opts.backoff * 2 ** (n - 1)
-                time.sleep(min(max(wait, failures[-1].retry_after or 0), opts.max_delay))
+            if n:
+                time.sleep(min(opts.backoff * 2 ** (n - 1), opts.max_delay))
             try:
                 return attempt()
             except _Retry as e:
-                failures.append(e)
-            except urllib.error.HTTPError as e:
-                if e.code != 429 and e.code < 500:
-                    raise DownloadError(f"{url}: HTTP {e.code} {e.reason}", url, e.code) from None
-                failures.append(_Retry(f"HTTP {e.code} {e.reason}", _retry_after(e.headers)))
-                e.close()
-            except (urllib.error.URLError, http.client.HTTPException, ConnectionError,
-                    TimeoutError) as e:
-                failures.append(_classify(e))
-        attempts = f"{len(failures)} attempt(s)"
-        if all(f.unreachable for f in failures):
-            raise NetworkUnavailable(f"{url}: cannot connect ({failures[-1]}) in {attempts}", url)
-        raise DownloadError(f"{url}: failed {attempts}, last: {failures[-1]}", url)
+                failure = e
+        raise DownloadError(f"{url}: failed {opts.retries + 1} attempt(s), last: {failure}", url)
 
 
-def _classify(error: Exception) -> _Retry:
-    """A transient failure, marked unreachable when no connection could be made at all."""
-    reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    unreachable = isinstance(reason, socket.gaierror) or (
-        isinstance(reason, OSError) and reason.errno in UNREACHABLE_ERRNOS)
-    return _Retry(f"{type(reason).__name__}: {reason}", unreachable=unreachable)
-
-
-def _retry_after(headers) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
-    value = (headers or {}).get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _content_range(value: str) -> tuple[int, int | None]:
-    """``'bytes 100-199/200'`` -> ``(100, 200)``; total None if ``*``."""
-    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", value.strip())
-    if not match:
-        raise _Retry(f"bad Content-Range {value!r}")
-    return int(match[1]), None if match[2] == "*" else int(match[2])
+def _request_failure(url: str, error: requests.RequestException, attempts: int) -> DownloadError:
+    """The DownloadError for a request that failed after its retries: NetworkUnavailable if it never connected."""
+    reason = error.args[0].reason if error.args and isinstance(error.args[0], MaxRetryError) else error
+    if isinstance(reason, NewConnectionError):  # refused, unreachable or no DNS answer; not a timeout
+        return NetworkUnavailable(f"{url}: cannot connect ({reason}) in {attempts} attempt(s)", url)
+    return DownloadError(f"{url}: failed {attempts} attempt(s), last: {type(reason).__name__}: {reason}", url)
 
 
 # -- Google Drive interstitial pages ------------------------------------------------
