@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import stat
 import tarfile
 import zipfile
@@ -331,3 +332,55 @@ def test_archive_not_an_archive(tmp_path):
     (tmp_path / "x.zip").write_bytes(b"hello")
     with pytest.raises(ArchiveError, match="not a zip, tar or 7z"):
         archive_method.extract(tmp_path / "x.zip", tmp_path / "dest")
+
+
+@pytest.mark.parametrize("make", [make_zip, make_tar])
+def test_archive_refuses_a_file_that_is_also_a_folder(tmp_path, make):
+    path = make(tmp_path / "clash.archive", {"a.jpg": b"0", "x.jpg": b"1", "x.jpg/y.jpg": b"2"})
+    with pytest.raises(ArchiveError, match=r"'x.jpg/y.jpg' rejected: 'x.jpg' is a file .* also a folder"):
+        archive_method.extract(path, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_archive_member_never_writes_into_the_download_cache(server, tmp_path):
+    evil = b"not the archive"
+    data = make_zip(tmp_path / "src.zip", {"faces/a.jpg": image(1), "_archive/faces.zip": evil,
+                                          "_archive/faces.zip.extracted.json": b"{}"}).read_bytes()
+    server.add("/faces.zip", data)
+    spec = {"url": server.url("/faces.zip"), "download": FAST}
+    dest = tmp_path / "dest"
+    with pytest.raises(ArchiveError, match="'_archive/faces.zip' rejected: inside _archive/"):
+        archive_method.acquire(spec, dest)
+    assert (dest / "_archive/faces.zip").read_bytes() == data and not (dest / "faces").exists()
+    assert archive_method.acquire({**spec, "members": "faces/*"}, dest) == [dest / "faces/a.jpg"]
+    assert (dest / "_archive/faces.zip").read_bytes() == data and len(server.hits()) == 1
+
+
+def test_http_404_ends_the_command_with_one_clear_line(server, tmp_path, capsys):
+    from unmask.cli import main
+
+    spec = {"method": "archive", "url": server.url("/gone.zip"), "path": str(tmp_path / "src"), "download": FAST}
+    assert main(["acquire", "--spec", json.dumps(spec), "--out", str(tmp_path / "files.tsv")]) == 1
+    err = capsys.readouterr().err
+    assert f"{server.url('/gone.zip')}: HTTP 404 Not Found" in err and "Traceback" not in err
+    assert not (tmp_path / "files.tsv").exists()
+
+
+@pytest.mark.parametrize("suffix,lossless", [(".png", True), (".jpg", False)])
+def test_write_image_encodes_by_suffix_atomically(tmp_path, suffix, lossless):
+    from unmask.data.images import write_image
+
+    pixels = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    write_image(tmp_path / f"a{suffix}", pixels, quality=90, compression=9)
+    decoded = cv2.imread(str(tmp_path / f"a{suffix}"))
+    assert decoded.shape == pixels.shape and (np.array_equal(decoded, pixels) or not lossless)
+    assert os.listdir(tmp_path) == [f"a{suffix}"]
+
+
+def test_write_image_refuses_what_it_cannot_encode_and_keeps_the_old_file(tmp_path):
+    from unmask.data.images import write_image
+
+    (tmp_path / "a.xyz").write_bytes(b"old")
+    with pytest.raises(ValueError, match=r"cannot encode .* as '\.xyz' for .*a\.xyz"):
+        write_image(tmp_path / "a.xyz", np.zeros((4, 4), np.uint8))
+    assert (tmp_path / "a.xyz").read_bytes() == b"old" and os.listdir(tmp_path) == ["a.xyz"]

@@ -52,10 +52,11 @@ class LineProgress:
     """tqdm's counting without the bar: a plain line on stderr at most every ``interval`` seconds."""
 
     def __init__(self, iterable: Iterable | None, total: int | None, unit: str, desc: str, interval: float,
-                 unit_scale: bool):
+                 unit_scale: bool, initial: int):
         self.iterable, self.total, self.unit, self.desc = iterable, total, unit, desc
         self.interval, self.unit_scale = interval, unit_scale
-        self.n, self.postfix, self.shown = 0, "", None
+        self.initial = self.n = initial
+        self.postfix, self.shown = "", (initial, "")
         self.start = self.last = time.monotonic()
         self.lock = threading.Lock()
 
@@ -93,19 +94,21 @@ class LineProgress:
         self.last = now = time.monotonic()
         self.shown = (self.n, self.postfix)
         counts, rate = (tqdm.format_meter(self.n, self.total, now - self.start, prefix=self.desc, unit=self.unit,
-                                          unit_scale=self.unit_scale, bar_format=part) for part in LINE_FORMAT)
+                                          unit_scale=self.unit_scale, initial=self.initial, bar_format=part)
+                       for part in LINE_FORMAT)
         postfix = f" ({self.postfix})" if self.postfix else ""
         print(f"{counts}{postfix} {rate}", file=sys.stderr, flush=True)
 
 
 def progress(iterable: Iterable | None = None, total: int | None = None, unit: str = "it", desc: str = "",
-             interval: float = 30.0, unit_scale: bool = False) -> tqdm | LineProgress:
+             interval: float = 30.0, unit_scale: bool = False, initial: int = 0) -> tqdm | LineProgress:
     """A tqdm bar when stderr is a terminal, else a ``LineProgress`` printing every ``interval`` seconds.
 
     Use it like tqdm: iterate over it, or call ``update(n)`` / ``set_postfix_str``
     and ``close()`` (or use it as a context manager). ``unit_scale`` shows
-    1.5M instead of 1500000 (use it with ``unit="B"``).
+    1.5M instead of 1500000 (use it with ``unit="B"``); ``initial`` counts work done earlier.
     """
     if sys.stderr.isatty():
-        return tqdm(iterable, total=total, unit=unit, desc=desc, unit_scale=unit_scale, file=sys.stderr)
-    return LineProgress(iterable, total, unit, desc, interval, unit_scale)
+        return tqdm(iterable, total=total, unit=unit, desc=desc, unit_scale=unit_scale, initial=initial,
+                    file=sys.stderr)
+    return LineProgress(iterable, total, unit, desc, interval, unit_scale, initial)

@@ -3,16 +3,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def _acquire(args: argparse.Namespace) -> int:
     from unmask.data.acquire import acquire_source
+    from unmask.data.acquire.download import DownloadError
+    from unmask.log import setup_logging
 
+    setup_logging(0)
     spec = json.loads(args.spec)
-    paths = acquire_source(spec, Path(spec["path"]), Path(args.out))
-    print(f"acquire: {len(paths)} files in {spec['path']}", file=sys.stderr)
+    try:
+        paths = acquire_source(spec, Path(spec["path"]), Path(args.out))
+    except DownloadError as error:  # the message says it all: no traceback in the job's log
+        log.error("%s", error)
+        return 1
+    log.info("acquire: %d files in %s", len(paths), spec["path"])
     return 0
 
 

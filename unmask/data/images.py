@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from unmask import IMAGE_SUFFIXES
-from unmask.io import list_files
+from unmask.io import atomic_output, list_files
 
 
 class RejectedImage(ValueError):
@@ -67,3 +67,22 @@ def decode_gray(data: bytes) -> np.ndarray:
 def read_gray(path: str | Path) -> np.ndarray:
     """Read an image file as grayscale at native resolution, as the seed code's ``cv2.imread(path, 0)``."""
     return decode_gray(Path(path).read_bytes())
+
+
+def write_image(path: str | Path, image: np.ndarray, quality: int | None = None, compression: int | None = None) -> None:
+    """Encode ``image`` in the format of ``path``'s suffix and write it atomically.
+
+    ``quality`` is the JPEG quality (0-100) and ``compression`` the PNG
+    compression level (0-9); None keeps OpenCV's default.
+    """
+    suffix = Path(path).suffix.lower()
+    flag, value = {".jpg": (cv2.IMWRITE_JPEG_QUALITY, quality), ".jpeg": (cv2.IMWRITE_JPEG_QUALITY, quality),
+                   ".png": (cv2.IMWRITE_PNG_COMPRESSION, compression)}.get(suffix, (None, None))
+    try:
+        ok, data = cv2.imencode(suffix, image, [] if value is None else [flag, int(value)])
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise ValueError(f"cannot encode a {image.shape} image as {suffix!r} for {path}")
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data.tobytes())

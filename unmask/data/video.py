@@ -29,7 +29,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from unmask.io import atomic_output
+from unmask.data.images import write_image
 
 SEEK_MIN_GAP = 300  # mean gap (frames) above which seeking wins; 1080p x264: seek won at 420, lost at 280
 HAAR_CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
@@ -221,11 +221,7 @@ def square_box(face: tuple[float, float, float, float], width: int, height: int,
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write an image as a lossless PNG, atomically."""
-    ok, data = cv2.imencode(".png", image)
-    if not ok:
-        raise ValueError(f"cannot encode {image.shape} image as PNG for {path}")
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(data.tobytes())
+    write_image(path, image)
 
 
 def process_video(path: str | os.PathLike, out_dir: str | os.PathLike, n: int = 20, margin: float = 0.25,

@@ -9,12 +9,14 @@ workflow's manifest stage reads.
 from __future__ import annotations
 
 import importlib
-import sys
+import logging
 from pathlib import Path
 
 from unmask.data.acquire.download import NetworkUnavailable
 from unmask.data.file_list import write_file_list
 from unmask.data.images import list_images
+
+log = logging.getLogger(__name__)
 
 
 def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
@@ -34,6 +36,6 @@ def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
         paths = list_images(dest) if Path(dest).is_dir() else []
         if not paths:
             raise
-        print(f"{error}\nUsing the {len(paths)} images already in {dest} instead, as a local source.", file=sys.stderr)
+        log.warning("%s\nUsing the %d images already in %s instead, as a local source.", error, len(paths), dest)
     write_file_list(paths, file_list)
     return paths

@@ -10,9 +10,11 @@ all); ``count`` (first N selected members by name; default all);
 (default true); ``download``.
 
 The format is detected from the file's content. Absolute paths, ``..``,
-links and special files among the selected members are rejected before
-anything is written. A downloaded archive lives in ``_archive/``; a record
-there of what was extracted lets a rerun skip the archive entirely.
+links, special files, members inside ``_archive/`` and a member that is both
+a file and a folder of another (``x.jpg`` and ``x.jpg/y.jpg``) are rejected
+among the selected members before anything is written. A downloaded archive
+lives in ``_archive/``; a record there of what was extracted lets a rerun
+skip the archive entirely.
 """
 from __future__ import annotations
 
@@ -85,8 +87,9 @@ def extract(archive: Path, dest: Path, patterns: str | list[str] | None = None,
     with opener(archive) as handle:
         members = [m for m in lister(handle) if m.kind != "dir" and _selected(m.name, patterns)]
         members = sorted(members, key=lambda m: m.name)[:count]
+        names = {posixpath.normpath(m.name.replace("\\", "/")) for m in members}
         for m in members:
-            problem = _unsafe(m)
+            problem = _unsafe(m, names)
             if problem:
                 raise ArchiveError(f"{archive}: member {m.name!r} rejected: {problem}")
         total = sum(m.size for m in members)
@@ -163,8 +166,8 @@ def _write_7z(handle: py7zr.SevenZipFile, archive: Path, members: list[Member], 
             shutil.move(staged, dest / m.name)
 
 
-def _unsafe(m: Member) -> str | None:
-    """Why a member must not be extracted, or None."""
+def _unsafe(m: Member, names: set[str]) -> str | None:
+    """Why a member must not be extracted beside the other selected ``names`` (normalised), or None."""
     name = m.name.replace("\\", "/")
     if name.startswith("/") or re.match(r"[A-Za-z]:", name):
         return "absolute path"
@@ -172,6 +175,12 @@ def _unsafe(m: Member) -> str | None:
         return "'..' in path"
     if m.kind in ("link", "special"):
         return f"{m.kind} entry"
+    parts = posixpath.normpath(name).split("/")
+    if parts[0] == ARCHIVE_DIR:
+        return f"inside {ARCHIVE_DIR}/, where the download and its record are kept (leave it out with `members`)"
+    folders = ["/".join(parts[:i]) for i in range(1, len(parts))]
+    if clash := next((f for f in folders if f in names), None):
+        return f"{clash!r} is a file in the archive and also a folder of this member"
     return None
 
 

@@ -16,7 +16,7 @@ import matplotlib.cbook
 import numpy as np
 from sklearn.datasets import load_sample_image
 
-from unmask.io import atomic_output
+from unmask.data.images import write_image
 
 # A 1-D kernel whose two polyphase parts ([1, 3] and [3, 1]) each sum to 4: a plausible learned up-sampler.
 _TRANSPOSED_KERNEL = np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 16.0
@@ -63,15 +63,8 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     sources = photos()
     rng = np.random.default_rng(seed)
     dest.mkdir(parents=True, exist_ok=True)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     paths = []
     for index in range(count):
-        image = make_image(sources[index % len(sources)], style, size, rng)
-        path = dest / f"{style}_{index:05d}.{suffix}"
-        ok, encoded = cv2.imencode(f".{suffix}", image, params)
-        if not ok:
-            raise RuntimeError(f"OpenCV could not encode demo image {path}")
-        with atomic_output(path) as tmp:
-            tmp.write_bytes(encoded.tobytes())
-        paths.append(path)
+        paths.append(dest / f"{style}_{index:05d}.{suffix}")
+        write_image(paths[-1], make_image(sources[index % len(sources)], style, size, rng), quality=95, compression=3)
     return paths

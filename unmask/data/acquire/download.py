@@ -153,15 +153,34 @@ class _Backoff(Retry):
 
 
 class _PacedAdapter(HTTPAdapter):
-    """An HTTPAdapter that waits for the host's next request slot before each request."""
+    """An HTTPAdapter that keeps ``interval`` seconds between requests to one host.
 
-    def __init__(self, wait_for_host: Callable[[str], None], **kwargs):
-        self.wait_for_host = wait_for_host
+    A request waits until ``interval`` after both the previous request's start
+    and its answer, so network delays never bring two requests closer.
+    """
+
+    def __init__(self, interval: float, **kwargs):
+        self.interval = interval
+        self.next_slot: dict[str, float] = {}
+        self.lock = threading.Lock()
         super().__init__(**kwargs)
 
     def send(self, request, **kwargs):
-        self.wait_for_host(request.url)
-        return super().send(request, **kwargs)
+        if self.interval <= 0:
+            return super().send(request, **kwargs)
+        host = urlsplit(request.url).netloc
+        while True:
+            with self.lock:
+                wait = self.next_slot.get(host, 0.0) - time.monotonic()
+                if wait <= 0:
+                    self.next_slot[host] = time.monotonic() + self.interval
+                    break
+            time.sleep(wait)
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            with self.lock:
+                self.next_slot[host] = max(self.next_slot[host], time.monotonic() + self.interval)
 
 
 class Downloader:
@@ -172,13 +191,12 @@ class Downloader:
         retry = _Backoff(total=opts.retries, backoff_factor=opts.backoff, backoff_max=opts.max_delay,
                          status_forcelist=[429, *range(500, 600)], respect_retry_after_header=True,
                          raise_on_status=False)
-        adapter = _PacedAdapter(self._wait_for_host, max_retries=retry, pool_maxsize=max(1, opts.workers))
+        adapter = _PacedAdapter(opts.host_interval, max_retries=retry, pool_maxsize=max(1, opts.workers))
         self.session = requests.Session()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         # identity: byte offsets (Range) and sizes refer to the file itself, never to a compressed transfer
         self.session.headers.update({"User-Agent": opts.user_agent, "Accept-Encoding": "identity"})
-        self._next_slot: dict[str, float] = {}
         self._lock = threading.Lock()
         self._bytes = None
 
@@ -336,19 +354,6 @@ class Downloader:
                 page = response.raw.read(MAX_PAGE, decode_content=True).decode("utf-8", "replace")
             url = _drive_next_url(page, response.url, item)
         raise DownloadError(f"{url}: still an HTML page after {MAX_HOPS} confirmation steps", url)
-
-    def _wait_for_host(self, url: str) -> None:
-        """Sleep until this host's next request slot (``host_interval`` apart)."""
-        interval = self.options.host_interval
-        if interval <= 0:
-            return
-        host = urlsplit(url).netloc
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot.get(host, now))
-            self._next_slot[host] = slot + interval
-        if slot > now:
-            time.sleep(slot - now)
 
     def _retrying(self, url: str, attempt: Callable):
         """Run ``attempt``, resuming bodies that fail after their request succeeded, with backoff."""

@@ -24,7 +24,8 @@ import cv2
 
 from unmask.data.acquire.download import DownloadError, Downloader, Item, Options
 from unmask.data.acquire.google_drive import drive_url, rebase
-from unmask.io import atomic_output, write_text
+from unmask.data.images import write_image
+from unmask.io import write_text
 
 JSON_DRIVE_ID = "16N0RV4fHI6joBuKbQAoG34V_cQk7vxSA"
 JSON_SIZE = 267_793_842
@@ -78,9 +79,6 @@ def select(records: dict, start: int, count: int, category: str | None) -> list[
 def to_jpeg(png: Path, jpeg: Path, quality: int) -> None:
     """Re-encode ``png`` as a JPEG of ``quality`` at ``jpeg`` (atomically)."""
     image = cv2.imread(str(png), cv2.IMREAD_COLOR)
-    ok, data = (False, None) if image is None else cv2.imencode(
-        ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
+    if image is None:
         raise DownloadError(f"{png}: cannot convert to JPEG (not a decodable image)")
-    with atomic_output(jpeg) as tmp:
-        tmp.write_bytes(data.tobytes())
+    write_image(jpeg, image, quality=quality)

@@ -11,8 +11,8 @@ answers are discarded. Files already in ``dest`` are checked and counted.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -20,15 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.data.acquire.download import (
-    DownloadError,
-    Downloader,
-    NetworkUnavailable,
-    Options,
-    Progress,
-    with_local_advice,
-)
+from unmask.data.acquire.download import DownloadError, Downloader, NetworkUnavailable, Options, with_local_advice
 from unmask.io import atomic_output, file_digest
+from unmask.log import progress
+
+log = logging.getLogger(__name__)
 
 URL = "https://thispersondoesnotexist.com/"
 PREFIX_LEN = 16  # hex digits of the sha256 in a file name
@@ -45,7 +41,8 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     downloader = Downloader(replace(options, host_interval=max(options.host_interval, delay)))
     dest.mkdir(parents=True, exist_ok=True)
     files = _existing(dest, size)
-    progress = Progress("scrape", count, downloader.options.progress_interval, ("saved",))
+    bar = progress(total=count, initial=len(files), unit="image", desc="scrape",
+                   interval=downloader.options.progress_interval)
     outcomes: Counter[str] = Counter()
     while len(files) < count:
         if outcomes.total() >= max_attempts:
@@ -60,14 +57,16 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
         problem = _problem(body, size)
         outcome = problem or ("repeat" if digest in files else "saved")
         outcomes[outcome] += 1
-        progress.add(outcome, len(body))
+        bar.set_postfix_str(_describe(outcomes))
         if outcome == "saved":
             with atomic_output(dest / f"{digest[:PREFIX_LEN]}.jpg") as tmp:
                 tmp.write_bytes(body)
             files[digest] = dest / f"{digest[:PREFIX_LEN]}.jpg"
+            bar.update()
+    bar.close()
     already = len(files) - outcomes["saved"]
-    print(f"scrape summary: {outcomes['saved']} new, {already} already present, "
-          f"{outcomes.total()} requests ({_describe(outcomes)})", file=sys.stderr)
+    log.info("scrape summary: %d new, %d already present, %d requests (%s)",
+             outcomes["saved"], already, outcomes.total(), _describe(outcomes))
     return sorted(files.values())[:count]
 
 
@@ -84,7 +83,7 @@ def _existing(dest: Path, size: tuple[int, int]) -> dict[str, Path]:
         digest = file_digest(path)
         problem = "content does not match its name" if path.stem != digest[:PREFIX_LEN] else _problem(path.read_bytes(), size)
         if problem:
-            print(f"{path}: {problem}; removing it", file=sys.stderr)
+            log.warning("%s: %s; removing it", path, problem)
             path.unlink()
         else:
             files[digest] = path

@@ -9,13 +9,15 @@ do not ask for the same URL again.
 from __future__ import annotations
 
 import csv
+import logging
 import posixpath
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from unmask.data.acquire.download import Downloader, Item, Options
 from unmask.io import write_text
+
+log = logging.getLogger(__name__)
 
 TEMPLATE = "https://raw.githubusercontent.com/ozgrozer/100k-faces/master/docs/0/{d}/{i:06d}.jpg"
 MISSING = "missing.tsv"
@@ -41,8 +43,8 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     if in_range:
         rows = "".join(f"{i}\t{url}\n" for i, url in sorted(missing.items()))
         write_text(dest / MISSING, "index\turl\n" + rows)
-        print(f"url_template: {len(in_range)} of {count} indices missing (HTTP 404), "
-              f"listed in {dest / MISSING}", file=sys.stderr)
+        log.warning("url_template: %d of %d indices missing (HTTP 404), listed in %s",
+                    len(in_range), count, dest / MISSING)
     summary.check(ignore=lambda e: e.status == 404)
     return [item.dest for item in items.values() if item.dest.is_file()]
 
