@@ -240,3 +240,21 @@ def test_unknown_download_option_rejected():
         Options.from_spec({"download": {"wrokers": 2}})
     assert Options.from_spec({"download": {"workers": 2}}, retries=1) == Options(workers=2, retries=1)
 
+
+
+def test_retry_after_is_capped_by_max_delay(server, tmp_path, monkeypatch):
+    waits = []
+    monkeypatch.setattr("unmask.data.acquire.download.time.sleep", waits.append)
+    server.add("/f", blob(10), failures=[429, 503], headers={"Retry-After": "3600"})
+    downloader(max_delay=0.25).fetch(Item(server.url("/f"), tmp_path / "f"))
+    assert waits == [0.25, 0.25] and (tmp_path / "f").read_bytes() == blob(10)
+
+
+def test_sequential_requests_keep_the_host_interval_after_slow_answers(server, tmp_path):
+    server.add("/slow", blob(10), failures=[("sleep", 0.3)])
+    server.add("/fast", blob(10))
+    fetcher = downloader(host_interval=0.2)
+    fetcher.get(server.url("/slow"))
+    fetcher.get(server.url("/fast"))
+    slow, fast = server.hits("/slow")[0], server.hits("/fast")[0]
+    assert fast.time - slow.time >= 0.3 + 0.2 - 0.01  # counted from the slow answer, not the slow request
