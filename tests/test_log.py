@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import pytest
 from tqdm import tqdm
@@ -57,3 +58,14 @@ def test_a_terminal_gets_a_tqdm_bar(monkeypatch):
     bar.update(2)
     bar.close()
     assert "download: 100%" in terminal.getvalue() and "2/2" in terminal.getvalue()
+
+
+def test_log_lines_on_a_terminal_go_above_the_bars(restore_logging, monkeypatch):
+    terminal = io.StringIO()
+    terminal.isatty = lambda: True
+    monkeypatch.setattr("sys.stderr", terminal)
+    setup_logging(0)
+    bar = progress(total=2, unit="file", desc="download")
+    logging.getLogger("unmask.test").warning("a warning")
+    bar.close()
+    assert re.search(r"[\r\n]\d\d:\d\d:\d\d WARNING unmask.test: a warning\n", terminal.getvalue())

@@ -20,7 +20,7 @@ LINE_FORMAT = ("{desc}: {n_fmt}/{total_fmt}", "[{elapsed}, {rate_fmt}]")  # the 
 
 
 class _StderrHandler(logging.StreamHandler):
-    """A handler writing to whatever ``sys.stderr`` is when a record is emitted (redirections included)."""
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (redirections and capture included)."""
 
     def __init__(self):
         super().__init__(sys.stderr)
@@ -32,6 +32,15 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value):
         pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """On a terminal, print above the progress bars (``tqdm.write``) instead of through them."""
+        if not self.stream.isatty():
+            return super().emit(record)
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:
+            self.handleError(record)
 
 
 def setup_logging(verbosity: int = 0) -> None:
