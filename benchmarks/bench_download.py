@@ -1,18 +1,21 @@
 """Downloader throughput against the local test server (tests/acquire_server.py).
 
-Run from the repository root:  python -m benchmarks.bench_download [--files 400] [--big-mib 128]
+Run from the repository root:  python -m benchmarks.bench_download [--files 400] [--big-mib 128] [--baseline DIR]
 
 Prints wall time and rate for: many small files (FFHQ-like count, 256 KiB
 each) with 1 and 4 workers; one large file (md5 verified); a rerun that only
 verifies what is there; and a large file resumed after a truncation at half.
 The server runs in the same process, so the numbers bound the downloader's
 own overhead (per-request cost, hashing, disk), not a real network.
+``--baseline DIR`` first runs the same measurements with the code of another
+checkout (e.g. ``git worktree add /tmp/before <commit>``): before and after in one run.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +38,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=400)
     parser.add_argument("--big-mib", type=int, default=128)
+    parser.add_argument("--baseline", type=Path, help="another checkout to measure first, for comparison")
     args = parser.parse_args()
+    if args.baseline:
+        print(f"== baseline: {args.baseline}", flush=True)
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_download", "--files", str(args.files),
+                        "--big-mib", str(args.big_mib)], cwd=args.baseline, check=True,
+                       env={**os.environ, "PYTHONPATH": str(args.baseline)}, stderr=subprocess.DEVNULL)
+        print(f"== this checkout: {Path(__file__).resolve().parents[1]}", flush=True)
     quiet = Options(progress_interval=3600, backoff=0)
     small = os.urandom(256 << 10)
     big = os.urandom(args.big_mib << 20)

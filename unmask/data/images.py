@@ -69,7 +69,8 @@ def read_gray(path: str | Path) -> np.ndarray:
     return decode_gray(Path(path).read_bytes())
 
 
-def write_image(path: str | Path, image: np.ndarray, quality: int | None = None, compression: int | None = None) -> None:
+def write_image(path: str | Path, image: np.ndarray, quality: int | None = None,
+                compression: int | None = None) -> None:
     """Encode ``image`` in the format of ``path``'s suffix and write it atomically.
 
     ``quality`` is the JPEG quality (0-100) and ``compression`` the PNG
