@@ -384,3 +384,9 @@ def test_write_image_refuses_what_it_cannot_encode_and_keeps_the_old_file(tmp_pa
     with pytest.raises(ValueError, match=r"cannot encode .* as '\.xyz' for .*a\.xyz"):
         write_image(tmp_path / "a.xyz", np.zeros((4, 4), np.uint8))
     assert (tmp_path / "a.xyz").read_bytes() == b"old" and os.listdir(tmp_path) == ["a.xyz"]
+
+
+def test_archive_extraction_reports_its_progress(tmp_path, capsys):
+    path = make_zip(tmp_path / "faces.zip", {"a.jpg": b"1", "b.jpg": b"2", "c.jpg": b"3"})
+    archive_method.extract(path, tmp_path / "dest")
+    assert "extract faces.zip: 3/3 [" in capsys.readouterr().err

@@ -36,6 +36,7 @@ from unmask import IMAGE_SUFFIXES
 from unmask.data.acquire.download import Downloader, Item, Options, verify
 from unmask.data.acquire.google_drive import source_url
 from unmask.io import atomic_output, write_text
+from unmask.log import progress
 
 MAX_SIZE = 100 * 2**30
 ARCHIVE_DIR = "_archive"
@@ -140,7 +141,7 @@ def _members_7z(sz: py7zr.SevenZipFile) -> list[Member]:
 def _write_streams(handle, archive: Path, members: list[Member], dest: Path, max_size: int) -> None:
     """Copy zip/tar members to their paths, each atomically, stopping past ``max_size`` bytes."""
     written = 0
-    for m in members:
+    for m in progress(members, total=len(members), unit="file", desc=f"extract {archive.name}"):
         src = handle.open(m.ref) if isinstance(handle, zipfile.ZipFile) else handle.extractfile(m.ref)
         with src, atomic_output(dest / m.name) as tmp, open(tmp, "wb") as out:
             while block := src.read(1 << 20):
