@@ -258,3 +258,9 @@ def test_sequential_requests_keep_the_host_interval_after_slow_answers(server, t
     fetcher.get(server.url("/fast"))
     slow, fast = server.hits("/slow")[0], server.hits("/fast")[0]
     assert fast.time - slow.time >= 0.3 + 0.2 - 0.01  # counted from the slow answer, not the slow request
+
+
+def test_a_malformed_url_is_one_attempt_named(tmp_path):
+    with pytest.raises(DownloadError, match=r"^ftp://mirror/f: InvalidSchema: ") as info:
+        downloader().fetch(Item("ftp://mirror/f", tmp_path / "f"))
+    assert "attempt" not in str(info.value) and not (tmp_path / "f").exists()

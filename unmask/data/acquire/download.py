@@ -340,7 +340,7 @@ class Downloader:
             try:
                 response = self.session.get(url, headers=headers, stream=True, timeout=self.options.timeout)
             except requests.RequestException as e:
-                raise _request_failure(url, e, self.options.retries + 1) from None
+                raise _request_failure(url, e, self.options.retries) from None
             if response.status_code >= 400 and response.status_code != 416:
                 response.close()
                 retries = response.raw.retries
@@ -368,12 +368,18 @@ class Downloader:
         raise DownloadError(f"{url}: failed {opts.retries + 1} attempt(s), last: {failure}", url)
 
 
-def _request_failure(url: str, error: requests.RequestException, attempts: int) -> DownloadError:
-    """The DownloadError for a request that failed after its retries: NetworkUnavailable if it never connected."""
-    reason = error.args[0].reason if error.args and isinstance(error.args[0], MaxRetryError) else error
+def _request_failure(url: str, error: requests.RequestException, retries: int) -> DownloadError:
+    """The DownloadError for a failed request: NetworkUnavailable if its ``retries`` never connected.
+
+    An error that urllib3 does not retry (a malformed URL, say) was one attempt.
+    """
+    retried = error.args[0] if error.args and isinstance(error.args[0], MaxRetryError) else None
+    reason = retried.reason if retried else error
+    if retried is None:
+        return DownloadError(f"{url}: {type(reason).__name__}: {reason}", url)
     if isinstance(reason, NewConnectionError):  # refused, unreachable or no DNS answer; not a timeout
-        return NetworkUnavailable(f"{url}: cannot connect ({reason}) in {attempts} attempt(s)", url)
-    return DownloadError(f"{url}: failed {attempts} attempt(s), last: {type(reason).__name__}: {reason}", url)
+        return NetworkUnavailable(f"{url}: cannot connect ({reason}) in {retries + 1} attempt(s)", url)
+    return DownloadError(f"{url}: failed {retries + 1} attempt(s), last: {type(reason).__name__}: {reason}", url)
 
 
 # -- Google Drive interstitial pages ------------------------------------------------
