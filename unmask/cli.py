@@ -56,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_verbosity_options(command: argparse.ArgumentParser) -> None:
     """``-v/--verbose`` and ``-q/--quiet``, each counted."""
-    command.add_argument("-v", "--verbose", action="count", default=0, help="log more (debug lines); repeatable")
-    command.add_argument("-q", "--quiet", action="count", default=0, help="log less (warnings and errors only)")
+    command.add_argument("-v", "--verbose", action="count", default=0, help="log debug lines too")
+    command.add_argument("-q", "--quiet", action="count", default=0, help="log warnings and errors only")
 
 
 def verbosity(args: argparse.Namespace) -> int:
