@@ -1,8 +1,13 @@
-"""The ``unmask`` command: one sub-command per stage, each defined in ``unmask/commands/``."""
+"""The ``unmask`` command: the user's commands, and the workflow's stages (hidden from ``unmask --help``).
+
+Each command is defined in ``unmask/commands/``. Logging is set up here, once, for every command.
+"""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import textwrap
 
 from unmask.commands import (
     acquire,
@@ -18,27 +23,56 @@ from unmask.commands import (
     spectrum,
     train,
 )
+from unmask.log import setup_logging
 
-# In the order of `unmask --help`: the user's commands, then the workflow's stages in the order they run.
-COMMANDS = [spectrum, predict, acquire, manifest, crops, features, train, model, report, audit, robustness, generalisation]
+log = logging.getLogger(__name__)
+
+USER_COMMANDS = [spectrum, predict]
+# The workflow's stages in the order they run; rules call them, their sub-parsers carry no help= so stay unlisted.
+STAGE_COMMANDS = [acquire, manifest, crops, features, train, model, report, audit, robustness, generalisation]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``unmask`` argument parser with one sub-command per stage."""
-    parser = argparse.ArgumentParser(prog="unmask", description="Spectral deepfake detection (Durall et al. 2019).")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
+    """The ``unmask`` argument parser: the user commands listed, the stage commands named in the epilog only."""
+    parser = argparse.ArgumentParser(
+        prog="unmask",
+        description="Spectral deepfake detection (Durall et al. 2019).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, title="commands")
+    for command in USER_COMMANDS:
         command.register(commands)
+    user_names = list(commands.choices)
+    for name in user_names:
+        add_verbosity_options(commands.choices[name])
+    for command in STAGE_COMMANDS:
+        command.register(commands)
+    commands.metavar = "{" + ",".join(user_names) + "}"
+    stage_names = [name for name in commands.choices if name not in user_names]
+    stages = textwrap.fill(f"Workflow stages (run by Snakemake): {', '.join(stage_names)}.", 79, break_on_hyphens=False)
+    parser.epilog = f"{stages}\nSee `unmask <stage> --help` for one."
     return parser
+
+
+def add_verbosity_options(command: argparse.ArgumentParser) -> None:
+    """``-v/--verbose`` and ``-q/--quiet``, each counted."""
+    command.add_argument("-v", "--verbose", action="count", default=0, help="log debug lines too")
+    command.add_argument("-q", "--quiet", action="count", default=0, help="log warnings and errors only")
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """``-v`` count minus ``-q`` count; 0 for the stage commands, which have neither."""
+    return getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``unmask`` command."""
     args = build_parser().parse_args(argv)
+    setup_logging(verbosity(args))
     try:
         return args.run(args)
     except (ValueError, FileNotFoundError) as error:
-        print(f"unmask {args.command}: error: {error}", file=sys.stderr)
+        log.error("unmask %s: %s", args.command, error)
         return 2
 
 

@@ -74,3 +74,18 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             else:
                 source.setdefault("path", f"data/raw/{name}/{source_name}")
     return config
+
+
+def schema_default(*keys: str):
+    """The schema's default of the property at ``keys``; ``"*"`` steps into any entry of a mapping.
+
+    ``schema_default("datasets", "*", "video", "frames")`` is a dataset's default number of video frames.
+    Raises ``KeyError`` naming a key that the schema does not have.
+    """
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    node = schema
+    for key in keys:
+        while "$ref" in node:  # only local references: "#/$defs/dataset"
+            node = functools.reduce(lambda parent, part: parent[part], node["$ref"].lstrip("#/").split("/"), schema)
+        node = node["additionalProperties"] if key == "*" else node["properties"][key]
+    return node["default"]

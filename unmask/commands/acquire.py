@@ -12,9 +12,7 @@ log = logging.getLogger(__name__)
 def _acquire(args: argparse.Namespace) -> int:
     from unmask.data.acquire import acquire_source
     from unmask.data.acquire.download import DownloadError
-    from unmask.log import setup_logging
 
-    setup_logging(0)
     spec = json.loads(args.spec)
     try:
         paths = acquire_source(spec, Path(spec["path"]), Path(args.out))
@@ -27,7 +25,9 @@ def _acquire(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask acquire`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser("acquire", help="bring a source's files into place and list them (workflow stage)")
+    command = commands.add_parser(
+        "acquire", description="bring a source's files into place and list them (workflow stage)"
+    )
     command.add_argument("--spec", required=True, help="the source's configuration as JSON")
     command.add_argument("--out", required=True, help="file list (TSV) to write")
     command.set_defaults(run=_acquire)

@@ -22,8 +22,10 @@ def _audit(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask audit`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser("audit", help="format, size, subsampling and JPEG quality per source (workflow stage)")
-    command.add_argument("--manifest", required=True)
+    command = commands.add_parser(
+        "audit", description="format, size, subsampling and JPEG quality per source (workflow stage)"
+    )
+    command.add_argument("--manifest", required=True, help="the dataset's manifest (Parquet)")
     command.add_argument("--out", required=True, help="one row per source (CSV)")
     command.add_argument("--warnings", required=True, help="where real and fake sources differ (text)")
     command.set_defaults(run=_audit)

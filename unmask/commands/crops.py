@@ -20,10 +20,15 @@ def _crops(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask crops`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser("crops", help="face crops from sampled frames of a shard of videos (workflow stage)")
-    command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": S, "frames": N, "margin": M, "yunet_model": P}')
-    command.add_argument("--shard", type=int, required=True)
-    command.add_argument("--shards", type=int, required=True)
+    command = commands.add_parser(
+        "crops", description="face crops from sampled frames of a shard of videos (workflow stage)"
+    )
+    command.add_argument(
+        "--spec", required=True,
+        help='JSON: {"sources": {...}, "seed": S, "frames": N, "margin": M, "yunet_model": P}',
+    )
+    command.add_argument("--shard", type=int, required=True, help="this shard's number, from 0")
+    command.add_argument("--shards", type=int, required=True, help="number of shards")
     command.add_argument("--crops-dir", required=True, help="folder for the PNG crops")
     command.add_argument("--out", required=True, help="Parquet table of per-frame records")
     command.set_defaults(run=_crops)

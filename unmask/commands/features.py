@@ -18,12 +18,12 @@ def _features(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask features`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser("features", help="features of one manifest shard (workflow stage)")
-    command.add_argument("--manifest", required=True)
-    command.add_argument("--shard", type=int, required=True)
-    command.add_argument("--shards", type=int, required=True)
-    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
-    command.add_argument("--length", type=int)
+    command = commands.add_parser("features", description="features of one manifest shard (workflow stage)")
+    command.add_argument("--manifest", required=True, help="the dataset's manifest (Parquet)")
+    command.add_argument("--shard", type=int, required=True, help="this shard's number, from 0")
+    command.add_argument("--shards", type=int, required=True, help="number of shards")
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS), help="feature definition")
+    command.add_argument("--length", type=int, help="resample spectra to this many points")
     command.add_argument("--reencode", type=int, help="re-encode every image as JPEG at this quality first")
-    command.add_argument("--out", required=True)
+    command.add_argument("--out", required=True, help="the shard's features (Parquet)")
     command.set_defaults(run=_features)

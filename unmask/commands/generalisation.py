@@ -28,16 +28,22 @@ def _cross_dataset(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this module's sub-commands (named in its docstring) to ``unmask``."""
-    command = commands.add_parser("cross-source", help="train on one fake source, test on each (workflow stage)")
+    command = commands.add_parser("cross-source", description="train on one fake source, test on each (workflow stage)")
     command.add_argument("features", nargs="+", help="feature shards")
-    command.add_argument("--spec", required=True, help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S}')
-    command.add_argument("--title", required=True)
-    command.add_argument("--out", required=True)
-    command.add_argument("--figure", required=True)
+    command.add_argument(
+        "--spec", required=True,
+        help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S}',
+    )
+    command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
+    command.add_argument("--out", required=True, help="one row per train and test source (CSV)")
+    command.add_argument("--figure", required=True, help="the accuracy matrices (PNG)")
     command.set_defaults(run=_cross_source)
 
-    command = commands.add_parser("cross-dataset", help="train on one dataset, test on each (workflow stage)")
-    command.add_argument("--spec", required=True, help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, ...}}')
-    command.add_argument("--out", required=True)
-    command.add_argument("--figure", required=True)
+    command = commands.add_parser("cross-dataset", description="train on one dataset, test on each (workflow stage)")
+    command.add_argument(
+        "--spec", required=True,
+        help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, ...}}',
+    )
+    command.add_argument("--out", required=True, help="one row per train and test dataset (CSV)")
+    command.add_argument("--figure", required=True, help="the accuracy matrices (PNG)")
     command.set_defaults(run=_cross_dataset)

@@ -22,8 +22,8 @@ def _manifest(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask manifest`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser("manifest", help="one row per usable image of a dataset (workflow stage)")
+    command = commands.add_parser("manifest", description="one row per usable image of a dataset (workflow stage)")
     command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N, "image_size": [W, H]}')
-    command.add_argument("--out", required=True)
-    command.add_argument("--rejects", required=True)
+    command.add_argument("--out", required=True, help="one row per usable image (Parquet)")
+    command.add_argument("--rejects", required=True, help="one row per rejected file with its reason (Parquet)")
     command.set_defaults(run=_manifest)

@@ -23,12 +23,14 @@ def _model(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask model`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser("model", help="fit, calibrate and store one classifier on a whole dataset (workflow stage)")
+    command = commands.add_parser(
+        "model", description="fit, calibrate and store one classifier on a whole dataset (workflow stage)"
+    )
     command.add_argument("features", nargs="+", help="feature shards")
     command.add_argument("--spec", required=True, help="classifier configuration as JSON")
-    command.add_argument("--dataset", required=True)
-    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
-    command.add_argument("--seed", type=int, required=True)
+    command.add_argument("--dataset", required=True, help="the dataset's name, stored in the model")
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS), help="the features' definition")
+    command.add_argument("--seed", type=int, required=True, help="seed of the calibration split")
     command.add_argument("--out", required=True, help="model file (JSON)")
     command.add_argument("--calibration", required=True, help="reliability curve and Brier score (CSV)")
     command.set_defaults(run=_model)

@@ -23,9 +23,16 @@ def _predict(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask predict`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser("predict", help="p_fake of images, folders and videos with a stored model")
+    from unmask.config import schema_default
+
+    command = commands.add_parser(
+        "predict", help="p_fake of images, videos and folders with a model",
+        description="p_fake of images, folders and videos with a stored model, one JSON line each",
+    )
     command.add_argument("paths", nargs="+", help="images, videos, or folders of them")
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
-    command.add_argument("--frames", type=int, default=20, help="frames sampled per video (default 20)")
-    command.add_argument("--margin", type=float, default=0.25, help="margin around a video face (default 0.25)")
+    command.add_argument("--frames", type=int, default=schema_default("datasets", "*", "video", "frames"),
+                         help="frames sampled per video (default %(default)s)")
+    command.add_argument("--margin", type=float, default=schema_default("datasets", "*", "video", "margin"),
+                         help="margin around a video face, a fraction of its side (default %(default)s)")
     command.set_defaults(run=_predict)

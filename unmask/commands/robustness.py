@@ -44,25 +44,33 @@ def _robustness_table(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this module's sub-commands (named in its docstring) to ``unmask``."""
-    command = commands.add_parser("robustness", help="one repeat of accuracy under perturbed images (workflow stage)")
+    from unmask.config import schema_default
+
+    command = commands.add_parser(
+        "robustness", description="one repeat of accuracy under perturbed images (workflow stage)"
+    )
     command.add_argument("features", nargs="+", help="feature shards (the clean features)")
     command.add_argument("--manifest", required=True, help="the manifest: where each image is")
-    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
-    command.add_argument("--length", type=int)
+    command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS), help="feature definition")
+    command.add_argument("--length", type=int, help="resample spectra to this many points")
     command.add_argument("--reencode", type=int, help="the JPEG quality the features stage re-encoded images at")
     command.add_argument("--classifiers", required=True, help="JSON: {name: classifier spec}")
     command.add_argument("--perturbations", nargs="+", required=True, help="e.g. jpeg:70 scale:0.5 blur:1.0 noise:5")
     command.add_argument("--size", required=True, help='samples per repeat, or "all"; capped by the usable images')
-    command.add_argument("--repeat", type=int, required=True)
-    command.add_argument("--test-fraction", type=float, required=True)
-    command.add_argument("--seed", type=int, required=True)
-    command.add_argument("--protocol", default="sample_split", choices=["sample_split", "held_out_videos"], help="how a repeat draws its items")
+    command.add_argument("--repeat", type=int, required=True, help="the repeat's number, from 0")
+    command.add_argument("--test-fraction", type=float, required=True, help="fraction of a repeat's items tested")
+    command.add_argument("--seed", type=int, required=True, help="seed of the draws")
+    command.add_argument("--protocol", default=schema_default("datasets", "*", "protocol"),
+                         choices=["sample_split", "held_out_videos"],
+                         help="how a repeat draws its items (default %(default)s)")
     command.add_argument("--out", required=True, help="per-repeat results (Parquet)")
     command.set_defaults(run=_robustness)
 
-    command = commands.add_parser("robustness-table", help="the robustness table and its figure (workflow stage)")
+    command = commands.add_parser(
+        "robustness-table", description="the robustness table and its figure (workflow stage)"
+    )
     command.add_argument("runs", nargs="+", help="per-repeat robustness results")
-    command.add_argument("--title", required=True)
-    command.add_argument("--out", required=True)
-    command.add_argument("--figure", required=True)
+    command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
+    command.add_argument("--out", required=True, help="the robustness table (CSV)")
+    command.add_argument("--figure", required=True, help="accuracy per perturbation (PNG)")
     command.set_defaults(run=_robustness_table)

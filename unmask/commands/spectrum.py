@@ -28,9 +28,12 @@ def _spectrum(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask spectrum`` to the ``unmask`` sub-commands."""
+    from unmask.config import schema_default
+
     command = commands.add_parser("spectrum", help="print the feature vector of images as CSV rows")
     command.add_argument("images", nargs="+", help="image files")
-    command.add_argument("--variant", default="faces_hq", choices=sorted(spectrum.VARIANTS))
-    command.add_argument("--length", type=int, help="resample spectra to this many points")
+    command.add_argument("--variant", default=schema_default("datasets", "*", "variant"),
+                         choices=sorted(spectrum.VARIANTS), help="feature definition (default %(default)s)")
+    command.add_argument("--length", type=int, help="resample spectra to this many points (default: the variant's)")
     command.add_argument("--no-header", action="store_true", help="omit the header row")
     command.set_defaults(run=_spectrum)

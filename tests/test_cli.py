@@ -1,0 +1,135 @@
+"""The ``unmask`` command: user commands first, stages hidden yet callable, every option explained, -v/-q."""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from unmask import cli, config
+from unmask.commands import spectrum as spectrum_command
+from unmask.log import setup_logging
+
+USER_COMMANDS = ["spectrum", "predict"]
+
+
+def sub_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-command parsers of ``parser`` by name (none if it has none)."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name: sub for action in actions for name, sub in action.choices.items()}
+
+
+def all_parsers(parser: argparse.ArgumentParser, name: str = "unmask"):
+    """``(name, parser)`` for ``parser`` and every sub-command below it."""
+    yield name, parser
+    for sub_name, sub in sub_parsers(parser).items():
+        yield from all_parsers(sub, f"{name} {sub_name}")
+
+
+def stage_names() -> list[str]:
+    return [name for name in sub_parsers(cli.build_parser()) if name not in USER_COMMANDS]
+
+
+@pytest.fixture
+def restore_logging():
+    yield
+    setup_logging(0)
+
+
+def test_top_level_help_lists_the_user_commands_one_line_each(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    usage, _, rest = text.partition("\n\n")
+    assert "{spectrum,predict}" in usage and not set(re.findall(r"[\w-]+", usage)) & set(stage_names())
+    listed = re.findall(r"^ {4}(\S+) +(\S.*)$\n(?! {6,})", rest, flags=re.MULTILINE)  # a help on one line
+    assert [name for name, _ in listed] == USER_COMMANDS
+    commands, _, epilog = rest.partition("Workflow stages (run by Snakemake):")
+    assert not set(re.findall(r"^ {2,}([\w-]+)", commands, flags=re.MULTILINE)) & set(stage_names())
+    assert re.findall(r"[\w-]+", epilog.split("See")[0]) == stage_names()
+
+
+def test_stage_commands_stay_callable_with_their_description():
+    parsers = sub_parsers(cli.build_parser())
+    assert {"acquire", "manifest", "features", "train", "cross-dataset"} <= set(parsers)
+    assert all(parsers[name].description for name in stage_names())
+    command = [sys.executable, "-m", "unmask", "manifest", "--help"]
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
+    assert result.returncode == 0 and "--spec" in result.stdout and "workflow stage" in result.stdout
+
+
+def test_every_option_of_every_command_has_help():
+    missing = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, parser in all_parsers(cli.build_parser())
+        for action in parser._actions
+        if not isinstance(action, argparse._SubParsersAction) and not action.help
+    ]
+    assert missing == []
+
+
+DEFAULTS = [  # command, option, the keys of its dataset property in the schema, another valid default
+    ("predict", "frames", ("video", "frames"), 7),
+    ("predict", "margin", ("video", "margin"), 0.5),
+    ("spectrum", "variant", ("variant",), "celeba"),
+    ("robustness", "protocol", ("protocol",), "held_out_videos"),
+]
+
+
+@pytest.mark.parametrize("command,option,keys,other", DEFAULTS)
+def test_defaults_come_from_the_schema(tmp_path, monkeypatch, command, option, keys, other):
+    schema = yaml.safe_load(config.SCHEMA_PATH.read_text())
+    node = schema["$defs"]["dataset"]
+    for key in keys:
+        node = node["properties"][key]
+    assert sub_parsers(cli.build_parser())[command].get_default(option) == node["default"] != other
+    node["default"] = other
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(schema))
+    monkeypatch.setattr(config, "SCHEMA_PATH", tmp_path / "schema.yaml")
+    assert sub_parsers(cli.build_parser())[command].get_default(option) == other
+
+
+def test_schema_default_follows_references():
+    assert config.schema_default("datasets", "*", "video", "frames") == 20
+    assert config.schema_default("default_datasets") == ["demo"]
+    with pytest.raises(KeyError, match="no_such_key"):
+        config.schema_default("datasets", "*", "no_such_key")
+
+
+@pytest.mark.parametrize(
+    "flags,info,debug",
+    [([], True, False), (["-q"], False, False), (["-v"], True, True), (["--quiet", "--verbose"], True, False)],
+)
+def test_verbose_and_quiet_set_what_a_user_command_logs(restore_logging, monkeypatch, capsys, flags, info, debug):
+    def run(args):
+        log = logging.getLogger("unmask.features.spectrum")
+        log.info("an info line")
+        log.debug("a debug line")
+        log.warning("a warning line")
+        return 0
+
+    monkeypatch.setattr(spectrum_command, "_spectrum", run)
+    assert cli.main(["spectrum", *flags, "image.png"]) == 0
+    err = capsys.readouterr().err
+    assert ("an info line" in err, "a debug line" in err, "a warning line" in err) == (info, debug, True)
+
+
+def test_quiet_counts(restore_logging):
+    args = cli.build_parser().parse_args(["predict", "-qq", "-v", "x.jpg", "--model", "m.json"])
+    assert cli.verbosity(args) == -1
+
+
+def test_a_stage_logs_at_info_and_its_error_goes_through_logging(restore_logging, tmp_path, caplog):
+    setup_logging(-1)
+    out = ["--out", str(tmp_path / "m.parquet"), "--rejects", str(tmp_path / "r.parquet")]
+    assert cli.main(["manifest", "--spec", "{not json", *out]) == 2
+    assert logging.getLogger("unmask").level == logging.INFO
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.name == "unmask.cli" and record.getMessage().startswith("unmask manifest: ")
+    assert not (tmp_path / "m.parquet").exists()
