@@ -7,12 +7,14 @@ import sys
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from unmask.data.images import PixelLimit
     from unmask.learn.models import load_model
     from unmask.learn.predict import UnreadableInput, predict
 
     model = load_model(args.model)
     failed = 0
-    for result in predict(model, args.paths, frames=args.frames, margin=args.margin):
+    limit = PixelLimit(args.max_pixels, "--max-pixels")
+    for result in predict(model, args.paths, frames=args.frames, margin=args.margin, limit=limit):
         if isinstance(result, UnreadableInput):
             print(f"unmask predict: {result}", file=sys.stderr)
             failed += 1
@@ -28,4 +30,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
     command.add_argument("--frames", type=int, default=20, help="frames sampled per video (default 20)")
     command.add_argument("--margin", type=float, default=0.25, help="margin around a video face (default 0.25)")
+    command.add_argument("--max-pixels", type=int, default=64_000_000,
+                         help="refuse an image with more pixels, read from its header (default 64 Mpx: < 2 GB of memory)")
     command.set_defaults(run=_predict)
