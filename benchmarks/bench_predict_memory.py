@@ -93,11 +93,11 @@ def run_predict(code: Path, model: Path, image: Path, cap_bytes: int | None) -> 
         if cap_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
 
-    env = dict(os.environ, PYTHONPATH=str(code), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(code), OMP_NUM_THREADS="1")  # and cwd: `-m` looks there first
     command = [sys.executable, "-m", "unmask", "predict", "--model", str(model), str(image)]
     with tempfile.TemporaryFile("w+") as stderr:
         start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, preexec_fn=cap)
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=code, preexec_fn=cap)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -116,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="also run this git ref's unmask package (e.g. HEAD~3)")
     parser.add_argument("--cap-gb", type=float, default=4.0, help="address-space cap per child of --before (GiB)")
-    parser.add_argument("--at-limit", type=int, default=64_000_000, help="pixels of the at_limit input")
+    parser.add_argument("--at-limit", type=int, default=50_000_000, help="pixels of the at_limit input")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="unmask-bench-") as tmp:
         tmp = Path(tmp)

@@ -30,6 +30,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
     command.add_argument("--frames", type=int, default=20, help="frames sampled per video (default 20)")
     command.add_argument("--margin", type=float, default=0.25, help="margin around a video face (default 0.25)")
-    command.add_argument("--max-pixels", type=int, default=64_000_000,
-                         help="refuse an image with more pixels, read from its header (default 64 Mpx: < 2 GB of memory)")
+    command.add_argument("--max-pixels", type=int, default=50_000_000,
+                         help="refuse an image with more pixels, read from its header (default 50 Mpx: < 2 GB of memory)")
     command.set_defaults(run=_predict)
