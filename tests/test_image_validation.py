@@ -148,7 +148,7 @@ def test_accepted_files_give_opencvs_grayscale_pixels(name):
         ("JPEG with 20% of its scan zeroed", r"corrupt JPEG \(Corrupt JPEG data: "),
         ("JPEG truncated at 90% of its scan", r"corrupt JPEG \(Premature end of JPEG file\)"),
         ("PNG with zeroed IDAT data", r"corrupt PNG \(broken PNG file \(bad header checksum in b'IDAT'\)\)"),
-        ("text", r"^not a JPEG or PNG image \(no decoder accepts its header\)$"),
+        ("text", r"^not a readable image \(no JPEG or PNG decoder accepts its header\)$"),
         ("empty file", r"empty file \(0 bytes\)"),
     ],
 )

@@ -53,7 +53,7 @@ def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
     (tmp_path / "fine.png").write_bytes((demo_models / "data/raw/demo/photo_png/photo_00000.png").read_bytes())
     result = unmask("predict", "--model", model, str(tmp_path))
     assert result.returncode == 1
-    assert f"{tmp_path / 'broken.jpg'}: OpenCV cannot decode it" in result.stderr
+    assert f"{tmp_path / 'broken.jpg'}: not a readable image" in result.stderr
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(tmp_path / "fine.png")]
 
 

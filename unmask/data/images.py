@@ -68,7 +68,7 @@ def _header(source: str | Path | BinaryIO, limit: PixelLimit | None) -> tuple[Im
     try:
         image = Image.open(source, formats=FORMATS)
     except UnidentifiedImageError:
-        raise RejectedImage("not a JPEG or PNG image (no decoder accepts its header)") from None
+        raise RejectedImage("not a readable image (no JPEG or PNG decoder accepts its header)") from None
     except DECODER_ERRORS as error:
         raise RejectedImage(f"not a readable image ({error})") from None
     info = ImageInfo(image.width, image.height, image.format or "unknown")
