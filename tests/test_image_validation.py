@@ -181,3 +181,35 @@ def test_a_header_claiming_more_than_its_bytes_is_rejected_not_raised():
         decode_gray(bomb)  # no limit: OpenCV's own refusal (cv2.error) is this file's reason
     with pytest.raises(RejectedImage, match="^OpenCV cannot decode it$"):
         decode_gray(zeros_png(3000, 3000, rows=10))  # fewer rows than the header claims, CRCs intact
+
+
+@pytest.mark.workflow
+def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_path):
+    import pandas as pd
+
+    from conftest import REPO, snakemake, write_config
+
+    rng = np.random.default_rng(0)
+    for source in ("cameras", "generator"):
+        (tmp_path / source).mkdir()
+        for index in range(6):
+            image = rng.integers(0, 256, (64, 64), dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / source / f"{index}.png"), image)
+    (tmp_path / "cameras" / "zeros.png").write_bytes(zeros_png(2000, 1000, rows=1000))
+    (tmp_path / "cameras" / "claims.png").write_bytes(zeros_png(40000, 40000, rows=1))
+    (tmp_path / "cameras" / "zeroed.jpg").write_bytes(CORPUS["JPEG with 20% of its scan zeroed"][0])
+    (tmp_path / "cameras" / "motion.jpg").write_bytes(CORPUS["motion photo (JPEG + mp4)"][0])
+    sources = {name: {"label": label, "path": str(tmp_path / name)} for name, label in (("cameras", "real"), ("generator", "fake"))}
+    config = {"datasets": {"mine": {"shards": 1, "max_pixels": 1_000_000, "sources": sources}}}
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    config_file = write_config(tmp_path / "mine.yaml", config)
+    snakemake(workdir, "results/mine/rejects.csv", "--configfile", str(config_file), snakefile=REPO / "Snakefile")
+    rejects = pd.read_csv(workdir / "results/mine/rejects.csv").set_index("id")
+    assert rejects["reason"].to_dict() == {
+        "cameras/claims.png": "40000x40000 = 1600 Mpx exceeds the limit of 1 Mpx (datasets.mine.max_pixels)",
+        "cameras/zeroed.jpg": "corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker 0xd9)",
+        "cameras/zeros.png": "2000x1000 = 2 Mpx exceeds the limit of 1 Mpx (datasets.mine.max_pixels)",
+    }
+    assert rejects["stage"].to_dict() == {"cameras/claims.png": "manifest", "cameras/zeroed.jpg": "features",
+                                          "cameras/zeros.png": "manifest"}
