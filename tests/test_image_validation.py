@@ -39,6 +39,11 @@ def scan_start(data: bytes) -> int:
     return sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
 
 
+def middle_of(data: bytes) -> int:
+    """Offset of the middle of the entropy-coded data."""
+    return (scan_start(data) + len(data)) // 2
+
+
 def zeroed(data: bytes, start: int, length: int) -> bytes:
     return data[:start] + bytes(length) + data[start + length :]
 
@@ -99,8 +104,8 @@ def corpus() -> dict[str, tuple[bytes, bool]]:
         "JPEG with 20% of its scan zeroed": zeroed(base, start + size // 3, size // 5),
         "JPEG with 10% of its scan zeroed": zeroed(base, middle, size // 10),
         "JPEG with a hole punched in its scan": base[:middle] + base[middle + 1000 :],
-        "progressive JPEG with zeroed data": zeroed(progressive, (scan_start(progressive) + len(progressive)) // 2, 800),
-        "restart-marker JPEG with zeroed data": zeroed(restarts, (scan_start(restarts) + len(restarts)) // 2, 800),
+        "progressive JPEG with zeroed data": zeroed(progressive, middle_of(progressive), 800),
+        "restart-marker JPEG with zeroed data": zeroed(restarts, middle_of(restarts), 800),
         "truncated progressive JPEG": progressive[: len(progressive) // 2],
         "JPEG with a wrong DQT length": base[: dqt + 2] + struct.pack(">H", 70) + base[dqt + 4 :],
         "PNG truncated in IDAT": png[: len(png) // 2],
@@ -199,7 +204,8 @@ def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_p
     (tmp_path / "cameras" / "claims.png").write_bytes(zeros_png(40000, 40000, rows=1))
     (tmp_path / "cameras" / "zeroed.jpg").write_bytes(CORPUS["JPEG with 20% of its scan zeroed"][0])
     (tmp_path / "cameras" / "motion.jpg").write_bytes(CORPUS["motion photo (JPEG + mp4)"][0])
-    sources = {name: {"label": label, "path": str(tmp_path / name)} for name, label in (("cameras", "real"), ("generator", "fake"))}
+    labels = {"cameras": "real", "generator": "fake"}
+    sources = {name: {"label": label, "path": str(tmp_path / name)} for name, label in labels.items()}
     config = {"datasets": {"mine": {"shards": 1, "max_pixels": 1_000_000, "sources": sources}}}
     workdir = tmp_path / "run"
     workdir.mkdir()

@@ -87,7 +87,8 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
 
     rng = np.random.default_rng(0)
     estimator = make_classifier({"kind": "logreg"}, seed=0)[0].fit(rng.normal(size=(20, 80)), np.repeat([0, 1], 10))
-    save_model(tmp_path / "model.json", from_sklearn(estimator, "celeba", Provenance.current("toy", n_train=20, seed=0)))
+    provenance = Provenance.current("toy", n_train=20, seed=0)
+    save_model(tmp_path / "model.json", from_sklearn(estimator, "celeba", provenance))
     folder = tmp_path / "in"
     folder.mkdir()
     files = {
@@ -102,7 +103,8 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
     assert result.returncode == 1
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "d_fine.png")]
     assert result.stderr.splitlines() == [
-        f"unmask predict: {folder / 'a_claims.png'}: 40000x40000 = 1600 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
-        f"unmask predict: {folder / 'b_zeros.png'}: 20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
-        f"unmask predict: {folder / 'c_zeroed.jpg'}: corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker 0xd9)",
+        f"unmask predict: {folder}/a_claims.png: 40000x40000 = 1600 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
+        f"unmask predict: {folder}/b_zeros.png: 20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
+        f"unmask predict: {folder}/c_zeroed.jpg: corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker"
+        " 0xd9)",
     ]

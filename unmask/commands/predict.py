@@ -31,5 +31,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--frames", type=int, default=20, help="frames sampled per video (default 20)")
     command.add_argument("--margin", type=float, default=0.25, help="margin around a video face (default 0.25)")
     command.add_argument("--max-pixels", type=int, default=50_000_000,
-                         help="refuse an image with more pixels, read from its header (default 50 Mpx: < 2 GB of memory)")
+                         help="refuse an image with more pixels, from its header (default 50 Mpx: < 2 GB of memory)")
     command.set_defaults(run=_predict)
