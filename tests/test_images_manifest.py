@@ -26,9 +26,9 @@ def test_decode_keeps_native_resolution():
     ("data", "reason"),
     [
         (b"", "empty file"),
-        (b"not an image", "OpenCV cannot decode it"),
-        (encoded(".jpg")[:-300], "truncated JPEG"),
-        (encoded(".png")[:-20], "truncated PNG"),
+        (b"not an image", "not a readable image"),
+        (encoded(".jpg")[:-300], "corrupt JPEG"),
+        (encoded(".png")[:-20], "corrupt PNG"),
     ],
 )
 def test_rejected_bytes_say_why(data, reason):
@@ -134,3 +134,40 @@ def test_outputs_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def hostile_folder(folder: Path) -> Path:
+    """A good image beside a 388 kB PNG of 20000x20000 zeros and a 388-byte PNG claiming 40000x40000."""
+    from test_image_validation import zeros_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "good.png").write_bytes(encoded(".png", (16, 16)))
+    (folder / "zeros.png").write_bytes(zeros_png(20000, 20000, rows=20000))
+    (folder / "claims.png").write_bytes(zeros_png(40000, 40000, rows=1))
+    return folder
+
+
+def test_manifest_rejects_images_above_the_pixel_limit_from_their_header(tmp_path):
+    from unmask.data.images import PixelLimit
+
+    sources = {"cams": {"label": "real", "path": str(hostile_folder(tmp_path / "cams"))}}
+    manifest, rejects = build_manifest(sources, seed=0, pixel_limit=PixelLimit(100_000_000, "datasets.mine.max_pixels"))
+    assert manifest.column("id").to_pylist() == ["cams/good.png"]
+    assert dict(zip(rejects.column("id").to_pylist(), rejects.column("reason").to_pylist())) == {
+        "cams/claims.png": "40000x40000 = 1600 Mpx exceeds the limit of 100 Mpx (datasets.mine.max_pixels)",
+        "cams/zeros.png": "20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (datasets.mine.max_pixels)",
+    }
+
+
+def test_feature_stage_gives_a_reason_for_every_decoder_failure(tmp_path):
+    from unmask.data.images import PixelLimit
+    from unmask.features.extract import extract
+    from unmask.features.spectrum import get_variant
+
+    folder = hostile_folder(tmp_path)
+    variant = get_variant("faces_hq")
+    values, reason = extract(str(folder / "claims.png"), variant)  # no limit: OpenCV raises cv2.error
+    assert values is None and reason.startswith("OpenCV cannot decode it (")
+    values, reason = extract(str(folder / "zeros.png"), variant, pixel_limit=PixelLimit(10**8, "datasets.x.max_pixels"))
+    assert values is None and reason == "20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (datasets.x.max_pixels)"
+    assert extract(str(folder / "good.png"), variant)[1] is None

@@ -53,7 +53,7 @@ def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
     (tmp_path / "fine.png").write_bytes((demo_models / "data/raw/demo/photo_png/photo_00000.png").read_bytes())
     result = unmask("predict", "--model", model, str(tmp_path))
     assert result.returncode == 1
-    assert f"{tmp_path / 'broken.jpg'}: OpenCV cannot decode it" in result.stderr
+    assert f"{tmp_path / 'broken.jpg'}: not a readable image" in result.stderr
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(tmp_path / "fine.png")]
 
 
@@ -76,3 +76,35 @@ def test_a_tampered_model_is_refused(demo_models, tmp_path):
         load_model(tmp_path / "tampered.json")
     result = unmask("predict", "--model", str(tmp_path / "tampered.json"), str(tmp_path))
     assert result.returncode == 2 and "tampered.json" in result.stderr
+
+
+def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
+    """Without the workflow: a toy model, then a folder of hostile files around one good image."""
+    import cv2
+    from test_image_validation import CORPUS, zeros_png
+    from unmask.learn.models import Provenance, from_sklearn, save_model
+    from unmask.learn.protocol import make_classifier
+
+    rng = np.random.default_rng(0)
+    estimator = make_classifier({"kind": "logreg"}, seed=0)[0].fit(rng.normal(size=(20, 80)), np.repeat([0, 1], 10))
+    provenance = Provenance.current("toy", n_train=20, seed=0)
+    save_model(tmp_path / "model.json", from_sklearn(estimator, "celeba", provenance))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    files = {
+        "a_claims.png": zeros_png(40000, 40000, rows=1),  # raised cv2.error, and nothing after it was scored
+        "b_zeros.png": zeros_png(20000, 20000, rows=20000),  # took 11.5 GB
+        "c_zeroed.jpg": CORPUS["JPEG with 20% of its scan zeroed"][0],
+        "d_fine.png": cv2.imencode(".png", rng.integers(0, 256, (64, 64), dtype=np.uint8))[1].tobytes(),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    result = unmask("predict", "--model", str(tmp_path / "model.json"), "--max-pixels", "100000000", str(folder))
+    assert result.returncode == 1
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "d_fine.png")]
+    assert result.stderr.splitlines() == [
+        f"unmask predict: {folder}/a_claims.png: 40000x40000 = 1600 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
+        f"unmask predict: {folder}/b_zeros.png: 20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
+        f"unmask predict: {folder}/c_zeroed.jpg: corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker"
+        " 0xd9)",
+    ]

@@ -8,10 +8,12 @@ from unmask.features import spectrum
 
 
 def _features(args: argparse.Namespace) -> int:
+    from unmask.data.images import PixelLimit
     from unmask.features.extract import extract_shard
 
     variant = spectrum.get_variant(args.variant, args.length)
-    rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out, reencode=args.reencode)
+    limit = PixelLimit(args.max_pixels, args.max_pixels_setting) if args.max_pixels else None
+    rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out, args.reencode, limit)
     print(f"features: shard {args.shard}/{args.shards} done, {rejected} rejected", file=sys.stderr)
     return 0
 
@@ -25,5 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS), help="feature definition")
     command.add_argument("--length", type=int, help="resample spectra to this many points")
     command.add_argument("--reencode", type=int, help="re-encode every image as JPEG at this quality first")
+    command.add_argument("--max-pixels", type=int, help="reject images with more pixels (read from the header)")
+    command.add_argument("--max-pixels-setting", default="--max-pixels", help="the setting to name in that reason")
     command.add_argument("--out", required=True, help="the shard's features (Parquet)")
     command.set_defaults(run=_features)

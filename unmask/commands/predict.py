@@ -7,12 +7,14 @@ import sys
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from unmask.data.images import PixelLimit
     from unmask.learn.models import load_model
     from unmask.learn.predict import UnreadableInput, predict
 
     model = load_model(args.model)
     failed = 0
-    for result in predict(model, args.paths, frames=args.frames, margin=args.margin):
+    limit = PixelLimit(args.max_pixels, "--max-pixels")
+    for result in predict(model, args.paths, frames=args.frames, margin=args.margin, limit=limit):
         if isinstance(result, UnreadableInput):
             print(f"unmask predict: {result}", file=sys.stderr)
             failed += 1
@@ -35,4 +37,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="frames sampled per video (default %(default)s)")
     command.add_argument("--margin", type=float, default=schema_default("datasets", "*", "video", "margin"),
                          help="margin around a video face, a fraction of its side (default %(default)s)")
+    command.add_argument("--max-pixels", type=int, default=schema_default("datasets", "*", "max_pixels"),
+                         help="refuse an image with more pixels, read from its header (default %(default)s)")
     command.set_defaults(run=_predict)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from unmask import LABELS
 from unmask.data.file_list import read_file_list
-from unmask.data.images import RejectedImage, list_images, probe
+from unmask.data.images import PixelLimit, RejectedImage, list_images, probe
 from unmask.data.sampling import sample_paths, stable_hash
 from unmask.io import file_digest
 
@@ -84,13 +84,18 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
 
 
 def build_manifest(
-    sources: dict[str, dict], seed: int, image_size: tuple[int, int] | None = None, split_by: str = "video"
+    sources: dict[str, dict],
+    seed: int,
+    image_size: tuple[int, int] | None = None,
+    split_by: str = "video",
+    pixel_limit: PixelLimit | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Probe every selected image (or face crop) of every source; return (manifest, rejects) tables.
 
-    A file that cannot be read, is not of the required ``(width, height)``, or
-    repeats an earlier file's bytes is rejected with its reason instead of
-    stopping the run; so is a video frame without a face crop.
+    A file that cannot be read, has more pixels than ``pixel_limit``, is not of
+    the required ``(width, height)``, or repeats an earlier file's bytes is
+    rejected with its reason instead of stopping the run; so is a video frame
+    without a face crop.
     """
     rows, rejects, seen = [], [], {}
     for name in sorted(sources):
@@ -102,7 +107,7 @@ def build_manifest(
             candidates = image_candidates(name, source, seed)
         for item in candidates:
             try:
-                info = probe(item.path)
+                info = probe(item.path, pixel_limit)
                 if image_size and (info.width, info.height) != tuple(image_size):
                     raise RejectedImage(f"{info.width}x{info.height} pixels, the dataset requires {image_size[0]}x{image_size[1]}")
                 digest = file_digest(item.path)

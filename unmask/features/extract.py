@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from unmask.features import spectrum
-from unmask.data.images import RejectedImage, read_gray
+from unmask.data.images import PixelLimit, RejectedImage, read_gray
 from unmask.io import atomic_output
 from unmask.data.sampling import shard_of
 from unmask.features.perturb import jpeg
@@ -56,16 +56,24 @@ def image_features(image: np.ndarray, variant: spectrum.Variant, reencode: int |
     return spectrum.features(image if reencode is None else jpeg(image, reencode), variant)
 
 
-def extract(path: str, variant: spectrum.Variant, reencode: int | None = None) -> tuple[np.ndarray | None, str | None]:
+def extract(
+    path: str, variant: spectrum.Variant, reencode: int | None = None, pixel_limit: PixelLimit | None = None
+) -> tuple[np.ndarray | None, str | None]:
     """Features of one image file, or the reason it was rejected (a bug in the code still raises)."""
     try:
-        return image_features(read_gray(path), variant, reencode), None
+        return image_features(read_gray(path, pixel_limit), variant, reencode), None
     except (RejectedImage, OSError) as error:
         return None, str(error)
 
 
 def extract_shard(
-    manifest: str | Path, shard: int, shards: int, variant: spectrum.Variant, out: str | Path, reencode: int | None = None
+    manifest: str | Path,
+    shard: int,
+    shards: int,
+    variant: spectrum.Variant,
+    out: str | Path,
+    reencode: int | None = None,
+    pixel_limit: PixelLimit | None = None,
 ) -> int:
     """Write the features of one shard to ``out`` in batches; return the number of rejected images."""
     rows = shard_rows(manifest, shard, shards)
@@ -73,7 +81,7 @@ def extract_shard(
     with atomic_output(out) as tmp, pq.ParquetWriter(tmp, FEATURES_SCHEMA) as writer:
         for offset in range(0, rows.num_rows, BATCH_SIZE):
             batch = rows.slice(offset, BATCH_SIZE)
-            results = [extract(path, variant, reencode) for path in batch["path"].to_pylist()]
+            results = [extract(path, variant, reencode, pixel_limit) for path in batch["path"].to_pylist()]
             rejected += sum(reason is not None for _, reason in results)
             writer.write_table(
                 pa.table(

@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from unmask.data.images import read_gray
+from unmask.data.images import DECODER_ERRORS, PixelLimit, read_gray
 from unmask.io import list_files
 from unmask.learn.models import Model
 from unmask.features.spectrum import features, get_variant
@@ -40,8 +40,8 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
     return features(image, get_variant(model.variant, model.feature_length))
 
 
-def predict_image(model: Model, path: Path) -> dict:
-    x = model_features(model, read_gray(path))
+def predict_image(model: Model, path: Path, limit: PixelLimit | None = None) -> dict:
+    x = model_features(model, read_gray(path, limit))
     p_fake = float(model.p_fake(x)[0])
     return {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.predict(x)[0])]}
 
@@ -66,8 +66,14 @@ def predict_video(model: Model, path: Path, frames: int, margin: float, detector
     }
 
 
-def predict(model: Model, paths: list[str | Path], frames: int = 20, margin: float = 0.25) -> Iterator[dict | UnreadableInput]:
-    """One result per input file: a dict (path, p_fake, label[, frames]) or the UnreadableInput it raised."""
+def predict(
+    model: Model, paths: list[str | Path], frames: int = 20, margin: float = 0.25, limit: PixelLimit | None = None
+) -> Iterator[dict | UnreadableInput]:
+    """One result per input file: a dict (path, p_fake, label[, frames]) or the UnreadableInput it raised.
+
+    Whatever a decoder raises for one file (OpenCV, Pillow, libjpeg) becomes that file's UnreadableInput;
+    an image with more pixels than ``limit`` is refused from its header, before it is decoded.
+    """
     detector = None
     for path in expand(paths):
         try:
@@ -75,8 +81,8 @@ def predict(model: Model, paths: list[str | Path], frames: int = 20, margin: flo
                 detector = detector or FaceDetector()
                 yield predict_video(model, path, frames, margin, detector)
             else:
-                yield predict_image(model, path)
+                yield predict_image(model, path, limit)
         except UnreadableInput as error:
             yield error
-        except (OSError, ValueError) as error:
+        except DECODER_ERRORS as error:
             yield UnreadableInput(f"{path}: {error}")

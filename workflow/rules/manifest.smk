@@ -41,10 +41,11 @@ def source_inputs(dataset, name, source):
 
 
 def manifest_spec(wildcards):
-    """What the manifest depends on: the sources, the required image size, and the seed only where a source is sampled."""
+    """What the manifest depends on: sources, image size, pixel limit, and the seed only where a source is sampled."""
     dataset = DATASETS[wildcards.dataset]
     sources = {name: dict(source, **source_inputs(wildcards.dataset, name, source)) for name, source in dataset["sources"].items()}
     spec = {"sources": sources}
+    spec["pixel_limit"] = {"pixels": dataset["max_pixels"], "setting": f"datasets.{wildcards.dataset}.max_pixels"}
     if video_sources(wildcards.dataset):
         spec["split_by"] = dataset["video"]["split_by"]
     if size := dataset.get("image_size"):
