@@ -1,4 +1,4 @@
-"""Real 2-D FFTs: pocketfft and measured FFTW plans agree with numpy, and plans go to recurring shapes."""
+"""Real 2-D FFTs: pocketfft and FFTW plans agree with numpy; the engine, and so every bit, follows from the shape."""
 from __future__ import annotations
 
 import numpy as np
@@ -37,20 +37,53 @@ def fresh_transforms(monkeypatch) -> None:
     monkeypatch.setattr(fourier, "_transforms", fourier._Transforms())
 
 
-def test_a_shape_gets_a_plan_once_enough_pixels_went_through(monkeypatch, fresh_transforms) -> None:
-    monkeypatch.setattr(fourier, "PLAN_AFTER_PIXELS", 3 * 40 * 40)
-    image = _image((40, 40))
-    for _ in range(2):
-        fourier.rfft2(image)
-        assert (40, 40) not in fourier._transforms.plans
-    np.testing.assert_allclose(fourier.rfft2(image), np.fft.rfft2(image), atol=1e-9)
-    assert (40, 40) in fourier._transforms.plans
-    fourier.rfft2(_image((40, 41)))
-    assert (40, 41) not in fourier._transforms.plans  # counted per shape
+def _pyfftw():
+    """pyfftw with the shipped wisdom loaded, or skip: it is the optional 'fftw' extra."""
+    pyfftw = fourier._fftw()
+    if pyfftw is None:
+        pytest.skip("pyfftw (the optional 'fftw' extra: pip install -e '.[fftw]') is not installed")
+    return pyfftw
+
+
+def test_shapes_with_shipped_wisdom_get_plans_from_it(fresh_transforms) -> None:
+    _pyfftw()
+    for shape in sorted(fourier.WISDOM_SHAPES):
+        assert fourier.new_plan(shape, fourier.FFTW_FLAGS) is not None, f"no plan from the shipped wisdom for {shape}"
+    fourier.rfft2(_image((64, 64)))
+    fourier.rfft2(_image((40, 40)))
+    assert fourier._transforms.plans[(64, 64)] is not None
+    assert (40, 40) not in fourier._transforms.plans  # no wisdom: pocketfft, without trying to plan
+
+
+def test_a_transform_does_not_depend_on_what_ran_before(fresh_transforms) -> None:
+    """The engine follows from the shape alone: the first image of a shape gets the bits of the hundredth."""
+    image = _image((1024, 1024))
+    first = fourier.rfft2(image).tobytes()
+    for seed in range(1, 70):  # more than 64 images of 1024 px: enough for any per-shape plan to be made
+        fourier.rfft2(_image((1024, 1024), seed))
+    assert fourier.rfft2(image).tobytes() == first
+
+
+def test_plans_from_wisdom_ignore_where_their_buffers_lie() -> None:
+    """pyfftw aligns buffers to 32 bytes only; a plan from wisdom gives the same bits at every such offset."""
+    pyfftw = _pyfftw()
+    shape, image = (64, 64), _image((64, 64))
+    results = set()
+    memory = np.empty(64 * 33 * 16 + 8192, np.uint8)
+    page = -memory.ctypes.data % 4096
+    for offset in range(page, page + 4096, 32):
+        spectrum = memory[offset : offset + 64 * 33 * 16].view(np.complex128).reshape(64, 33)
+        pixels = spectrum.view(np.float64)[:, :64]
+        plan = pyfftw.FFTW(pixels, spectrum, axes=(0, 1), flags=fourier.FFTW_FLAGS, threads=1)
+        np.copyto(pixels, image)
+        results.add(plan().tobytes())
+    assert len(results) == 1
 
 
 def test_least_recently_used_plans_are_dropped(monkeypatch, fresh_transforms) -> None:
-    monkeypatch.setattr(fourier, "PLAN_AFTER_PIXELS", 0)
+    _pyfftw()
+    monkeypatch.setattr(fourier, "_uses_fftw", lambda shape: True)
+    monkeypatch.setattr(fourier, "FFTW_FLAGS", ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT"))
     shapes = [(16, 16 + i) for i in range(fourier.MAX_PLANS + 1)]
     for shape in shapes:
         fourier.rfft2(_image(shape))
@@ -61,7 +94,6 @@ def test_least_recently_used_plans_are_dropped(monkeypatch, fresh_transforms) ->
 
 def test_without_pyfftw_pocketfft_does_everything(monkeypatch, fresh_transforms) -> None:
     monkeypatch.setattr(fourier, "_fftw", lambda: None)
-    monkeypatch.setattr(fourier, "PLAN_AFTER_PIXELS", 0)
-    image = _image((48, 48))
+    image = _image((64, 64))  # a shape with shipped wisdom
     np.testing.assert_allclose(fourier.rfft2(image), np.fft.rfft2(image), atol=1e-9)
-    assert not fourier._transforms.plans
+    assert fourier._transforms.plans == {(64, 64): None}
