@@ -87,7 +87,8 @@ def pink_noise(size: int, seed: int = 0) -> np.ndarray:
 
 
 def median_times(candidates: dict, budget: float, block: int = 3, max_rounds: int = 30) -> dict[str, float]:
-    """Median seconds per call.
+    """Median CPU seconds per call (the process's, all its threads: per core, and steadier than wall time
+    on a shared machine).
 
     Rounds visit the candidates in turn so machine load hits all alike; within a
     round each candidate runs ``block`` + 1 times in a row and the first call is
@@ -103,9 +104,9 @@ def median_times(candidates: dict, budget: float, block: int = 3, max_rounds: in
         for name, call in candidates.items():
             call()
             for _ in range(block):
-                start = time.perf_counter()
+                start = time.process_time()
                 call()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(time.process_time() - start)
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
@@ -186,7 +187,7 @@ def main() -> None:
     print(f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
           f"OpenCV {cv2.__version__}; {platform.machine()}, {os.cpu_count()} CPUs, 1 thread; "
           f"load average {os.getloadavg()[0]:.1f}")
-    print("median ms per image (grayscale, one core); speed-ups = original / unmask, without and with the "
+    print("median CPU ms per image (grayscale, one core); speed-ups = original / unmask, without and with the "
           "decode; floor ratio = (decode + unmask) / (decode + the faster real FFT)\n")
     inputs = encoded_inputs(args)
     width = max(6, *(len(label) for label, _ in inputs))
