@@ -1,6 +1,8 @@
 """Real 2-D FFTs: pocketfft and FFTW plans agree with numpy; the engine, and so every bit, follows from the shape."""
 from __future__ import annotations
 
+import runpy
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,23 @@ def test_without_pyfftw_pocketfft_does_everything(monkeypatch, fresh_transforms)
     image = _image((64, 64))  # a shape with shipped wisdom
     np.testing.assert_allclose(fourier.rfft2(image), np.fft.rfft2(image), atol=1e-9)
     assert fourier._transforms.plans == {(64, 64): None}
+
+
+def test_written_wisdom_rebuilds_its_plans(tmp_path, monkeypatch) -> None:
+    pyfftw = _pyfftw()
+    from unmask.features import fftw_wisdom, make_fftw_wisdom
+
+    module = tmp_path / "fftw_wisdom.py"
+    monkeypatch.setattr(make_fftw_wisdom, "MODULE", module)
+    monkeypatch.setattr("sys.argv", ["make_fftw_wisdom", "--sides", "24", "--flag", "FFTW_MEASURE"])
+    try:
+        make_fftw_wisdom.main()
+        written = runpy.run_path(str(module))
+        assert written["SHAPES"] == {(24, 24)}
+        pyfftw.forget_wisdom()
+        assert fourier.new_plan((24, 24), fourier.FFTW_FLAGS) is None  # nothing to rebuild it from
+        pyfftw.import_wisdom((written["WISDOM"], b"", b""))
+        assert fourier.new_plan((24, 24), fourier.FFTW_FLAGS) is not None
+    finally:  # back to the shipped wisdom for the tests that follow
+        pyfftw.forget_wisdom()
+        pyfftw.import_wisdom((fftw_wisdom.WISDOM, b"", b""))

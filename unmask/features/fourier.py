@@ -5,9 +5,9 @@ before, so an image's features are the same in every run, shard and process:
 
 * with the ``fftw`` extra (pyFFTW) installed, the shapes in ``WISDOM_SHAPES``
   (squares of 64 .. 2048 px, e.g. Faces-HQ's 1024) go through an in-place FFTW
-  plan rebuilt from the wisdom in ``fftw_wisdom.txt`` (``FFTW_WISDOM_ONLY``):
+  plan rebuilt from the wisdom in ``fftw_wisdom.py`` (``FFTW_WISDOM_ONLY``):
   a fixed algorithm, measured once when the wisdom was written
-  (``python -m unmask.features.fftw_wisdom``), about 1.6x faster than
+  (``python -m unmask.features.make_fftw_wisdom``), about 1.8x faster than
   pocketfft at 1024 px. FFTW's own measured plans (``FFTW_MEASURE``) time
   their candidates afresh in each process, pick different algorithms and so
   differ in the last bits between runs; plans from fixed wisdom do not;
@@ -24,13 +24,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import scipy.fft
 
-WISDOM_FILE = Path(__file__).with_name("fftw_wisdom.txt")
-WISDOM_SHAPES = frozenset((side, side) for side in (64, 128, 256, 512, 1024, 2048))
+from unmask.features.fftw_wisdom import SHAPES as WISDOM_SHAPES
+from unmask.features.fftw_wisdom import WISDOM
+
 FFTW_FLAGS = ("FFTW_MEASURE", "FFTW_WISDOM_ONLY", "FFTW_DESTROY_INPUT")  # rebuild, never time, a plan
 MAX_PLANS = 4  # per thread, least recently used dropped first
 
@@ -53,7 +53,7 @@ def _fftw():
         import pyfftw
     except ImportError:
         return None
-    pyfftw.import_wisdom((WISDOM_FILE.read_bytes(), b"", b""))  # double precision only
+    pyfftw.import_wisdom((WISDOM, b"", b""))  # double precision only
     return pyfftw
 
 
