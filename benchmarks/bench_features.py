@@ -138,7 +138,8 @@ ENGINES = {
 
 
 def digest(engine: str, images: int, size: int) -> str:
-    """sha256 of the faces_hq features of ``images`` distinct JPEGs of ``size`` px (a photo with noise), via ``engine``."""
+    """sha256 of the faces_hq features of ``images`` distinct JPEGs of ``size`` px (a photo with noise)
+    through ``engine``."""
     junk = np.empty(int.from_bytes(os.urandom(2), "little") * 16 + 8, np.uint8)  # shift later heap addresses
     if engine == "measured":
         fourier._fftw().forget_wisdom()  # time the candidates afresh, as before

@@ -69,7 +69,7 @@ def test_a_transform_does_not_depend_on_what_ran_before(fresh_transforms) -> Non
 def test_plans_from_wisdom_ignore_where_their_buffers_lie() -> None:
     """pyfftw aligns buffers to 32 bytes only; a plan from wisdom gives the same bits at every such offset."""
     pyfftw = _pyfftw()
-    shape, image = (64, 64), _image((64, 64))
+    image = _image((64, 64))
     results = set()
     memory = np.empty(64 * 33 * 16 + 8192, np.uint8)
     page = -memory.ctypes.data % 4096

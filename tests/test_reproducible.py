@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import copy_workflow, snakemake, write_config
 
 SIDE, PER_SOURCE = 1024, 40
