@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from conftest import copy_workflow, snakemake, write_config
 
 SIDE, PER_SOURCE = 1024, 40
