@@ -11,9 +11,9 @@ before, so an image's features are the same in every run, shard and process:
   pocketfft at 1024 px. FFTW's own measured plans (``FFTW_MEASURE``) time
   their candidates afresh in each process, pick different algorithms and so
   differ in the last bits between runs; plans from fixed wisdom do not;
-* every other shape, every shape whose wisdom does not load (another FFTW
-  build, a CPU without AVX), and everything without pyFFTW: scipy's pocketfft
-  on one thread.
+* every other shape, every shape whose plan cannot be rebuilt from the wisdom
+  here (another FFTW build or CPU: the wisdom names AVX code), and everything
+  without pyFFTW: scipy's pocketfft on one thread.
 
 Features computed with and without the extra differ by up to ~5e-14 relative
 (measured on the sample faces), so each run is bit-for-bit reproducible on its
@@ -46,9 +46,17 @@ class _Transforms(threading.local):
 _transforms = _Transforms()
 
 
-@lru_cache(maxsize=1)
+_loading = threading.Lock()
+
+
 def _fftw():
-    """pyfftw with the shipped wisdom loaded, imported on first need (0.3 s); None where it is not installed."""
+    """pyfftw with the shipped wisdom loaded, imported on first need (0.8 s); None where it is not installed."""
+    with _loading:  # the first caller loads the wisdom before any thread can plan
+        return _load_fftw()
+
+
+@lru_cache(maxsize=1)
+def _load_fftw():
     try:
         import pyfftw
     except ImportError:
