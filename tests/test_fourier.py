@@ -66,16 +66,17 @@ def test_a_transform_does_not_depend_on_what_ran_before(fresh_transforms) -> Non
     assert fourier.rfft2(image).tobytes() == first
 
 
-def test_plans_from_wisdom_ignore_where_their_buffers_lie() -> None:
+@pytest.mark.parametrize("side", [64, 1024])
+def test_plans_from_wisdom_ignore_where_their_buffers_lie(side: int) -> None:
     """pyfftw aligns buffers to 32 bytes only; a plan from wisdom gives the same bits at every such offset."""
     pyfftw = _pyfftw()
-    image = _image((64, 64))
+    image, size = _image((side, side)), side * (side // 2 + 1) * 16
     results = set()
-    memory = np.empty(64 * 33 * 16 + 8192, np.uint8)
+    memory = np.empty(size + 8192, np.uint8)
     page = -memory.ctypes.data % 4096
     for offset in range(page, page + 4096, 32):
-        spectrum = memory[offset : offset + 64 * 33 * 16].view(np.complex128).reshape(64, 33)
-        pixels = spectrum.view(np.float64)[:, :64]
+        spectrum = memory[offset : offset + size].view(np.complex128).reshape(side, side // 2 + 1)
+        pixels = spectrum.view(np.float64)[:, :side]
         plan = pyfftw.FFTW(pixels, spectrum, axes=(0, 1), flags=fourier.FFTW_FLAGS, threads=1)
         np.copyto(pixels, image)
         results.add(plan().tobytes())
