@@ -491,7 +491,7 @@ def parquet_section(workdir: Path) -> None:
 def throughput_1024(args, workdir: Path) -> list[Path]:
     from threadpoolctl import threadpool_limits
 
-    from unmask.features import fourier, spectrum
+    from unmask.features import spectrum
     from unmask.data.images import read_gray
 
     try:
@@ -509,7 +509,6 @@ def throughput_1024(args, workdir: Path) -> list[Path]:
     cv2.setNumThreads(1)
     unmask_t, original_t = [], []
     with threadpool_limits(limits=1):
-        fourier.PLAN_AFTER_PIXELS = 0  # the steady state of a 1024 px shard: the shape has its FFTW plan
         spectrum.features(read_gray(files[0]), "faces_hq")  # warm: ring geometry, FFT plan
         original.features(cv2.imread(str(files[0]), cv2.IMREAD_GRAYSCALE), "faces_hq")
         # Interleaved in blocks of 10 images, so machine load hits both alike while each runs image

@@ -1,32 +1,44 @@
-"""Real 2-D FFTs of images: measured FFTW plans for shapes that recur, pocketfft otherwise.
+"""Real 2-D FFTs of images, bit-for-bit reproducible: FFTW plans from shipped wisdom, pocketfft otherwise.
 
-A dataset like Faces-HQ is thousands of images of one shape. For such a shape
-a measured, in-place FFTW plan (pyfftw, ``FFTW_MEASURE``) is about 1.5x
-faster than scipy's pocketfft at 1024 x 1024, but measuring costs
-0.1-0.6 s, which pays off only after a few hundred images. So a shape gets its
-plan once ``PLAN_AFTER_PIXELS`` of it have gone through pocketfft in this
-thread; shapes that vary (face crops) stay on pocketfft. Both agree to ~1e-15
-relative. FFTW picks its algorithm by timing, so features computed through it
-can differ in the last bits between runs. Without pyfftw, pocketfft does all.
+Which engine transforms an image depends on its shape alone, never on what ran
+before, so an image's features are the same in every run, shard and process:
+
+* with the ``fftw`` extra (pyFFTW) installed, the shapes in ``WISDOM_SHAPES``
+  (squares of 64 .. 2048 px, e.g. Faces-HQ's 1024) go through an in-place FFTW
+  plan rebuilt from the wisdom in ``fftw_wisdom.py`` (``FFTW_WISDOM_ONLY``):
+  a fixed algorithm, measured once when the wisdom was written
+  (``python -m unmask.features.make_fftw_wisdom``), about 1.8x faster than
+  pocketfft at 1024 px. FFTW's own measured plans (``FFTW_MEASURE``) time
+  their candidates afresh in each process, pick different algorithms and so
+  differ in the last bits between runs; plans from fixed wisdom do not;
+* every other shape, every shape whose plan cannot be rebuilt from the wisdom
+  here (another FFTW build or CPU: the wisdom names AVX code), and everything
+  without pyFFTW: scipy's pocketfft on one thread.
+
+Features computed with and without the extra differ by up to ~5e-14 relative
+(measured on the sample faces), so each run is bit-for-bit reproducible on its
+machine and installation, not across the two.
 """
 from __future__ import annotations
 
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
 import scipy.fft
 
-PLAN_AFTER_PIXELS = 1 << 26  # 64 images of 1024 x 1024, 1,024 of 256 x 256
+from unmask.features.fftw_wisdom import SHAPES as WISDOM_SHAPES
+from unmask.features.fftw_wisdom import WISDOM
+
+FFTW_FLAGS = ("FFTW_MEASURE", "FFTW_WISDOM_ONLY", "FFTW_DESTROY_INPUT")  # rebuild, never time, a plan
 MAX_PLANS = 4  # per thread, least recently used dropped first
 
 
 class _Transforms(threading.local):
-    """One thread's FFTW plans (each with its own aligned buffers) and pixel counts per shape."""
+    """One thread's FFTW plans per shape (each with its own aligned buffer; None: pocketfft) and pocketfft input."""
 
     def __init__(self) -> None:
-        self.pixels_seen: Counter[tuple[int, int]] = Counter()
         self.plans: OrderedDict[tuple[int, int], object] = OrderedDict()
         self.inputs: dict[tuple[int, int], np.ndarray] = {}
 
@@ -34,33 +46,55 @@ class _Transforms(threading.local):
 _transforms = _Transforms()
 
 
-@lru_cache(maxsize=1)
+_loading = threading.Lock()
+
+
 def _fftw():
-    """pyfftw, imported on first need (it takes 0.3 s), or None where it is not installed."""
+    """pyfftw with the shipped wisdom loaded, imported on first need (0.8 s); None where it is not installed."""
+    with _loading:  # the first caller loads the wisdom before any thread can plan
+        return _load_fftw()
+
+
+@lru_cache(maxsize=1)
+def _load_fftw():
     try:
         import pyfftw
     except ImportError:
         return None
+    pyfftw.import_wisdom((WISDOM, b"", b""))  # double precision only
     return pyfftw
 
 
-def _plan(shape: tuple[int, int]):
-    """This thread's FFTW plan for ``shape``, made once the shape has earned one; else None."""
-    state = _transforms
-    if shape in state.plans:
-        state.plans.move_to_end(shape)
-        return state.plans[shape]
-    state.pixels_seen[shape] += shape[0] * shape[1]
-    pyfftw = _fftw() if state.pixels_seen[shape] >= PLAN_AFTER_PIXELS else None
+def _uses_fftw(shape: tuple[int, int]) -> bool:
+    """Whether ``shape`` has shipped wisdom (its plan is then tried; the tests widen this)."""
+    return shape in WISDOM_SHAPES
+
+
+def new_plan(shape: tuple[int, int], flags: tuple[str, ...]):
+    """An in-place FFTW plan for real images of ``shape`` (the image goes into the padded rows of the
+    spectrum's own buffer, ~25% faster); None without pyfftw or when ``flags`` cannot make one."""
+    pyfftw = _fftw()
     if pyfftw is None:
         return None
-    # In place: the image goes into the (padded) rows of the spectrum's own buffer, ~25% faster.
     spectrum = pyfftw.empty_aligned((shape[0], shape[1] // 2 + 1), dtype="complex128")
     pixels = spectrum.view(np.float64)[:, : shape[1]]
-    state.plans[shape] = pyfftw.FFTW(pixels, spectrum, axes=(0, 1), flags=("FFTW_MEASURE", "FFTW_DESTROY_INPUT"), threads=1)
-    if len(state.plans) > MAX_PLANS:
-        state.plans.popitem(last=False)
-    return state.plans[shape]
+    try:
+        return pyfftw.FFTW(pixels, spectrum, axes=(0, 1), flags=flags, threads=1)
+    except RuntimeError:  # "No FFTW wisdom is known for this plan."
+        return None
+
+
+def _plan(shape: tuple[int, int]):
+    """This thread's FFTW plan for ``shape``, or None where pocketfft transforms it."""
+    if not _uses_fftw(shape):
+        return None
+    plans = _transforms.plans
+    if shape not in plans:
+        plans[shape] = new_plan(shape, FFTW_FLAGS)
+        if len(plans) > MAX_PLANS:
+            plans.popitem(last=False)
+    plans.move_to_end(shape)
+    return plans[shape]
 
 
 def _input_buffer(shape: tuple[int, int]) -> np.ndarray:
