@@ -6,11 +6,10 @@ rule features:
         "results/{dataset}/features/{variant}/shard-{shard}.parquet",
     input:
         manifest="results/{dataset}/manifest.parquet",
-        code=code("commands/features"),
     params:
         shards=lambda w: DATASETS[w.dataset]["shards"],
-        length=lambda w: f"--length {n}" if (n := DATASETS[w.dataset]["spectrum_length"]) else "",
-        reencode=lambda w: f"--reencode {q}" if (q := DATASETS[w.dataset]["reencode_quality"]) else "",
+        options=feature_options,
+        code=code("commands/features"),
     log:
         "logs/{dataset}/features/{variant}/shard-{shard}.log",
     group:
@@ -19,7 +18,8 @@ rule features:
         # Streaming keeps memory flat; the run time follows the images in the shard (the manifest
         # holds ~150 bytes per image; a 1024 px image takes ~20 ms, 4x margin).
         mem_mb=scaled(1000),
-        runtime=lambda w, input: 10 + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.02 * 4 / 60),
+        runtime=lambda w, input: 10
+        + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.02 * 4 / 60),
     shell:
-        "{UNMASK} features --manifest {input.manifest} --shard {wildcards.shard} --shards {params.shards}"
-        " --variant {wildcards.variant} {params.length} {params.reencode} --out {output} 2> {log}"
+        "python3 -m unmask features --manifest {input.manifest:q} --shard {wildcards.shard:q}"
+        " --shards {params.shards:q} --variant {wildcards.variant:q} {params.options:q} --out {output:q} 2> {log:q}"
