@@ -6,6 +6,7 @@ import yaml
 
 from conftest import REPO
 from unmask.config import ConfigError, load_yaml, validate
+from unmask.features.spectrum import VARIANTS
 
 
 def dataset(**sources):
@@ -94,3 +95,11 @@ def test_a_duplicate_yaml_key_is_refused_naming_key_and_file(tmp_path):
     with pytest.raises(ConfigError, match=rf"{path}, line 5: duplicate key 'seed'"):
         load_yaml(path)
     assert load_yaml(REPO / "config.yaml")["default_datasets"] == ["demo"]
+
+
+def test_the_variants_are_the_package_s(monkeypatch):
+    monkeypatch.setitem(VARIANTS, "mine", VARIANTS["celeba"])
+    assert validate({**dataset(a={"label": "real"}, b={"label": "fake"}), "datasets": {"d": {
+        "variant": "mine", "sources": {"a": {"label": "real"}, "b": {"label": "fake"}}}}})["datasets"]["d"]["variant"] == "mine"
+    with pytest.raises(ConfigError, match="datasets.d.variant: 'faces' is not one of"):
+        validate({"datasets": {"d": {"variant": "faces", "sources": {"a": {"label": "real"}, "b": {"label": "fake"}}}}})

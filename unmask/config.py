@@ -8,6 +8,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from unmask.features.spectrum import VARIANTS
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -79,6 +81,7 @@ def _describe(error: jsonschema.ValidationError, config: dict) -> str:
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
     schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
     config = copy.deepcopy(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))

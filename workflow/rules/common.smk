@@ -25,12 +25,26 @@ from unmask.data.crops import shard_videos
 from unmask.data.images import list_images
 from unmask.features.spectrum import VARIANTS
 
+
+
+def stop(message):
+    """End the run before any job with one message and no traceback (bad configuration, missing data)."""
+    print(message, file=sys.stderr)
+    raise SystemExit(1)
+
+
+def configfile_name(path):
+    """The file a user wrote: Snakemake reads the workflow's own config.yaml from a cached copy."""
+    cached, marker, original = str(path).partition("snakemake-runtime-cache/")
+    return "/" + original.split("/file/", 1)[1] if marker and "/file/" in original else str(path)
+
+
 try:
     for configfile_path in workflow.configfiles:  # Snakemake's loader keeps the last of a duplicate key
         load_yaml(configfile_path)
     config.update(validate(config))
 except ConfigError as error:
-    raise WorkflowError(str(error)) from None
+    stop(str(error).replace(str(configfile_path), configfile_name(configfile_path)))
 
 DATASETS = config["datasets"]
 
@@ -123,9 +137,10 @@ def videos_by_shard(dataset):
     try:
         return shard_videos(video_sources(dataset), DATASETS[dataset]["shards"], DATASETS[dataset]["seed"])
     except FileNotFoundError as error:
-        raise WorkflowError(
-            f"datasets.{dataset}: {error}. Put the videos there, or set the source's 'videos' path."
-        ) from None
+        stop(
+            missing_data_message(dataset)
+            or f"datasets.{dataset}: {error}. Put the videos there, or set the source's 'videos' path."
+        )
 
 
 def crop_tables(dataset):
@@ -153,10 +168,7 @@ def local_listing(dataset, name, source):
     try:
         paths = list_images(source["path"])
     except FileNotFoundError:
-        raise WorkflowError(
-            f"datasets.{dataset}.sources.{name}: image folder {source['path']} does not exist. "
-            f"Put the source's images there, or set its 'path' to the folder that holds them."
-        ) from None
+        stop(missing_data_message(dataset))  # every missing folder of the dataset at once
     digest = hashlib.sha256()
     for path in paths:
         stat = path.stat()
@@ -236,7 +248,7 @@ def robustness_settings(dataset):
     try:
         parse_perturbations(settings["perturbations"])
     except ValueError as error:
-        raise WorkflowError(f"datasets.{dataset}.robustness.perturbations: {error}") from None
+        stop(f"datasets.{dataset}.robustness.perturbations: {error}")
     return settings
 
 
@@ -293,7 +305,7 @@ def cross_dataset_targets():
     try:
         check_compatible({name: configured_features(name) for name in names})
     except ValueError as error:
-        raise WorkflowError(f"cross_dataset: {error}") from None
+        stop(f"cross_dataset: {error}")
     return ["results/cross_dataset.csv", "results/figures/cross_dataset.png"]
 
 
@@ -313,3 +325,37 @@ def cross_dataset_spec(wildcards):
             for name, shards in cross_dataset_shards(wildcards).items()
         }
     )
+
+
+# missing data
+
+
+# Overlays that download a dataset's sources instead: (file, expected size and time).
+DOWNLOADS = {
+    "faces_hq": (
+        "config/faces_hq_download.yaml",
+        "roughly 20 GB and at least 6 hours (thispersondoesnotexist.com is asked once per 2 s for\n"
+        "    10,000 images); CelebA-HQ's CelebAMask-HQ.zip (~3 GB) must still be fetched by hand, as that file says",
+    )
+}
+def missing_data_message(name):
+    """None, or the one message for a dataset whose local image or video folders are missing."""
+    missing = [
+        (source_name, source.get("videos", source.get("path")))
+        for source_name, source in DATASETS[name]["sources"].items()
+        if source["method"] == "local" and not os.path.isdir(source.get("videos", source.get("path")))
+    ]
+    if not missing:
+        return None
+    lines = [f"Dataset {name}: {len(missing)} source folder(s) missing:"]
+    lines += [f"  datasets.{name}.sources.{source}: image folder {folder} does not exist" for source, folder in missing]
+    lines.append("Two ways forward:")
+    lines.append("  - put each source's images (or videos) in its folder, or set the source's `path` to the folder")
+    lines.append("    that holds them;")
+    if name in DOWNLOADS:
+        overlay, expected = DOWNLOADS[name]
+        lines.append(f"  - or add `--configfile {overlay}` to the command to download them:\n    {expected}.")
+    else:
+        lines.append("  - or give the sources an acquisition `method` (see the README) to download them.")
+    return "\n".join(lines)
+
