@@ -84,3 +84,9 @@ def test_the_digest_does_not_depend_on_the_folder(package, tmp_path) -> None:
     shutil.copytree(root.parent, tmp_path / "elsewhere")
     use(tmp_path / "elsewhere")
     assert code_closure.code_digest("a") == before
+
+
+def test_cropping_does_not_reach_the_manifest_code() -> None:
+    """Editing the manifest stage must not rerun face cropping (the slow video stage)."""
+    assert "unmask/data/manifest.py" not in code_closure.code_files("commands/crops")
+    assert "unmask/data/manifest.py" in code_closure.code_files("commands/manifest")

@@ -35,8 +35,11 @@ def stop(message):
 
 def configfile_name(path):
     """The file a user wrote: Snakemake reads the workflow's own config.yaml from a cached copy."""
-    cached, marker, original = str(path).partition("snakemake-runtime-cache/")
-    return "/" + original.split("/file/", 1)[1] if marker and "/file/" in original else str(path)
+    parts = Path(path).parts
+    if "snakemake-runtime-cache" not in parts:
+        return str(path)
+    original = parts[parts.index("file", parts.index("snakemake-runtime-cache")) + 1 :]
+    return str(Path(os.sep, *original))
 
 
 try:
