@@ -26,7 +26,6 @@ from unmask.data.images import list_images
 from unmask.features.spectrum import VARIANTS
 
 
-
 def stop(message):
     """End the run before any job with one message and no traceback (bad configuration, missing data)."""
     print(message, file=sys.stderr)
@@ -100,8 +99,7 @@ def dataset_targets(name):
 def feature_shards(wildcards):
     dataset = DATASETS[wildcards.dataset]
     return [
-        f"results/{wildcards.dataset}/features/{dataset['variant']}/shard-{k}.parquet"
-        for k in range(dataset["shards"])
+        f"results/{wildcards.dataset}/features/{dataset['variant']}/shard-{k}.parquet" for k in range(dataset["shards"])
     ]
 
 
@@ -198,7 +196,7 @@ def source_inputs(dataset, name, source):
 
 
 def manifest_spec(wildcards):
-    """What the manifest depends on: the sources, the required image size, and the seed only where a source is sampled."""
+    """What the manifest depends on: the sources, the required image size, and the seed where a source is sampled."""
     dataset = DATASETS[wildcards.dataset]
     sources = {
         name: dict(source, **source_inputs(wildcards.dataset, name, source))
@@ -341,6 +339,8 @@ DOWNLOADS = {
         "    10,000 images); CelebA-HQ's CelebAMask-HQ.zip (~3 GB) must still be fetched by hand, as that file says",
     )
 }
+
+
 def missing_data_message(name):
     """None, or the one message for a dataset whose local image or video folders are missing."""
     missing = [
@@ -361,4 +361,3 @@ def missing_data_message(name):
     else:
         lines.append("  - or give the sources an acquisition `method` (see the README) to download them.")
     return "\n".join(lines)
-

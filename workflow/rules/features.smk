@@ -18,8 +18,7 @@ rule features:
         # Streaming keeps memory flat; the run time follows the images in the shard (the manifest
         # holds ~150 bytes per image; a 1024 px image takes ~20 ms, 4x margin).
         mem_mb=scaled(1000),
-        runtime=lambda w, input: 10
-        + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.02 * 4 / 60),
+        runtime=lambda w, input: 10 + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.02 * 4 / 60),
     shell:
         "python3 -m unmask features --manifest {input.manifest:q} --shard {wildcards.shard:q}"
         " --shards {params.shards:q} --variant {wildcards.variant:q} {params.options:q} --out {output:q} 2> {log:q}"

@@ -4,8 +4,18 @@
 
 rule cross_source:
     output:
-        table=report("results/{dataset}_cross_source.csv", caption="../report/cross_source.rst", category="{dataset}", subcategory="tables"),
-        figure=report("results/{dataset}/figures/cross_source.png", caption="../report/cross_source.rst", category="{dataset}", subcategory="figures"),
+        table=report(
+            "results/{dataset}_cross_source.csv",
+            caption="../report/cross_source.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
+        figure=report(
+            "results/{dataset}/figures/cross_source.png",
+            caption="../report/cross_source.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     input:
         features=feature_shards,
     params:
@@ -25,7 +35,9 @@ rule cross_source:
 rule cross_dataset:
     output:
         table=report("results/cross_dataset.csv", caption="../report/cross_dataset.rst", category="cross-dataset"),
-        figure=report("results/figures/cross_dataset.png", caption="../report/cross_dataset.rst", category="cross-dataset"),
+        figure=report(
+            "results/figures/cross_dataset.png", caption="../report/cross_dataset.rst", category="cross-dataset"
+        ),
     input:
         features=lambda w: [shard for shards in cross_dataset_shards(w).values() for shard in shards],
     params:
@@ -36,4 +48,5 @@ rule cross_dataset:
     resources:
         mem_mb=scaled(1000, 3),
     shell:
-        "python3 -m unmask cross-dataset --spec {params.spec:q} --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
+        "python3 -m unmask cross-dataset --spec {params.spec:q} --out {output.table:q}"
+        " --figure {output.figure:q} 2> {log:q}"

@@ -3,9 +3,16 @@
 
 rule table:
     output:
-        table=report("results/{dataset}_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"),
+        table=report(
+            "results/{dataset}_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"
+        ),
         metadata="results/{dataset}_table.json",
-        figure=report("results/{dataset}/figures/accuracy.png", caption="../report/accuracy.rst", category="{dataset}", subcategory="figures"),
+        figure=report(
+            "results/{dataset}/figures/accuracy.png",
+            caption="../report/accuracy.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     input:
         runs=runs,
     params:
@@ -22,16 +29,31 @@ rule table:
 # Datasets of videos: the same table at frame level, and the video-level verdicts.
 use rule table as frames_table with:
     output:
-        table=report("results/{dataset}_frames_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"),
+        table=report(
+            "results/{dataset}_frames_table.csv",
+            caption="../report/table.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
         metadata="results/{dataset}_frames_table.json",
-        figure=report("results/{dataset}/figures/frames_accuracy.png", caption="../report/accuracy.rst", category="{dataset}", subcategory="figures"),
+        figure=report(
+            "results/{dataset}/figures/frames_accuracy.png",
+            caption="../report/accuracy.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     log:
         "logs/{dataset}/frames_table.log",
 
 
 rule videos_table:
     output:
-        report("results/{dataset}_videos_table.csv", caption="../report/videos_table.rst", category="{dataset}", subcategory="tables"),
+        report(
+            "results/{dataset}_videos_table.csv",
+            caption="../report/videos_table.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
     params:
@@ -48,7 +70,12 @@ rule videos_table:
 
 rule metrics:
     output:
-        report("results/{dataset}/metrics.csv", caption="../report/metrics.rst", category="{dataset}", subcategory="tables"),
+        report(
+            "results/{dataset}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
     params:
@@ -62,7 +89,12 @@ rule metrics:
 
 rule audit:
     output:
-        table=report("results/{dataset}/format_audit.csv", caption="../report/audit.rst", category="{dataset}", subcategory="data"),
+        table=report(
+            "results/{dataset}/format_audit.csv",
+            caption="../report/audit.rst",
+            category="{dataset}",
+            subcategory="data",
+        ),
         warnings="results/{dataset}/format_audit_warnings.txt",
     input:
         manifest="results/{dataset}/manifest.parquet",
@@ -79,7 +111,12 @@ rule audit:
 
 rule crops_figure:
     output:
-        report("results/{dataset}/figures/crops.png", caption="../report/crops.rst", category="{dataset}", subcategory="data"),
+        report(
+            "results/{dataset}/figures/crops.png",
+            caption="../report/crops.rst",
+            category="{dataset}",
+            subcategory="data",
+        ),
     input:
         manifest="results/{dataset}/manifest.parquet",
     params:
@@ -94,7 +131,12 @@ rule crops_figure:
 
 rule spectra:
     output:
-        report("results/{dataset}/figures/spectra.png", caption="../report/spectra.rst", category="{dataset}", subcategory="figures"),
+        report(
+            "results/{dataset}/figures/spectra.png",
+            caption="../report/spectra.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     input:
         features=feature_shards,
     params:
@@ -108,7 +150,9 @@ rule spectra:
 
 rule rejects:
     output:
-        report("results/{dataset}/rejects.csv", caption="../report/rejects.rst", category="{dataset}", subcategory="data"),
+        report(
+            "results/{dataset}/rejects.csv", caption="../report/rejects.rst", category="{dataset}", subcategory="data"
+        ),
     input:
         features=feature_shards,
         manifest="results/{dataset}/manifest.parquet",

@@ -37,11 +37,22 @@ rule robustness_repeat:
 
 rule robustness_table:
     output:
-        table=report("results/{dataset}_robustness.csv", caption="../report/robustness.rst", category="{dataset}", subcategory="tables"),
-        figure=report("results/{dataset}/figures/robustness.png", caption="../report/robustness.rst", category="{dataset}", subcategory="figures"),
+        table=report(
+            "results/{dataset}_robustness.csv",
+            caption="../report/robustness.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
+        figure=report(
+            "results/{dataset}/figures/robustness.png",
+            caption="../report/robustness.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     input:
         runs=lambda w: [
-            f"results/{w.dataset}/robustness/repeat-{r}.parquet" for r in range(robustness_settings(w.dataset)["repeats"])
+            f"results/{w.dataset}/robustness/repeat-{r}.parquet"
+            for r in range(robustness_settings(w.dataset)["repeats"])
         ],
     params:
         code=code("commands/robustness"),
