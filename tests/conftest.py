@@ -14,6 +14,12 @@ from unmask.features import fourier
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "unmask", "profiles")  # profiles/default applies to every run
+_RUNNING: dict[str, pytest.Item] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note the test being set up, so that `snakemake` can check it carries the `workflow` marker."""
+    _RUNNING["test"] = item
 
 
 # The demo, shrunk so that the whole workflow runs in seconds.
@@ -84,7 +90,12 @@ def write_config(path: Path, config: dict) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, snakefile: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run Snakemake on the workflow in ``workdir`` (by default the workdir's own copy of the Snakefile)."""
+    """Run Snakemake on the workflow in ``workdir`` (by default the workdir's own copy of the Snakefile).
+
+    Only a test marked ``@pytest.mark.workflow`` may (``pytest -m "not workflow"`` is the fast loop)."""
+    test = _RUNNING.get("test")
+    if test is not None and test.get_closest_marker("workflow") is None:
+        raise AssertionError(f"{test.nodeid} runs Snakemake: mark it @pytest.mark.workflow")
     snakefile = snakefile or workdir / "Snakefile"
     command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir), "--cores", "2", *args]
     result = subprocess.run(command, capture_output=True, text=True)

@@ -68,6 +68,7 @@ def served_config(server, tmp_path):
     }
 
 
+@pytest.mark.workflow
 def test_workflow_downloads_its_sources(server, tmp_path):
     config = write_config(tmp_path / "served.yaml", served_config(server, tmp_path))
     workdir = tmp_path / "run"

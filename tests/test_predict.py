@@ -12,6 +12,7 @@ from test_video import make_video
 from unmask.learn.models import ModelFileError, load_model
 
 CLASSIFIERS = ("svm", "logreg", "kmeans")
+pytestmark = pytest.mark.workflow  # every test here uses the demo run
 
 
 @pytest.fixture

@@ -242,6 +242,7 @@ def two_demos(tmp_path_factory):
     return workdir, config
 
 
+@pytest.mark.workflow
 def test_workflow_outputs(two_demos):
     workdir, _ = two_demos
     robustness = pd.read_csv(workdir / "results/demo_robustness.csv")
@@ -255,6 +256,7 @@ def test_workflow_outputs(two_demos):
     assert "images/s" in (workdir / "logs/demo/robustness/repeat-0.log").read_text(), "progress on stderr"
 
 
+@pytest.mark.workflow
 def test_workflow_refuses_datasets_of_other_lengths(two_demos, tmp_path):
     workdir, config = two_demos
     smaller = {"datasets": {"demo_b": {"sources": {"photos": {"size": 64}, "upsampled": {"size": 64}}}}}
@@ -266,6 +268,7 @@ def test_workflow_refuses_datasets_of_other_lengths(two_demos, tmp_path):
     assert result.returncode != 0 and "one feature variant" in result.stderr + result.stdout
 
 
+@pytest.mark.workflow
 def test_workflow_refuses_bad_perturbations(two_demos, tmp_path):
     workdir, config = two_demos
     bad = write_config(tmp_path / "bad.yaml", {"datasets": {"demo": {"robustness": {"perturbations": ["jpeg:170"]}}}})

@@ -33,7 +33,7 @@ PARTITION = os.environ.get("UNMASK_SLURM_PARTITION", "debug")
 # Seconds before the plugin's first squeue poll (plugin default: 40).
 STATUS_INTERVAL = int(os.environ.get("UNMASK_SLURM_STATUS_INTERVAL", "5"))
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 
 def _skip_or_fail(reason: str) -> None:

@@ -41,6 +41,7 @@ def user_folders(tmp_path):
     return tmp_path
 
 
+@pytest.mark.workflow
 def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, tmp_path):
     cameras, generator = user_folders / "cameras", user_folders / "generator"
     (cameras / "empty.jpg").write_bytes(b"")
@@ -74,6 +75,7 @@ def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, t
     assert plan["manifest"] == 1 and plan["features"] == 1, "a new image must rerun the manifest and features"
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -90,6 +92,7 @@ def test_config_errors_name_the_key(user_folders, tmp_path, overrides, message):
     assert message in result.stdout + result.stderr
 
 
+@pytest.mark.workflow
 def test_missing_folder_names_the_source(tmp_path):
     config = write_config(tmp_path / "bad.yaml", user_config(tmp_path))
     result = snakemake(tmp_path, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
@@ -97,6 +100,7 @@ def test_missing_folder_names_the_source(tmp_path):
     assert "datasets.mine.sources.cameras: image folder" in result.stdout + result.stderr
 
 
+@pytest.mark.workflow
 def test_real_faces_through_the_workflow(tmp_path):
     """FFHQ vs StyleGAN faces (research sample data): both re-encoded at q75, so only modest accuracy."""
     faces = shared_data("faces256")

@@ -4,12 +4,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 from test_video import FPS, HEIGHT, WIDTH, decode_all, make_video
 
 from conftest import REPO, shared_data, snakemake, write_config
 from unmask.data.acquire.demo import upsample_transposed
 
 FRAMES = 6
+
+pytestmark = pytest.mark.workflow  # every test here runs Snakemake
 
 
 def make_fake(original, path):

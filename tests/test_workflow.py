@@ -1,11 +1,17 @@
 """The workflow end to end on the built-in demo data: outputs, no-op reruns, and what reruns after a change."""
 from __future__ import annotations
 
+import ast
+import os
+import shutil
+
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import SMALL_DEMO, copy_workflow, planned_rules, snakemake, write_config
+
+pytestmark = pytest.mark.workflow  # every test here runs Snakemake
 
 CLASSIFIERS = ["svm", "logreg", "kmeans"]
 GENERALISATION = {"robustness_repeat": 2, "robustness_table": 1, "cross_source": 1}
@@ -91,7 +97,7 @@ def test_editing_a_stage_reruns_it_and_what_follows(demo_run, module, expected):
     path = workdir / "unmask" / module
     original = path.read_text()
     try:
-        path.write_text(original + "\n# an edit\n")
+        path.write_text(original + "\nAN_EDIT = 1\n")
         assert planned_rules(workdir, "--configfile", str(config)) == expected
     finally:
         path.write_text(original)
@@ -118,3 +124,105 @@ def test_report_gathers_figures_and_tables(demo_run):
     for name in ("accuracy.png", "spectra.png", "demo_table.csv", "metrics.csv", "format_audit.csv", "svm.calibration.csv"):
         assert name in html, name
     assert "fake sources dashed" in html, "figures carry their captions"
+
+
+def edit_a_function_body(path):
+    """Add a statement before the last one of the module's last top-level function."""
+    lines = path.read_text().splitlines(keepends=True)
+    function = [node for node in ast.parse("".join(lines)).body if isinstance(node, ast.FunctionDef)][-1]
+    last = function.body[-1]
+    lines.insert(last.lineno - 1, " " * last.col_offset + "_edited = None\n")
+    path.write_text("".join(lines))
+
+
+def test_a_changed_function_body_reruns_its_stage_and_what_follows_only(demo_run):
+    workdir, config = demo_run
+    path = workdir / "unmask/features/fourier.py"
+    original = path.read_text()
+    try:
+        edit_a_function_body(path)
+        assert planned_rules(workdir, "--configfile", str(config)) == {
+            "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1,
+            **GENERALISATION, "all": 1,
+        }, "the manifest and the acquisition do not run the FFT"
+    finally:
+        path.write_text(original)
+
+
+def test_touch_comments_and_formatting_rerun_nothing(demo_run):
+    workdir, config = demo_run
+    originals = {path: path.read_text() for path in (workdir / "unmask").rglob("*.py")}
+    try:
+        for path, text in originals.items():
+            path.write_text(f"# reformatted\n{text}\n\n# the end\n")  # a new mtime, a comment, blank lines
+        assert planned_rules(workdir, "--configfile", str(config)) == {}
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+
+
+def test_a_clone_elsewhere_given_the_old_results_reruns_nothing(demo_run, tmp_path):
+    workdir, config = demo_run
+    clone = shutil.copytree(workdir, tmp_path / "elsewhere" / "clone", symlinks=True)
+    for name in ("Snakefile", "config.yaml", "workflow", "unmask", "profiles"):  # a fresh checkout: new times
+        for path in [clone / name, *(clone / name).rglob("*")]:
+            os.utime(path)
+    assert planned_rules(clone, "--configfile", str(clone / config.name)) == {}
+
+
+EVIL = "x$(touch PWNED)y"
+
+
+def evil_dataset():
+    sources = {
+        "a": {"label": "real", "method": "demo", "style": "photo", "count": 4},
+        "b": {"label": "fake", "method": "demo", "style": "nearest", "count": 4},
+    }
+    return {"datasets": {EVIL: {"sources": sources}}, "default_datasets": [EVIL]}
+
+
+@pytest.mark.parametrize(
+    ("config", "target", "message"),
+    [
+        (evil_dataset(), f"results/{EVIL}/manifest.parquet", f"datasets: the name '{EVIL}' does not match ^(?!.*[.][.])"),
+        (
+            {"default_datasets": ["nosuch"]},
+            "results/demo/manifest.parquet",
+            "default_datasets: unknown dataset 'nosuch'; the configured datasets are celeba, demo, dfd, faces_hq",
+        ),
+        (
+            {"cross_dataset": ["demo", "nosuch"]},
+            "results/demo/manifest.parquet",
+            "cross_dataset: unknown dataset 'nosuch'; the configured datasets are celeba, demo, dfd, faces_hq",
+        ),
+    ],
+    ids=["shell-in-a-name", "unknown-default", "unknown-cross-dataset"],
+)
+def test_bad_names_stop_the_run_with_one_message(tmp_path, config, target, message):
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, target, "--configfile", str(write_config(workdir / "bad.yaml", config)), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and message in output, output
+    assert "Traceback" not in output and "KeyError" not in output
+    assert not (workdir / "PWNED").exists() and not os.path.exists("PWNED")
+
+
+def test_a_duplicate_key_in_a_config_file_is_refused(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    config = workdir / "twice.yaml"
+    config.write_text("datasets:\n  demo:\n    repeats: 2\n    seed: 1\n    repeats: 3\n")
+    result = snakemake(workdir, "-n", "--configfile", str(config), check=False)
+    assert result.returncode != 0
+    assert f"{config}, line 5: duplicate key 'repeats'" in result.stdout + result.stderr
+
+
+def test_the_headline_without_data_names_every_missing_folder_and_the_ways_forward(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, "results/faces_hq_table.csv", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output and "Exception" not in output, output
+    for source in ("celeba_hq", "ffhq", "thispersondoesnotexist", "100k_faces"):
+        assert f"datasets.faces_hq.sources.{source}: image folder data/raw/faces_hq/{source} does not exist" in output
+    assert "put each source's images" in output
+    assert "add `--configfile config/faces_hq_download.yaml`" in output and "GB" in output and "hours" in output

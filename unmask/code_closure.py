@@ -1,15 +1,19 @@
-"""The unmask source files a workflow stage runs: its modules and every unmask module they import.
+"""The code a workflow stage runs, as one digest of its normalised source.
 
-Rules declare these files as inputs, so editing any module that a stage's
-code reaches, directly or through another module, reruns that stage. Imports
-are read from the source (module level and inside functions); modules loaded
-by name at run time (``importlib``) must be named by the rule itself.
-Modules are named by their path under ``unmask/`` without ``.py``:
-``features``, ``acquire/download``, ``acquire/__init__``.
+A rule's ``params`` hold ``code_digest`` of the modules its command runs, so
+Snakemake reruns the rule when the *content* of any unmask module those reach
+(directly or through imports) changes, and for nothing else: not on ``touch``,
+not when the tree moves to another folder, not on a comment or reformatting
+(the source is compared as its parsed syntax tree). Imports are read from the
+source (module level and inside functions); modules loaded by name at run time
+(``importlib``) must be named by the rule itself. Modules are named by their
+path under ``unmask/`` without ``.py``: ``commands/features``,
+``data/acquire/download``, ``data/acquire/__init__``.
 """
 from __future__ import annotations
 
 import ast
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,11 +30,16 @@ def _module_file(name: str) -> Path | None:
 
 
 @lru_cache(maxsize=None)
+def _syntax(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@lru_cache(maxsize=None)
 def _direct_imports(path: Path) -> frozenset[Path]:
     """The unmask module files that ``path`` imports, and the packages that hold them."""
     package = path.parent.relative_to(PACKAGE).parts
     found: set[Path] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(_syntax(path)):
         if isinstance(node, ast.Import):
             dotted = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -52,7 +61,8 @@ def _direct_imports(path: Path) -> frozenset[Path]:
 
 
 def code_files(*modules: str) -> list[str]:
-    """The files of ``modules`` and of every unmask module they import, directly or not; sorted."""
+    """The files of ``modules`` and of every unmask module they import, directly or not, relative to the
+    package's parent folder (``unmask/features/fourier.py``); sorted."""
     pending = []
     for module in modules:
         file = _module_file(module.replace("/", "."))
@@ -65,4 +75,13 @@ def code_files(*modules: str) -> list[str]:
         if file not in seen:
             seen.add(file)
             pending.extend(_direct_imports(file) | {PACKAGE / "__init__.py"})
-    return sorted(str(file) for file in seen)
+    return sorted(file.relative_to(PACKAGE.parent).as_posix() for file in seen)
+
+
+def code_digest(*modules: str) -> str:
+    """A digest of the syntax trees of ``modules`` and every unmask module they reach, with relative paths."""
+    digest = hashlib.sha256()
+    for name in code_files(*modules):
+        tree = ast.dump(_syntax(PACKAGE.parent / name), annotate_fields=False)
+        digest.update(f"{name}\0{hashlib.sha256(tree.encode()).hexdigest()}\n".encode())
+    return f"sha256:{digest.hexdigest()}"

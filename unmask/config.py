@@ -8,11 +8,32 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from unmask.features.spectrum import VARIANTS
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
     """The configuration does not match the schema; the message names the key."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(f"{self.name}, line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: str | Path) -> object:
+    """A YAML file's content, or ``ConfigError`` naming the file and a duplicate key."""
+    with open(path, encoding="utf-8") as stream:
+        return yaml.load(stream, Loader=_StrictLoader)
 
 
 def _with_defaults(validator_class):
@@ -44,6 +65,8 @@ def _describe(error: jsonschema.ValidationError, config: dict) -> str:
         return f"unknown key {', '.join(map(repr, unknown))}{hint}"
     if error.validator == "not" and error.validator_value == {}:
         return "this key does not apply here"
+    if error.validator == "pattern" and "propertyNames" in error.relative_schema_path:
+        return f"the name {error.instance!r} does not match {error.validator_value} (letters, digits, _ . -; no '..')"
     if "propertyNames" in error.relative_schema_path:
         source = functools.reduce(lambda node, key: node[key], error.absolute_path, config)
         method = source.get("method", "local")
@@ -58,12 +81,22 @@ def _describe(error: jsonschema.ValidationError, config: dict) -> str:
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
     schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
     config = copy.deepcopy(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         lines = [f"  {_location(e)}: {_describe(e, config)}" for e in errors]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+    known = sorted(config["datasets"])
+    for key in ("default_datasets", "cross_dataset"):
+        if unknown := [name for name in config[key] if name not in config["datasets"]]:
+            raise ConfigError(
+                f"invalid configuration:\n  {key}: unknown dataset {', '.join(map(repr, unknown))}; "
+                f"the configured datasets are {', '.join(known)}"
+            )
+    if len(config["cross_dataset"]) == 1:
+        raise ConfigError("invalid configuration:\n  cross_dataset: lists one dataset; it compares two or more")
     for name, dataset in config["datasets"].items():
         labels = {source["label"] for source in dataset["sources"].values()}
         if labels != {"real", "fake"}:

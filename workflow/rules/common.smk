@@ -1,31 +1,70 @@
-# Configuration, paths and helpers shared by every rule.
+# Configuration, paths, and every helper and input function of the workflow, grouped by the stage that
+# uses them; the other .smk files hold only rules (Snakemake's recommended layout).
 import hashlib
 import json
 import os
 import re
 import sys
+from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO))
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+# Jobs run `python3 -m unmask` of this interpreter, with this workflow's package first on the path.
+os.environ.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+)
 
-from unmask.code_closure import code_files
-from unmask.config import ConfigError, validate
+from unmask.analyses.generalisation import check_compatible
+from unmask.analyses.robustness import parse_perturbations
+from unmask.code_closure import code_digest
+from unmask.config import ConfigError, load_yaml, validate
+from unmask.data.crops import shard_videos
 from unmask.data.images import list_images
+from unmask.features.spectrum import VARIANTS
+
+
+def stop(message):
+    """End the run before any job with one message and no traceback (bad configuration, missing data)."""
+    print(message, file=sys.stderr)
+    raise SystemExit(1)
+
+
+def configfile_name(path):
+    """The file a user wrote: Snakemake reads the workflow's own config.yaml from a cached copy."""
+    parts = Path(path).parts
+    if "snakemake-runtime-cache" not in parts:
+        return str(path)
+    original = parts[parts.index("file", parts.index("snakemake-runtime-cache")) + 1 :]
+    return str(Path(os.sep, *original))
+
 
 try:
+    for configfile_path in workflow.configfiles:  # Snakemake's loader keeps the last of a duplicate key
+        load_yaml(configfile_path)
     config.update(validate(config))
 except ConfigError as error:
-    raise WorkflowError(str(error)) from None
+    stop(str(error).replace(str(configfile_path), configfile_name(configfile_path)))
 
-UNMASK = f"{sys.executable} -m unmask"
 DATASETS = config["datasets"]
 
 
+def names_of(kind):
+    """A wildcard constraint: one of the configured (and so validated) names of a kind."""
+    if kind == "dataset":
+        names = set(DATASETS)
+    else:
+        names = {name for dataset in DATASETS.values() for name in dataset[kind]}
+    return "|".join(map(re.escape, sorted(names)))
+
+
 wildcard_constraints:
-    dataset="|".join(map(re.escape, DATASETS)),
-    variant="faces_hq|celeba|dfd",
+    dataset=names_of("dataset"),
+    source=names_of("sources"),
+    classifier=names_of("classifiers"),
+    variant="|".join(map(re.escape, VARIANTS)),
     shard=r"\d+",
     samples=r"\d+|all",
 
@@ -36,8 +75,9 @@ def scaled(base_mb, per_input_mb=0.0):
 
 
 def code(*modules):
-    """The unmask modules a rule runs and all they import: inputs, so that editing any of them reruns the rule."""
-    return code_files(*modules)
+    """A param: the digest of the unmask modules a rule runs and all they import, so that a change to their
+    code (not a touch, a move, a comment) reruns the rule."""
+    return code_digest(*modules)
 
 
 def dataset_targets(name):
@@ -46,7 +86,7 @@ def dataset_targets(name):
     common += [f"results/{name}/format_audit.csv"]
     common += robustness_targets(name) + generalisation_targets(name)
     common += [f"results/{name}/models/{classifier}.json" for classifier in DATASETS[name]["classifiers"]]
-    if any("videos" in source for source in DATASETS[name]["sources"].values()):
+    if video_sources(name):
         return common + [
             f"results/{name}_frames_table.csv",
             f"results/{name}_videos_table.csv",
@@ -59,6 +99,266 @@ def dataset_targets(name):
 def feature_shards(wildcards):
     dataset = DATASETS[wildcards.dataset]
     return [
-        f"results/{wildcards.dataset}/features/{dataset['variant']}/shard-{k}.parquet"
-        for k in range(dataset["shards"])
+        f"results/{wildcards.dataset}/features/{dataset['variant']}/shard-{k}.parquet" for k in range(dataset["shards"])
     ]
+
+
+def feature_options(wildcards):
+    """The feature command's optional arguments: spectrum length and JPEG re-encoding, where set."""
+    dataset = DATASETS[wildcards.dataset]
+    options = []
+    if dataset["spectrum_length"]:
+        options += ["--length", dataset["spectrum_length"]]
+    if dataset["reencode_quality"]:
+        options += ["--reencode", dataset["reencode_quality"]]
+    return options
+
+
+# acquire
+
+
+def source_spec(wildcards):
+    return DATASETS[wildcards.dataset]["sources"][wildcards.source]
+
+
+def acquire_code(wildcards):
+    """The acquire command and the method's module, which it loads by name."""
+    return code("commands/acquire", f"data/acquire/{source_spec(wildcards)['method']}")
+
+
+# crops
+
+
+def video_sources(dataset):
+    return {name: s for name, s in DATASETS[dataset]["sources"].items() if "videos" in s}
+
+
+@cache
+def videos_by_shard(dataset):
+    try:
+        return shard_videos(video_sources(dataset), DATASETS[dataset]["shards"], DATASETS[dataset]["seed"])
+    except FileNotFoundError as error:
+        stop(
+            missing_data_message(dataset)
+            or f"datasets.{dataset}: {error}. Put the videos there, or set the source's 'videos' path."
+        )
+
+
+def crop_tables(dataset):
+    return [f"results/{dataset}/crops/shard-{k}.parquet" for k in videos_by_shard(dataset)]
+
+
+def crops_spec(wildcards):
+    dataset = DATASETS[wildcards.dataset]
+    sources = video_sources(wildcards.dataset)
+    spec = {"sources": sources, "seed": dataset["seed"] if any("count" in s for s in sources.values()) else 0}
+    spec.update({key: dataset["video"][key] for key in ("frames", "margin", "yunet_model")})
+    return json.dumps(spec, sort_keys=True)
+
+
+# manifest
+
+
+def local_listing(dataset, name, source):
+    """A fingerprint of a local folder's images (paths, sizes, modification times).
+
+    As a parameter of the manifest it reruns the stage when an image is added,
+    removed or rewritten, without making every image a Snakemake input (which
+    costs the DAG ~0.2 ms per file: seconds for Faces-HQ).
+    """
+    try:
+        paths = list_images(source["path"])
+    except FileNotFoundError:
+        stop(missing_data_message(dataset))  # every missing folder of the dataset at once
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return f"{len(paths)} images, sha256 {digest.hexdigest()}"
+
+
+def manifest_inputs(wildcards):
+    """Acquired sources: their file lists. Video sources: the crop tables. (Local folders: see local_listing.)"""
+    inputs = []
+    for name, source in sorted(DATASETS[wildcards.dataset]["sources"].items()):
+        if source["method"] != "local":
+            inputs.append(f"data/acquired/{wildcards.dataset}/{name}.tsv")
+    return inputs + (crop_tables(wildcards.dataset) if video_sources(wildcards.dataset) else [])
+
+
+def source_inputs(dataset, name, source):
+    """What the manifest stage reads for a source besides its configuration."""
+    if "videos" in source:
+        return {"crop_tables": crop_tables(dataset)}
+    if source["method"] != "local":
+        return {"file_list": f"data/acquired/{dataset}/{name}.tsv"}
+    return {"listing": local_listing(dataset, name, source)}
+
+
+def manifest_spec(wildcards):
+    """What the manifest depends on: sources, image size, pixel limit, and the seed where a source is sampled."""
+    dataset = DATASETS[wildcards.dataset]
+    sources = {
+        name: dict(source, **source_inputs(wildcards.dataset, name, source))
+        for name, source in dataset["sources"].items()
+    }
+    spec = {"sources": sources}
+    spec["pixel_limit"] = {"pixels": dataset["max_pixels"], "setting": f"datasets.{wildcards.dataset}.max_pixels"}
+    if video_sources(wildcards.dataset):
+        spec["split_by"] = dataset["video"]["split_by"]
+    if size := dataset.get("image_size"):
+        spec["image_size"] = [size, size] if isinstance(size, int) else size
+    if any("count" in source for source in sources.values()):
+        spec["seed"] = dataset["seed"]
+    return json.dumps(spec, sort_keys=True)
+
+
+# train, model and report
+
+
+def classifier_spec(dataset, classifier):
+    """A classifier's settings with the dataset's feature scaling, SVM solver switch and protocol."""
+    settings = DATASETS[dataset]
+    return dict(
+        settings["classifiers"][classifier],
+        standardise=settings["standardise"],
+        liblinear_above=settings["liblinear_above"],
+        protocol=settings["protocol"],
+    )
+
+
+def classifier_specs(dataset):
+    """Every classifier of a dataset by name, with the dataset's scaling and solver settings."""
+    return {name: classifier_spec(dataset, name) for name in DATASETS[dataset]["classifiers"]}
+
+
+def runs(wildcards, kind="parquet"):
+    dataset = DATASETS[wildcards.dataset]
+    return [
+        f"results/{wildcards.dataset}/runs/{name}/n{size}.{kind}"
+        for name in dataset["classifiers"]
+        for size in dataset["sizes"]
+    ]
+
+
+# robustness
+
+
+def robustness_settings(dataset):
+    """A dataset's robustness settings, its perturbation names checked before anything runs."""
+    settings = DATASETS[dataset]["robustness"]
+    try:
+        parse_perturbations(settings["perturbations"])
+    except ValueError as error:
+        stop(f"datasets.{dataset}.robustness.perturbations: {error}")
+    return settings
+
+
+def robustness_targets(name):
+    """A dataset's robustness table and figure (its perturbations checked first)."""
+    robustness_settings(name)
+    return [f"results/{name}_robustness.csv", f"results/{name}/figures/robustness.png"]
+
+
+def robustness_runtime(wildcards, input):
+    """Minutes: ~20 ms per image and perturbation at 1024 px (decode, perturb, FFT), 4x margin, plus the
+    fits, timed as in `train` up to the size where liblinear takes over (the manifest holds ~150 bytes per image)."""
+    dataset, settings = DATASETS[wildcards.dataset], robustness_settings(wildcards.dataset)
+    images = os.path.getsize(input.manifest) / 150 if settings["size"] == "all" else settings["size"]
+    fits = len(dataset["classifiers"]) * (2 * len(settings["perturbations"]) + 1)
+    perturbing = images * len(settings["perturbations"]) * 0.02 * 4 / 60
+    return 10 + int(perturbing + fits * min(images, dataset["liblinear_above"]) ** 2 / 1e6)
+
+
+# generalisation
+
+
+def generalisation_spec(dataset):
+    """A dataset's protocol for the generalisation analyses: its classifiers, size, repeats, split and seed."""
+    settings = DATASETS[dataset]
+    return {
+        "classifiers": classifier_specs(dataset),
+        "size": settings["generalisation"]["size"],
+        "repeats": settings["repeats"],
+        "test_fraction": settings["test_fraction"],
+        "seed": settings["seed"],
+    }
+
+
+def generalisation_targets(name):
+    """The cross-source table and figure, for a dataset with at least two fake sources."""
+    fakes = [source for source in DATASETS[name]["sources"].values() if source["label"] == "fake"]
+    if len(fakes) < 2:
+        return []
+    return [f"results/{name}_cross_source.csv", f"results/{name}/figures/cross_source.png"]
+
+
+def configured_features(dataset):
+    """The variant and, where known before the features exist, the length of a dataset's features."""
+    variant, length = DATASETS[dataset]["variant"], DATASETS[dataset]["spectrum_length"]
+    return variant, length or VARIANTS[variant].length
+
+
+def cross_dataset_targets():
+    """The cross-dataset table and figure when `cross_dataset` lists datasets (checked against each other first)."""
+    names = config["cross_dataset"]
+    if not names:
+        return []
+    try:
+        check_compatible({name: configured_features(name) for name in names})
+    except ValueError as error:
+        stop(f"cross_dataset: {error}")
+    return ["results/cross_dataset.csv", "results/figures/cross_dataset.png"]
+
+
+def cross_dataset_shards(wildcards):
+    return {name: feature_shards(SimpleNamespace(dataset=name)) for name in config["cross_dataset"]}
+
+
+def cross_dataset_spec(wildcards):
+    return json.dumps(
+        {
+            name: dict(
+                generalisation_spec(name),
+                variant=DATASETS[name]["variant"],
+                protocol=DATASETS[name]["protocol"],
+                features=shards,
+            )
+            for name, shards in cross_dataset_shards(wildcards).items()
+        }
+    )
+
+
+# missing data
+
+
+# Overlays that download a dataset's sources instead: (file, expected size and time).
+DOWNLOADS = {
+    "faces_hq": (
+        "config/faces_hq_download.yaml",
+        "roughly 20 GB and at least 6 hours (thispersondoesnotexist.com is asked once per 2 s for\n"
+        "    10,000 images); CelebA-HQ's CelebAMask-HQ.zip (~3 GB) must still be fetched by hand, as that file says",
+    )
+}
+
+
+def missing_data_message(name):
+    """None, or the one message for a dataset whose local image or video folders are missing."""
+    missing = [
+        (source_name, source.get("videos", source.get("path")))
+        for source_name, source in DATASETS[name]["sources"].items()
+        if source["method"] == "local" and not os.path.isdir(source.get("videos", source.get("path")))
+    ]
+    if not missing:
+        return None
+    lines = [f"Dataset {name}: {len(missing)} source folder(s) missing:"]
+    lines += [f"  datasets.{name}.sources.{source}: image folder {folder} does not exist" for source, folder in missing]
+    lines.append("Two ways forward:")
+    lines.append("  - put each source's images (or videos) in its folder, or set the source's `path` to the folder")
+    lines.append("    that holds them;")
+    if name in DOWNLOADS:
+        overlay, expected = DOWNLOADS[name]
+        lines.append(f"  - or add `--configfile {overlay}` to the command to download them:\n    {expected}.")
+    else:
+        lines.append("  - or give the sources an acquisition `method` (see the README) to download them.")
+    return "\n".join(lines)

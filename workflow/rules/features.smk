@@ -6,13 +6,12 @@ rule features:
         "results/{dataset}/features/{variant}/shard-{shard}.parquet",
     input:
         manifest="results/{dataset}/manifest.parquet",
-        code=code("commands/features"),
     params:
         shards=lambda w: DATASETS[w.dataset]["shards"],
-        length=lambda w: f"--length {n}" if (n := DATASETS[w.dataset]["spectrum_length"]) else "",
-        reencode=lambda w: f"--reencode {q}" if (q := DATASETS[w.dataset]["reencode_quality"]) else "",
+        options=feature_options,
         max_pixels=lambda w: DATASETS[w.dataset]["max_pixels"],
         max_pixels_setting=lambda w: f"datasets.{w.dataset}.max_pixels",
+        code=code("commands/features"),
     log:
         "logs/{dataset}/features/{variant}/shard-{shard}.log",
     group:
@@ -23,6 +22,6 @@ rule features:
         mem_mb=scaled(1000),
         runtime=lambda w, input: 10 + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.02 * 4 / 60),
     shell:
-        "{UNMASK} features --manifest {input.manifest} --shard {wildcards.shard} --shards {params.shards}"
-        " --variant {wildcards.variant} {params.length} {params.reencode} --max-pixels {params.max_pixels}"
-        " --max-pixels-setting {params.max_pixels_setting:q} --out {output} 2> {log}"
+        "python3 -m unmask features --manifest {input.manifest:q} --shard {wildcards.shard:q}"
+        " --shards {params.shards:q} --variant {wildcards.variant:q} {params.options:q}"
+        " --max-pixels {params.max_pixels:q} --max-pixels-setting {params.max_pixels_setting:q} --out {output:q} 2> {log:q}"

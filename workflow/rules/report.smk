@@ -1,126 +1,167 @@
 # report: the paper's accuracy table with its figure, the spectra per source, and the rejects.
 
 
-def runs(wildcards, kind="parquet"):
-    dataset = DATASETS[wildcards.dataset]
-    return [
-        f"results/{wildcards.dataset}/runs/{name}/n{size}.{kind}"
-        for name in dataset["classifiers"]
-        for size in dataset["sizes"]
-    ]
-
-
 rule table:
     output:
-        table=report("results/{dataset}_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"),
+        table=report(
+            "results/{dataset}_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"
+        ),
         metadata="results/{dataset}_table.json",
-        figure=report("results/{dataset}/figures/accuracy.png", caption="../report/accuracy.rst", category="{dataset}", subcategory="figures"),
+        figure=report(
+            "results/{dataset}/figures/accuracy.png",
+            caption="../report/accuracy.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     input:
         runs=runs,
-        code=code("commands/report"),
     params:
         classifiers=lambda w: list(DATASETS[w.dataset]["classifiers"]),
+        code=code("commands/report"),
     log:
         "logs/{dataset}/table.log",
     localrule: True
     shell:
-        "{UNMASK} table {input.runs} --classifiers {params.classifiers} --title {wildcards.dataset}"
-        " --out {output.table} --figure {output.figure} 2> {log}"
+        "python3 -m unmask table {input.runs:q} --classifiers {params.classifiers:q} --title {wildcards.dataset:q}"
+        " --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
 
 
 # Datasets of videos: the same table at frame level, and the video-level verdicts.
 use rule table as frames_table with:
     output:
-        table=report("results/{dataset}_frames_table.csv", caption="../report/table.rst", category="{dataset}", subcategory="tables"),
+        table=report(
+            "results/{dataset}_frames_table.csv",
+            caption="../report/table.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
         metadata="results/{dataset}_frames_table.json",
-        figure=report("results/{dataset}/figures/frames_accuracy.png", caption="../report/accuracy.rst", category="{dataset}", subcategory="figures"),
+        figure=report(
+            "results/{dataset}/figures/frames_accuracy.png",
+            caption="../report/accuracy.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     log:
         "logs/{dataset}/frames_table.log",
 
 
 rule videos_table:
     output:
-        report("results/{dataset}_videos_table.csv", caption="../report/videos_table.rst", category="{dataset}", subcategory="tables"),
+        report(
+            "results/{dataset}_videos_table.csv",
+            caption="../report/videos_table.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
-        code=code("commands/report"),
     params:
         classifiers=lambda w: list(DATASETS[w.dataset]["classifiers"]),
         threshold=lambda w: DATASETS[w.dataset]["video"]["vote_threshold"],
+        code=code("commands/report"),
     log:
         "logs/{dataset}/videos_table.log",
     localrule: True
     shell:
-        "{UNMASK} videos-table {input.predictions} --classifiers {params.classifiers}"
-        " --threshold {params.threshold} --out {output} 2> {log}"
+        "python3 -m unmask videos-table {input.predictions:q} --classifiers {params.classifiers:q}"
+        " --threshold {params.threshold:q} --out {output:q} 2> {log:q}"
 
 
 rule metrics:
     output:
-        report("results/{dataset}/metrics.csv", caption="../report/metrics.rst", category="{dataset}", subcategory="tables"),
+        report(
+            "results/{dataset}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
     input:
         predictions=lambda w: runs(w, "predictions.parquet"),
+    params:
         code=code("commands/report"),
     log:
         "logs/{dataset}/metrics.log",
     localrule: True
     shell:
-        "{UNMASK} metrics {input.predictions} --dataset {wildcards.dataset} --out {output} 2> {log}"
+        "python3 -m unmask metrics {input.predictions:q} --dataset {wildcards.dataset:q} --out {output:q} 2> {log:q}"
 
 
 rule audit:
     output:
-        table=report("results/{dataset}/format_audit.csv", caption="../report/audit.rst", category="{dataset}", subcategory="data"),
+        table=report(
+            "results/{dataset}/format_audit.csv",
+            caption="../report/audit.rst",
+            category="{dataset}",
+            subcategory="data",
+        ),
         warnings="results/{dataset}/format_audit_warnings.txt",
     input:
         manifest="results/{dataset}/manifest.parquet",
+    params:
         code=code("commands/audit"),
     log:
         "logs/{dataset}/audit.log",
     localrule: True
     shell:
         # Loud: differences between real and fake files also go to the console.
-        "{UNMASK} audit --manifest {input.manifest} --out {output.table} --warnings {output.warnings} 2> {log}"
-        " && cat {output.warnings} >&2"
+        "python3 -m unmask audit --manifest {input.manifest:q} --out {output.table:q}"
+        " --warnings {output.warnings:q} 2> {log:q} && cat {output.warnings:q} >&2"
 
 
 rule crops_figure:
     output:
-        report("results/{dataset}/figures/crops.png", caption="../report/crops.rst", category="{dataset}", subcategory="data"),
+        report(
+            "results/{dataset}/figures/crops.png",
+            caption="../report/crops.rst",
+            category="{dataset}",
+            subcategory="data",
+        ),
     input:
         manifest="results/{dataset}/manifest.parquet",
+    params:
         code=code("commands/report"),
     log:
         "logs/{dataset}/crops_figure.log",
     localrule: True
     shell:
-        "{UNMASK} crops-figure --manifest {input.manifest} --title {wildcards.dataset} --figure {output} 2> {log}"
+        "python3 -m unmask crops-figure --manifest {input.manifest:q} --title {wildcards.dataset:q}"
+        " --figure {output:q} 2> {log:q}"
 
 
 rule spectra:
     output:
-        report("results/{dataset}/figures/spectra.png", caption="../report/spectra.rst", category="{dataset}", subcategory="figures"),
+        report(
+            "results/{dataset}/figures/spectra.png",
+            caption="../report/spectra.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
     input:
         features=feature_shards,
+    params:
         code=code("commands/report"),
     log:
         "logs/{dataset}/spectra.log",
     localrule: True
     shell:
-        "{UNMASK} spectra {input.features} --title {wildcards.dataset} --figure {output} 2> {log}"
+        "python3 -m unmask spectra {input.features:q} --title {wildcards.dataset:q} --figure {output:q} 2> {log:q}"
 
 
 rule rejects:
     output:
-        report("results/{dataset}/rejects.csv", caption="../report/rejects.rst", category="{dataset}", subcategory="data"),
+        report(
+            "results/{dataset}/rejects.csv", caption="../report/rejects.rst", category="{dataset}", subcategory="data"
+        ),
     input:
         features=feature_shards,
         manifest="results/{dataset}/manifest.parquet",
         manifest_rejects="results/{dataset}/manifest_rejects.parquet",
+    params:
         code=code("commands/report"),
     log:
         "logs/{dataset}/rejects.log",
     localrule: True
     shell:
-        "{UNMASK} rejects {input.features} --manifest {input.manifest}"
-        " --manifest-rejects {input.manifest_rejects} --out {output} 2> {log}"
+        "python3 -m unmask rejects {input.features:q} --manifest {input.manifest:q}"
+        " --manifest-rejects {input.manifest_rejects:q} --out {output:q} 2> {log:q}"

@@ -1,29 +1,18 @@
 # train: the paper's protocol for one classifier at one data size, all repeats.
 
 
-def classifier_spec(dataset, classifier):
-    """A classifier's settings with the dataset's feature scaling, SVM solver switch and protocol."""
-    settings = DATASETS[dataset]
-    return dict(
-        settings["classifiers"][classifier],
-        standardise=settings["standardise"],
-        liblinear_above=settings["liblinear_above"],
-        protocol=settings["protocol"],
-    )
-
-
 rule train:
     output:
         runs="results/{dataset}/runs/{classifier}/n{samples}.parquet",
         predictions="results/{dataset}/runs/{classifier}/n{samples}.predictions.parquet",
     input:
         features=feature_shards,
-        code=code("commands/train"),
     params:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         repeats=lambda w: DATASETS[w.dataset]["repeats"],
         test_fraction=lambda w: DATASETS[w.dataset]["test_fraction"],
         seed=lambda w: DATASETS[w.dataset]["seed"],
+        code=code("commands/train"),
     log:
         "logs/{dataset}/train/{classifier}/n{samples}.log",
     group:
@@ -34,9 +23,9 @@ rule train:
         mem_mb=scaled(1000, 3),
         runtime=lambda w: 10 + int(DATASETS[w.dataset]["repeats"] * int(w.samples) ** 2 / 1e6),
     shell:
-        "{UNMASK} train {input.features} --name {wildcards.classifier} --spec {params.spec:q}"
-        " --samples {wildcards.samples} --repeats {params.repeats} --test-fraction {params.test_fraction}"
-        " --seed {params.seed} --out {output.runs} --predictions {output.predictions} 2> {log}"
+        "python3 -m unmask train {input.features:q} --name {wildcards.classifier:q} --spec {params.spec:q}"
+        " --samples {wildcards.samples:q} --repeats {params.repeats:q} --test-fraction {params.test_fraction:q}"
+        " --seed {params.seed:q} --out {output.runs:q} --predictions {output.predictions:q} 2> {log:q}"
 
 
 rule model:
@@ -50,11 +39,11 @@ rule model:
         ),
     input:
         features=feature_shards,
-        code=code("commands/model"),
     params:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         variant=lambda w: DATASETS[w.dataset]["variant"],
         seed=lambda w: DATASETS[w.dataset]["seed"],
+        code=code("commands/model"),
     log:
         "logs/{dataset}/models/{classifier}.log",
     group:
@@ -62,6 +51,6 @@ rule model:
     resources:
         mem_mb=scaled(1000, 3),
     shell:
-        "{UNMASK} model {input.features} --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --variant {params.variant} --seed {params.seed} --out {output.model}"
-        " --calibration {output.calibration} 2> {log}"
+        "python3 -m unmask model {input.features:q} --spec {params.spec:q} --dataset {wildcards.dataset:q}"
+        " --variant {params.variant:q} --seed {params.seed:q} --out {output.model:q}"
+        " --calibration {output.calibration:q} 2> {log:q}"
