@@ -134,7 +134,7 @@ def test_spectrum_command_prints_csv_and_reports_bad_files(tmp_path):
     assert header == "file," + ",".join(f"f{i:03d}" for i in range(80))
     values = np.array(row.split(",")[1:], dtype=float)
     np.testing.assert_array_equal(values, spectrum.features(image, "celeba"))
-    assert f"{bad}: OpenCV cannot decode it" in result.stderr
+    assert f"{bad}: not a readable image" in result.stderr
 
 
 def test_liblinear_solves_the_same_linear_svm_as_libsvm():
