@@ -7,15 +7,22 @@ import sys
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from unmask.io import write_parquet
+    from unmask.data.file_facts import FactsCache
     from unmask.data.manifest import build_manifest
+    from unmask.io import write_parquet
 
     spec = json.loads(args.spec)
+    cache = FactsCache(args.cache, workers=args.workers)
     manifest, rejects = build_manifest(
-        spec["sources"], seed=spec.get("seed", 0), image_size=spec.get("image_size"), split_by=spec.get("split_by", "video")
+        spec["sources"],
+        seed=spec.get("seed", 0),
+        image_size=spec.get("image_size"),
+        split_by=spec.get("split_by", "video"),
+        cache=cache,
     )
     write_parquet(manifest, args.out)
     write_parquet(rejects, args.rejects)
+    cache.save()
     print(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected", file=sys.stderr)
     return 0
 
@@ -26,4 +33,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N, "image_size": [W, H]}')
     command.add_argument("--out", required=True)
     command.add_argument("--rejects", required=True)
+    command.add_argument("--cache", help="hashes and header facts of files from earlier builds (Parquet; read and updated)")
+    command.add_argument("--workers", type=int, default=4, help="threads that hash and probe files (default 4)")
     command.set_defaults(run=_manifest)

@@ -74,13 +74,17 @@ rule audit:
         warnings="results/{dataset}/format_audit_warnings.txt",
     input:
         manifest="results/{dataset}/manifest.parquet",
+        rejects="results/{dataset}/rejects.csv",
         code=code("commands/audit"),
+    params:
+        labels=lambda w: json.dumps({name: source["label"] for name, source in sorted(DATASETS[w.dataset]["sources"].items())}),
     log:
         "logs/{dataset}/audit.log",
     localrule: True
     shell:
         # Loud: differences between real and fake files also go to the console.
-        "{UNMASK} audit --manifest {input.manifest} --out {output.table} --warnings {output.warnings} 2> {log}"
+        "{UNMASK} audit --manifest {input.manifest} --rejects {input.rejects} --labels {params.labels:q}"
+        " --out {output.table} --warnings {output.warnings} 2> {log}"
         " && cat {output.warnings} >&2"
 
 
