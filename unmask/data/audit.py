@@ -194,11 +194,11 @@ def summarize_sources(
     summaries: dict[str, SourceSummary] = {}
 
     def summary_of(source: str, label: int | str | None) -> SourceSummary:
-        if label is None and source not in summaries:
-            if labels is None or source not in labels:
+        if source not in summaries:
+            if label is None and source not in (labels or {}):
                 raise ValueError(f"rejects name source {source!r}, which has no label")
-            label = labels[source]
-        summary = summaries.setdefault(source, SourceSummary([source], _label(label)))
+            summaries[source] = SourceSummary([source], _label(labels[source] if label is None else label))
+        summary = summaries[source]
         if label is not None and summary.label != _label(label):
             raise ValueError(f"source {source!r} has files labelled both real and fake")
         return summary
