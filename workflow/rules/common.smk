@@ -1,5 +1,4 @@
 # Configuration, paths and helpers shared by every rule.
-import hashlib
 import json
 import os
 import re
@@ -12,7 +11,6 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.g
 
 from unmask.code_closure import code_files
 from unmask.config import ConfigError, validate
-from unmask.data.images import list_images
 
 try:
     config.update(validate(config))
