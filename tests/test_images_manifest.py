@@ -166,6 +166,10 @@ def test_a_rebuild_reads_only_files_whose_size_time_or_inode_changed(tmp_path, c
     manifest, rejects = build_manifest(sources, seed=0, cache=cache)
     assert sorted(counted_reads["hashed"]) == ["1.png", "2.png"] and counted_reads["probed"] == ["2.png"]
     assert manifest.column("width").to_pylist() == [16, 17, 30, 19] and rejects.column("id").to_pylist() == ["gan/z.png"]
+    (tmp_path / "real" / "3.png").unlink()
+    build_manifest(sources, seed=0, cache=cache)
+    cache.save()
+    assert sorted(Path(path).name for path in FactsCache(tmp_path / "cache.parquet").rows) == ["0.png", "1.png", "2.png", "z.png"]
 
 
 def test_cached_header_facts_of_other_probing_code_are_read_again(tmp_path, counted_reads, monkeypatch):

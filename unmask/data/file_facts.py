@@ -152,6 +152,13 @@ class FactsCache:
                     self._store(path, key, facts.sha256, facts)
         return result
 
+    def retain(self, paths: Iterable[Path]) -> None:
+        """Forget every file but ``paths`` (files gone from the dataset)."""
+        keep = {str(path) for path in paths}
+        if not keep.issuperset(self.rows):
+            self.rows = {path: row for path, row in self.rows.items() if path in keep}
+            self.changed = True
+
     def save(self) -> None:
         """Write the cache if anything was added (atomically; rows in path order)."""
         if self.path and self.changed:

@@ -154,6 +154,7 @@ def build_manifest(
         rejects += source_rejects
         offered += [(name, source, item) for item in candidates]
     facts = cache.facts(item.path for _, _, item in offered)
+    cache.retain(facts)
 
     usable = []
     for name, source, item in offered:
