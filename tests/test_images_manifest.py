@@ -105,7 +105,10 @@ def two_sources(tmp_path, real: dict[str, bytes], fake: dict[str, bytes]) -> dic
         (tmp_path / folder).mkdir(exist_ok=True)
         for name, data in files.items():
             (tmp_path / folder / name).write_bytes(data)
-    return {"cams": {"label": "real", "path": str(tmp_path / "real")}, "gan": {"label": "fake", "path": str(tmp_path / "fake")}}
+    return {
+        "cams": {"label": "real", "path": str(tmp_path / "real")},
+        "gan": {"label": "fake", "path": str(tmp_path / "fake")},
+    }
 
 
 def test_same_bytes_in_a_real_and_a_fake_source_rejects_every_copy(tmp_path):
@@ -114,7 +117,8 @@ def test_same_bytes_in_a_real_and_a_fake_source_rejects_every_copy(tmp_path):
     manifest, rejects = build_manifest(sources, seed=0)
     assert manifest.column("id").to_pylist() == ["cams/c.png"]
     reason = "same bytes in real source cams and fake source gan (cams/a.png, cams/b.png, gan/z.png)"
-    assert {r["id"]: r["reason"] for r in rejects.to_pylist()} == dict.fromkeys(["cams/a.png", "cams/b.png", "gan/z.png"], reason)
+    expected = dict.fromkeys(["cams/a.png", "cams/b.png", "gan/z.png"], reason)
+    assert {r["id"]: r["reason"] for r in rejects.to_pylist()} == expected
 
 
 def test_same_bytes_within_a_class_keep_the_first_and_record_the_others(tmp_path):
@@ -154,7 +158,8 @@ def test_a_rebuild_reads_only_files_whose_size_time_or_inode_changed(tmp_path, c
     cache = FactsCache(tmp_path / "cache.parquet")
     first = build_manifest(sources, seed=0, cache=cache)
     cache.save()
-    assert sorted(counted_reads["hashed"]) == sorted(counted_reads["probed"]) == ["0.png", "1.png", "2.png", "3.png", "z.png"]
+    everything = ["0.png", "1.png", "2.png", "3.png", "z.png"]
+    assert sorted(counted_reads["hashed"]) == sorted(counted_reads["probed"]) == everything
 
     counted_reads["hashed"].clear(), counted_reads["probed"].clear()
     assert build_manifest(sources, seed=0, cache=FactsCache(tmp_path / "cache.parquet")) == first
@@ -165,11 +170,13 @@ def test_a_rebuild_reads_only_files_whose_size_time_or_inode_changed(tmp_path, c
     cache = FactsCache(tmp_path / "cache.parquet")
     manifest, rejects = build_manifest(sources, seed=0, cache=cache)
     assert sorted(counted_reads["hashed"]) == ["1.png", "2.png"] and counted_reads["probed"] == ["2.png"]
-    assert manifest.column("width").to_pylist() == [16, 17, 30, 19] and rejects.column("id").to_pylist() == ["gan/z.png"]
+    assert manifest.column("width").to_pylist() == [16, 17, 30, 19]
+    assert rejects.column("id").to_pylist() == ["gan/z.png"]
     (tmp_path / "real" / "3.png").unlink()
     build_manifest(sources, seed=0, cache=cache)
     cache.save()
-    assert sorted(Path(path).name for path in FactsCache(tmp_path / "cache.parquet").rows) == ["0.png", "1.png", "2.png", "z.png"]
+    kept = FactsCache(tmp_path / "cache.parquet").rows
+    assert sorted(Path(path).name for path in kept) == ["0.png", "1.png", "2.png", "z.png"], "a deleted file is forgotten"
 
 
 def test_cached_header_facts_of_other_probing_code_are_read_again(tmp_path, counted_reads, monkeypatch):
@@ -179,7 +186,17 @@ def test_cached_header_facts_of_other_probing_code_are_read_again(tmp_path, coun
     cache.save()
     monkeypatch.setattr(file_facts, "probe_version", lambda: "other code")
     build_manifest(sources, seed=0, cache=FactsCache(tmp_path / "cache.parquet"))
-    assert counted_reads == {"hashed": ["a.png"], "probed": ["a.png", "a.png"]}, "the hash is reused, the header probed again"
+    assert counted_reads == {"hashed": ["a.png"], "probed": ["a.png", "a.png"]}, "the hash is kept, the header read again"
+
+
+def test_a_damaged_cache_costs_a_rebuild_and_is_replaced(tmp_path, capsys):
+    sources = two_sources(tmp_path, {"a.png": encoded(".png", (16, 16))}, {})
+    (tmp_path / "cache.parquet").write_bytes(b"not parquet")
+    cache = FactsCache(tmp_path / "cache.parquet")
+    assert "is unreadable" in capsys.readouterr().err
+    manifest, _ = build_manifest(sources, seed=0, cache=cache)
+    cache.save()
+    assert manifest.column("id").to_pylist() == ["cams/a.png"] and len(FactsCache(tmp_path / "cache.parquet").rows) == 1
 
 
 def test_listing_fingerprint_follows_contents_not_times(tmp_path, counted_reads):

@@ -92,7 +92,8 @@ def test_touching_an_image_reruns_nothing_and_new_bytes_rerun_everything_after(u
     config = write_config(tmp_path / "mine.yaml", user_config(user_folders))
     workdir = tmp_path / "run"
     workdir.mkdir()
-    args = ("--configfile", str(config), "-s", str(REPO / "Snakefile"), "results/mine_table.csv", "results/mine/rejects.csv")
+    targets = ("results/mine_table.csv", "results/mine/rejects.csv")
+    args = ("--configfile", str(config), "-s", str(REPO / "Snakefile"), *targets)
     snakemake(workdir, *args, snakefile=REPO / "Snakefile")
     image = user_folders / "cameras" / "003.jpg"
 

@@ -33,6 +33,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N, "image_size": [W, H]}')
     command.add_argument("--out", required=True)
     command.add_argument("--rejects", required=True)
-    command.add_argument("--cache", help="hashes and header facts of files from earlier builds (Parquet; read and updated)")
+    command.add_argument("--cache", help="hashes and header facts of files from earlier builds (Parquet, updated)")
     command.add_argument("--workers", type=int, default=4, help="threads that hash and probe files (default 4)")
     command.set_defaults(run=_manifest)

@@ -26,6 +26,7 @@ from unmask.data.images import RejectedImage, probe
 from unmask.io import file_digest, write_parquet
 
 WORKERS = min(8, os.cpu_count() or 1)
+HEADER_COLUMNS = ("probe_version", "width", "height", "format", "error")
 CACHE_SCHEMA = pa.schema(
     [
         ("path", pa.string()),
@@ -78,8 +79,10 @@ class FactsCache:
         if self.path and self.path.exists():
             try:
                 table = pq.read_table(self.path)
-                if table.schema.equals(CACHE_SCHEMA):
-                    self.rows = {row["path"]: row for row in table.to_pylist()}
+                if not table.schema.equals(CACHE_SCHEMA):
+                    raise pa.ArrowInvalid("its columns are not those of this version")
+                columns = [table.column(name).to_pylist() for name in CACHE_SCHEMA.names]
+                self.rows = {values[0]: dict(zip(CACHE_SCHEMA.names, values)) for values in zip(*columns)}
             except (OSError, pa.ArrowInvalid) as error:  # a damaged cache costs a rebuild, nothing else
                 print(f"file cache {self.path} is unreadable ({error}); reading every file again", file=sys.stderr)
 
@@ -98,12 +101,11 @@ class FactsCache:
         old = self.rows.get(str(path))
         row = {"path": str(path), "size": key[0], "mtime_ns": key[1], "inode": key[2], "sha256": sha256}
         if facts is not None:
-            row |= {"probe_version": probe_version(), "width": facts.width, "height": facts.height}
-            row |= {"format": facts.format, "error": facts.error}
+            row |= dict(zip(HEADER_COLUMNS, (probe_version(), facts.width, facts.height, facts.format, facts.error)))
         elif old is not None and old["sha256"] == sha256:  # same bytes (a touch): header facts still hold
-            row |= {name: old[name] for name in ("probe_version", "width", "height", "format", "error")}
+            row |= {name: old[name] for name in HEADER_COLUMNS}
         else:
-            row |= dict.fromkeys(("probe_version", "width", "height", "format", "error"))
+            row |= dict.fromkeys(HEADER_COLUMNS)
         self.rows[str(path)] = row
         self.changed = True
 
@@ -113,7 +115,7 @@ class FactsCache:
         for path in paths:
             row, key = self._current(path)
             if isinstance(key, OSError):
-                result[path] = f"cannot read it ({key.strerror})"
+                result[path] = _unreadable(key)
             elif row is not None:
                 result[path] = row["sha256"]
             else:
@@ -123,7 +125,7 @@ class FactsCache:
         with ThreadPoolExecutor(self.workers) as pool:
             for (path, key), digest in zip(todo, pool.map(_digest_or_error, (p for p, _ in todo))):
                 if isinstance(digest, OSError):
-                    result[path] = f"cannot read it ({digest.strerror})"
+                    result[path] = _unreadable(digest)
                 else:
                     result[path] = digest
                     self._store(path, key, digest)
@@ -136,7 +138,7 @@ class FactsCache:
         for path in paths:
             row, key = self._current(path)
             if isinstance(key, OSError):
-                result[path] = FileFacts(error=f"cannot read it ({key.strerror})")
+                result[path] = FileFacts(error=_unreadable(key))
             elif row is not None and row["probe_version"] == version:
                 result[path] = _cached_facts(row)
             else:  # the hash of an unchanged file is known; a touched file's header facts hold if its bytes do
@@ -144,11 +146,11 @@ class FactsCache:
                 known = row["sha256"] if row is not None else None
                 todo.append((path, key, known, old if old and old["probe_version"] == version else None))
         if todo:
-            print(f"reading {len(todo)} new or changed files (the rest unchanged since the last build)", file=sys.stderr)
+            print(f"reading {len(todo)} new or changed files (the rest are as the last build saw them)", file=sys.stderr)
         with ThreadPoolExecutor(self.workers) as pool:
             for (path, key, *_), facts in zip(todo, pool.map(_read_facts, todo)):
                 result[path] = facts
-                if facts.sha256 is not None:  # stored under the times seen before reading: a file changed meanwhile is read again
+                if facts.sha256 is not None:  # under the times seen before reading: a file changed meanwhile is read again
                     self._store(path, key, facts.sha256, facts)
         return result
 
@@ -165,6 +167,10 @@ class FactsCache:
             rows = [self.rows[path] for path in sorted(self.rows)]
             write_parquet(pa.Table.from_pylist(rows, CACHE_SCHEMA), self.path)
             self.changed = False
+
+
+def _unreadable(error: OSError) -> str:
+    return f"cannot read it ({error.strerror})"
 
 
 def _digest_or_error(path: Path) -> str | OSError:
@@ -185,7 +191,7 @@ def _read_facts(task: tuple[Path, tuple[int, int, int], str | None, dict | None]
     try:
         sha256 = known or file_digest(path)
     except OSError as error:
-        return FileFacts(error=f"cannot read it ({error.strerror})")
+        return FileFacts(error=_unreadable(error))
     if old is not None and old["sha256"] == sha256:
         return _cached_facts(old)
     try:

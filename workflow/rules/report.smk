@@ -77,7 +77,7 @@ rule audit:
         rejects="results/{dataset}/rejects.csv",
         code=code("commands/audit"),
     params:
-        labels=lambda w: json.dumps({name: source["label"] for name, source in sorted(DATASETS[w.dataset]["sources"].items())}),
+        labels=lambda w: json.dumps({name: s["label"] for name, s in sorted(DATASETS[w.dataset]["sources"].items())}),
     log:
         "logs/{dataset}/audit.log",
     localrule: True
