@@ -100,6 +100,15 @@ def test_manifest_lists_skipped_entries_as_rejects(tmp_path):
     ]
 
 
+def test_item_ids_are_paths_under_the_source_folder(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.png").write_bytes(encoded(".png", (16, 16)))
+    monkeypatch.chdir(tmp_path)
+    for root in (".", str(tmp_path), f"{tmp_path}/"):
+        manifest, _ = build_manifest({"cams": {"label": "real", "path": root}}, seed=0)
+        assert manifest.column("id").to_pylist() == ["cams/sub/a.png"], root
+
+
 def two_sources(tmp_path, real: dict[str, bytes], fake: dict[str, bytes]) -> dict[str, dict]:
     for folder, files in (("real", real), ("fake", fake)):
         (tmp_path / folder).mkdir(exist_ok=True)

@@ -72,9 +72,11 @@ def _reject(item_id: str, path: str | Path, source: str, stage: str, reason: str
 
 
 def _item_id(name: str, path: Path, root: Path) -> str:
-    """``<source>/<path under the source folder>`` (string operations: pathlib costs seconds at 40k files)."""
+    """``<source>/<path under the source folder>`` (or the file name, outside it)."""
     text, prefix = path.as_posix(), root.as_posix().rstrip("/") + "/"
-    return f"{name}/{text[len(prefix):] if text.startswith(prefix) else path.name}"
+    if text.startswith(prefix):  # the usual case, without pathlib's cost (seconds at 40k files)
+        return f"{name}/{text[len(prefix):]}"
+    return f"{name}/{path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name}"
 
 
 def listing_fingerprint(name: str, source: dict, seed: int, cache: FactsCache) -> str:
