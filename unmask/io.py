@@ -89,7 +89,11 @@ def scan_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> Listing:
         if not folders:
             links.sort()
             link = links.pop(0)
-            identity = _identity(link)
+            try:
+                identity = _identity(link)
+            except OSError:  # gone since it was seen
+                skipped.append((link, _broken_link(link)))
+                continue
             if identity in listed:
                 skipped.append((link, _second_route(link, listed[identity])))
                 continue
