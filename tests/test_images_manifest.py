@@ -1,15 +1,19 @@
 """Decoding, reasons for rejecting a file, deterministic sampling and stable shards."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from unmask.data import file_facts
+from unmask.data.file_facts import FactsCache
 from unmask.data.images import RejectedImage, decode_gray, list_images, probe, read_gray
-from unmask.data.manifest import build_manifest
+from unmask.data.manifest import build_manifest, listing_fingerprint
 from unmask.data.sampling import sample_paths, shard_of, stable_hash
+from unmask.io import scan_files
 
 
 def encoded(suffix: str, shape=(40, 60)) -> bytes:
@@ -57,6 +61,167 @@ def test_list_images_is_recursive_and_sorted(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a.jpg", "b/1.jpeg", "b/2.PNG"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         list_images(tmp_path / "missing")
+
+
+def test_listing_follows_linked_folders_once_and_says_what_it_skips(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    for name in ("root/a.jpg", "root/real/r.jpg", "root/x.jpg/inner.jpg", "outside/o.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    (root / "linked").symlink_to(outside)  # a sub-folder reached through a link: followed
+    (root / "again").symlink_to(root / "real")  # a second route to a listed folder
+    (root / "real" / "up").symlink_to(root)  # a loop through a parent
+    (root / "self").symlink_to(root / "self")  # a loop on itself
+    (root / "broken.jpg").symlink_to(tmp_path / "missing.jpg")
+    (root / "alias.jpg").symlink_to(root / "a.jpg")  # a link to a file is a file
+    listing = scan_files(root, (".jpg", ".png"))
+    assert [p.relative_to(root).as_posix() for p in listing.files] == [
+        "a.jpg", "alias.jpg", "linked/o.png", "real/r.jpg", "x.jpg/inner.jpg"
+    ]  # fmt: skip
+    reasons = {p.relative_to(root).as_posix(): reason for p, reason in listing.skipped}
+    assert reasons == {
+        "again": f"link to a folder listed already as {root / 'real'} (each folder is listed once)",
+        "broken.jpg": f"broken symbolic link (target {tmp_path / 'missing.jpg'} is missing)",
+        "real/up": f"symbolic link loop (links back to {root}, which is listed already)",
+        "self": "symbolic link loop (the link resolves to itself)",
+        "x.jpg": "a folder, not a file (its contents are searched)",
+    }
+
+
+def test_manifest_lists_skipped_entries_as_rejects(tmp_path):
+    (tmp_path / "x.jpg").mkdir()
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "a.png").write_bytes(encoded(".png", (16, 16)))
+    manifest, rejects = build_manifest({"cams": {"label": "real", "path": str(tmp_path)}}, seed=0)
+    assert manifest.column("id").to_pylist() == ["cams/a.png"]
+    assert [(r["id"], r["stage"], r["reason"]) for r in rejects.to_pylist()] == [
+        ("cams/loop", "listing", "symbolic link loop (the link resolves to itself)"),
+        ("cams/x.jpg", "listing", "a folder, not a file (its contents are searched)"),
+    ]
+
+
+def test_item_ids_are_paths_under_the_source_folder(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.png").write_bytes(encoded(".png", (16, 16)))
+    monkeypatch.chdir(tmp_path)
+    for root in (".", str(tmp_path), f"{tmp_path}/"):
+        manifest, _ = build_manifest({"cams": {"label": "real", "path": root}}, seed=0)
+        assert manifest.column("id").to_pylist() == ["cams/sub/a.png"], root
+
+
+def two_sources(tmp_path, real: dict[str, bytes], fake: dict[str, bytes]) -> dict[str, dict]:
+    for folder, files in (("real", real), ("fake", fake)):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        for name, data in files.items():
+            (tmp_path / folder / name).write_bytes(data)
+    return {
+        "cams": {"label": "real", "path": str(tmp_path / "real")},
+        "gan": {"label": "fake", "path": str(tmp_path / "fake")},
+    }
+
+
+def test_same_bytes_in_a_real_and_a_fake_source_rejects_every_copy(tmp_path):
+    shared, other = encoded(".png", (16, 16)), encoded(".png", (16, 20))
+    sources = two_sources(tmp_path, {"a.png": shared, "b.png": shared, "c.png": other}, {"z.png": shared})
+    manifest, rejects = build_manifest(sources, seed=0)
+    assert manifest.column("id").to_pylist() == ["cams/c.png"]
+    reason = "same bytes in real source cams and fake source gan (cams/a.png, cams/b.png, gan/z.png)"
+    expected = dict.fromkeys(["cams/a.png", "cams/b.png", "gan/z.png"], reason)
+    assert {r["id"]: r["reason"] for r in rejects.to_pylist()} == expected
+
+
+def test_same_bytes_within_a_class_keep_the_first_and_record_the_others(tmp_path):
+    shared = encoded(".png", (16, 16))
+    sources = two_sources(tmp_path, {"a.png": shared, "b.png": shared}, {"z.png": encoded(".png", (16, 20))})
+    sources["cams2"] = {"label": "real", "path": str(tmp_path / "real2")}
+    (tmp_path / "real2").mkdir()
+    (tmp_path / "real2" / "c.png").write_bytes(shared)
+    manifest, rejects = build_manifest(sources, seed=0)
+    assert manifest.column("id").to_pylist() == ["cams/a.png", "gan/z.png"]
+    assert {r["id"]: r["reason"] for r in rejects.to_pylist()} == {
+        "cams/b.png": "same bytes as cams/a.png", "cams2/c.png": "same bytes as cams/a.png"
+    }  # fmt: skip
+
+
+@pytest.fixture
+def counted_reads(monkeypatch):
+    """The files hashed and the files probed, by name."""
+    reads = {"hashed": [], "probed": []}
+
+    def digest(path):
+        reads["hashed"].append(Path(path).name)
+        return real_digest(path)
+
+    def header(path):
+        reads["probed"].append(Path(path).name)
+        return real_probe(path)
+
+    real_digest, real_probe = file_facts.file_digest, file_facts.probe
+    monkeypatch.setattr(file_facts, "file_digest", digest)
+    monkeypatch.setattr(file_facts, "probe", header)
+    return reads
+
+
+def test_a_rebuild_reads_only_files_whose_size_time_or_inode_changed(tmp_path, counted_reads):
+    sources = two_sources(tmp_path, {f"{i}.png": encoded(".png", (16, 16 + i)) for i in range(4)}, {"z.png": b"broken"})
+    cache = FactsCache(tmp_path / "cache.parquet")
+    first = build_manifest(sources, seed=0, cache=cache)
+    cache.save()
+    everything = ["0.png", "1.png", "2.png", "3.png", "z.png"]
+    assert sorted(counted_reads["hashed"]) == sorted(counted_reads["probed"]) == everything
+
+    counted_reads["hashed"].clear(), counted_reads["probed"].clear()
+    assert build_manifest(sources, seed=0, cache=FactsCache(tmp_path / "cache.parquet")) == first
+    assert counted_reads == {"hashed": [], "probed": []}, "nothing changed: the cache supplies every hash and header"
+
+    os.utime(tmp_path / "real" / "1.png", ns=(1, 1))  # touch: same bytes, new time
+    (tmp_path / "real" / "2.png").write_bytes(encoded(".png", (16, 30)))  # new bytes
+    cache = FactsCache(tmp_path / "cache.parquet")
+    manifest, rejects = build_manifest(sources, seed=0, cache=cache)
+    assert sorted(counted_reads["hashed"]) == ["1.png", "2.png"] and counted_reads["probed"] == ["2.png"]
+    assert manifest.column("width").to_pylist() == [16, 17, 30, 19]
+    assert rejects.column("id").to_pylist() == ["gan/z.png"]
+    (tmp_path / "real" / "3.png").unlink()
+    build_manifest(sources, seed=0, cache=cache)
+    cache.save()
+    kept = FactsCache(tmp_path / "cache.parquet").rows
+    assert sorted(Path(path).name for path in kept) == ["0.png", "1.png", "2.png", "z.png"], "a deleted file is forgotten"
+
+
+def test_cached_header_facts_of_other_probing_code_are_read_again(tmp_path, counted_reads, monkeypatch):
+    sources = two_sources(tmp_path, {"a.png": encoded(".png", (16, 16))}, {})
+    cache = FactsCache(tmp_path / "cache.parquet")
+    build_manifest(sources, seed=0, cache=cache)
+    cache.save()
+    monkeypatch.setattr(file_facts, "probe_version", lambda: "other code")
+    build_manifest(sources, seed=0, cache=FactsCache(tmp_path / "cache.parquet"))
+    assert counted_reads == {"hashed": ["a.png"], "probed": ["a.png", "a.png"]}, "the hash is kept, the header read again"
+
+
+def test_a_damaged_cache_costs_a_rebuild_and_is_replaced(tmp_path, capsys):
+    sources = two_sources(tmp_path, {"a.png": encoded(".png", (16, 16))}, {})
+    (tmp_path / "cache.parquet").write_bytes(b"not parquet")
+    cache = FactsCache(tmp_path / "cache.parquet")
+    assert "is unreadable" in capsys.readouterr().err
+    manifest, _ = build_manifest(sources, seed=0, cache=cache)
+    cache.save()
+    assert manifest.column("id").to_pylist() == ["cams/a.png"] and len(FactsCache(tmp_path / "cache.parquet").rows) == 1
+
+
+def test_listing_fingerprint_follows_contents_not_times(tmp_path, counted_reads):
+    sources = two_sources(tmp_path, {f"{i}.png": encoded(".png", (16, 16 + i)) for i in range(3)}, {})
+    cache = FactsCache(tmp_path / "cache.parquet")
+    before = listing_fingerprint("cams", sources["cams"], 0, cache)
+    os.utime(tmp_path / "real" / "1.png", ns=(1, 1))
+    assert listing_fingerprint("cams", sources["cams"], 0, cache) == before
+    (tmp_path / "real" / "1.png").write_bytes(encoded(".png", (16, 40)))
+    changed = listing_fingerprint("cams", sources["cams"], 0, cache)
+    assert changed != before and counted_reads["hashed"] == ["0.png", "1.png", "2.png", "1.png", "1.png"]
+    cache.save()
+    assert listing_fingerprint("cams", sources["cams"], 0, FactsCache(tmp_path / "cache.parquet")) == changed
+    assert len(counted_reads["hashed"]) == 5, "the saved cache supplies every hash"
+    (tmp_path / "real" / "x.jpg").mkdir()  # a skipped entry changes it too
+    assert listing_fingerprint("cams", sources["cams"], 0, cache) != changed
 
 
 def test_stable_hash_is_fixed_across_runs():

@@ -166,18 +166,22 @@ def make_sources(tmp_path, real: dict, fake: dict, files=3):
     return items
 
 
-def test_summary_per_source_counts_files_and_rejects(tmp_path):
+def test_summary_per_source_counts_files_and_the_rejects_of_rejects_csv(tmp_path):
     items = make_sources(tmp_path, {"quality": 90}, {"suffix": ".png"})
-    (tmp_path / "broken.jpg").write_bytes(b"not an image")
-    summaries = summarize_sources([*items, ("gan", 1, tmp_path / "broken.jpg")])
-    rows = [summary.row() for summary in summaries]
+    rejects = [("camera", "manifest"), ("gan", "features"), ("gan", "listing"), ("gone", "manifest")]
+    labels = {"camera": "real", "gan": "fake", "gone": "fake", "empty": "real"}
+    rows = [summary.row() for summary in summarize_sources(items, rejects, labels)]
     assert rows[0] == {
-        "source": "camera", "label": 0, "files": 3, "rejected": 0, "format": "JPEG", "size": "64x64",
+        "source": "camera", "label": 0, "files": 4, "rejected": 1, "format": "JPEG", "size": "64x64",
         "subsampling": "4:2:0", "quality_median": 90, "quality_min": 90, "quality_max": 90,
     }  # fmt: skip
-    assert (rows[1]["label"], rows[1]["files"], rows[1]["rejected"], rows[1]["format"]) == (1, 3, 1, "PNG")
+    assert (rows[1]["label"], rows[1]["files"], rows[1]["rejected"], rows[1]["format"]) == (1, 4, 2, "PNG")
+    assert [(r["source"], r["files"], r["rejected"]) for r in rows[2:]] == [("gone", 1, 1), ("empty", 0, 0)]
+    assert sum(row["rejected"] for row in rows) == len(rejects), "the audit and rejects.csv agree"
     with pytest.raises(ValueError, match="source 'gan' has files labelled both real and fake"):
         summarize_sources([*items, ("gan", 0, items[0][2])])
+    with pytest.raises(ValueError, match="rejects name source 'gone', which has no label"):
+        summarize_sources(items, rejects)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """A user's own dataset: folders of images named in a config file, bad files, and config mistakes."""
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import cv2
@@ -49,6 +50,11 @@ def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, t
     whole = (cameras / "000.jpg").read_bytes()
     (cameras / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
     shutil.copy(generator / "nested" / "000.png", generator / "copy_of_000.png")
+    shutil.copy(cameras / "001.jpg", generator / "a_real_photo.jpg")  # the same bytes in a real and a fake source
+    (cameras / "folder.jpg").mkdir()
+    (cameras / "loop").symlink_to(cameras)
+    write_images(tmp_path / "elsewhere", "photo", 2, seed=5)
+    (cameras / "linked").symlink_to(tmp_path / "elsewhere")  # followed
     config = write_config(tmp_path / "mine.yaml", user_config(user_folders))
     workdir = tmp_path / "run"
     workdir.mkdir()
@@ -63,12 +69,19 @@ def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, t
     assert rejects.loc["cameras/truncated.jpg", "reason"] == "corrupt JPEG (Premature end of JPEG file)"
     assert rejects.loc["cameras/truncated.jpg", "stage"] == "features"
     assert rejects.loc["generator/nested/000.png", "reason"] == "same bytes as generator/copy_of_000.png"
-    assert len(rejects) == 4
+    both = "same bytes in real source cameras and fake source generator (cameras/001.jpg, generator/a_real_photo.jpg)"
+    assert rejects.loc["cameras/001.jpg", "reason"] == rejects.loc["generator/a_real_photo.jpg", "reason"] == both
+    assert rejects.loc["cameras/folder.jpg", "reason"] == "a folder, not a file (its contents are searched)"
+    assert rejects.loc["cameras/loop", "reason"].startswith("symbolic link loop")
+    assert len(rejects) == 8
 
+    manifest = pd.read_parquet(workdir / "results/mine/manifest.parquet")
+    assert {"cameras/linked/000.jpg", "cameras/linked/001.jpg"} <= set(manifest["id"])
     warnings = (workdir / "results/mine/format_audit_warnings.txt").read_text()
     assert "real sources (cameras) are JPEG (q~95) but fake sources (generator) are PNG" in warnings
     audit = pd.read_csv(workdir / "results/mine/format_audit.csv").set_index("source")
-    assert audit.loc["cameras", "files"] == 15  # the manifest's images: 14 good and one truncated JPEG
+    assert audit["rejected"].to_dict() == rejects["source"].value_counts().to_dict() == {"cameras": 6, "generator": 2}
+    assert audit.loc["cameras", "files"] == 13 + 2 + 6  # used, linked and rejected
 
     write_images(cameras / "more", "photo", 1, seed=9)
     plan = planned_rules(workdir, "--configfile", str(config), "-s", str(REPO / "Snakefile"))
@@ -76,6 +89,28 @@ def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, t
 
 
 @pytest.mark.workflow
+def test_touching_an_image_reruns_nothing_and_new_bytes_rerun_everything_after(user_folders, tmp_path):
+    config = write_config(tmp_path / "mine.yaml", user_config(user_folders))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    targets = ("results/mine_table.csv", "results/mine/rejects.csv")
+    args = ("--configfile", str(config), "-s", str(REPO / "Snakefile"), *targets)
+    snakemake(workdir, *args, snakefile=REPO / "Snakefile")
+    image = user_folders / "cameras" / "003.jpg"
+
+    image.touch()
+    assert planned_rules(workdir, *args) == {}, "the manifest's content is unchanged: nothing to rerun"
+
+    other = cv2.imencode(".jpg", np.full((96, 96, 3), 128, np.uint8))[1].tobytes()
+    image.write_bytes(other)
+    plan = planned_rules(workdir, *args)
+    assert {"manifest", "features", "train", "table", "rejects"} <= set(plan), plan
+    snakemake(workdir, *args, snakefile=REPO / "Snakefile")
+    assert planned_rules(workdir, *args) == {}
+    manifest = pd.read_parquet(workdir / "results/mine/manifest.parquet").set_index("id")
+    assert manifest.loc["cameras/003.jpg", "sha256"] == hashlib.sha256(other).hexdigest()
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

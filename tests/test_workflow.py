@@ -23,7 +23,7 @@ def test_dry_run_plans_every_stage(tmp_path):
     plan = planned_rules(workdir, "--configfile", str(config))
     assert plan == {
         "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "audit": 1,
-        "spectra": 1, "rejects": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1,
+        "spectra": 1, "rejects": 1, "audit": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1,
     }
 
 
@@ -75,7 +75,7 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
     config = write_config(tmp_path / "changed.yaml", changed)
     plan = planned_rules(workdir, "--configfile", str(config))
     assert plan == {
-        "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1,
+        "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1,
         "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1,
     }
 
@@ -83,10 +83,10 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("learn/protocol.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
-        ("features/fourier.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
-        ("features/spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, **GENERALISATION, "all": 1}),
-        ("analyses/report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1}),
+        ("learn/protocol.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, **GENERALISATION, "all": 1}),
+        ("features/fourier.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, **GENERALISATION, "all": 1}),
+        ("features/spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, **GENERALISATION, "all": 1}),
+        ("analyses/report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1}),
         ("analyses/robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
         ("analyses/generalisation.py", {**GENERALISATION, "all": 1}),
         ("commands/train.py", {"train": 6, "table": 1, "metrics": 1, "all": 1}),

@@ -1,10 +1,12 @@
 """Atomic file writes: every output appears under its final name complete, or not at all."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -55,9 +57,92 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
         return hashlib.file_digest(f, algorithm).hexdigest()
 
 
-def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
-    """Files under ``folder`` with one of ``suffixes`` (any case), searched recursively, sorted."""
-    folder = Path(folder)
-    if not folder.is_dir():
+@dataclass(frozen=True)
+class Listing:
+    """The files of a folder tree, and the entries left out with the reason for each."""
+
+    files: list[Path]
+    skipped: list[tuple[Path, str]]
+
+
+def scan_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> Listing:
+    """Files under ``folder`` with one of ``suffixes`` (any case), searched recursively, sorted; and what was skipped.
+
+    Links to files are listed like files. Links to folders are followed, each
+    real folder is listed once: folders reached without a link first, then
+    links in sorted order; a link to a folder listed already (a loop, or a
+    second route) is skipped. Skipped with a reason: broken links, link loops,
+    folders named like a file we look for, other entries (FIFOs, sockets,
+    devices) so named, and folders that cannot be read.
+    """
+    root = Path(folder)
+    if not root.is_dir():
         raise FileNotFoundError(f"folder {folder} does not exist")
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    listed: dict[tuple[int, int], Path] = {}  # (device, inode) of each folder walked -> the path it was listed as
+    folders, links = [root], []
+    while folders or links:
+        if not folders:
+            links.sort()
+            link = links.pop(0)
+            try:
+                identity = _identity(link)
+            except OSError:  # gone since it was seen
+                skipped.append((link, _broken_link(link)))
+                continue
+            if identity in listed:
+                skipped.append((link, _second_route(link, listed[identity])))
+                continue
+            folders.append(link)
+        current = folders.pop()
+        try:
+            entries = sorted(os.scandir(current), key=lambda entry: entry.name)
+        except OSError as error:
+            skipped.append((current, f"folder cannot be read ({error.strerror})"))
+            continue
+        listed.setdefault(_identity(current), current)
+        for entry in entries:
+            path = current / entry.name
+            wanted = path.suffix.lower() in suffixes
+            try:
+                is_dir, is_file = entry.is_dir(), entry.is_file()  # both follow links
+            except OSError:
+                is_dir = is_file = False
+            if entry.is_symlink() and not (is_dir or is_file):
+                skipped.append((path, _broken_link(path)))
+            elif is_dir:
+                if wanted:
+                    skipped.append((path, "a folder, not a file (its contents are searched)"))
+                (links if entry.is_symlink() else folders).append(path)
+            elif wanted and is_file:
+                files.append(path)
+            elif wanted:
+                skipped.append((path, "not a regular file (a FIFO, socket or device)"))
+    return Listing(sorted(files), sorted(skipped))
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    stat = folder.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def _broken_link(path: Path) -> str:
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop (the link resolves to itself)"
+        return f"broken symbolic link (target {os.readlink(path)} is missing)"
+    return "symbolic link to something that is neither a file nor a folder"
+
+
+def _second_route(link: Path, listed: Path) -> str:
+    if link.parent.resolve().is_relative_to(listed.resolve()):
+        return f"symbolic link loop (links back to {listed}, which is listed already)"
+    return f"link to a folder listed already as {listed} (each folder is listed once)"
+
+
+def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files under ``folder`` with one of ``suffixes``, as ``scan_files`` finds them (without the skipped entries)."""
+    return scan_files(folder, suffixes).files

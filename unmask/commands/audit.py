@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from unmask.io import write_csv, write_text
 
@@ -13,7 +14,12 @@ def _audit(args: argparse.Namespace) -> int:
     from unmask.data import audit
 
     items = pq.read_table(args.manifest, columns=["source", "label", "path"]).to_pylist()
-    summaries = audit.summarize_sources((i["source"], i["label"], i["path"]) for i in items)
+    rejects = pd.read_csv(args.rejects, usecols=["source", "stage"], dtype=str)
+    summaries = audit.summarize_sources(
+        ((i["source"], i["label"], i["path"]) for i in items),
+        rejects=rejects.itertuples(index=False, name=None),
+        labels=json.loads(args.labels),
+    )
     write_csv(pd.DataFrame([s.row() for s in summaries]), args.out)
     warnings = audit.confound_warnings(summaries)
     write_text(args.warnings, "".join(f"WARNING: {w}\n" for w in warnings))
@@ -26,6 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "audit", description="format, size, subsampling and JPEG quality per source (workflow stage)"
     )
     command.add_argument("--manifest", required=True, help="the dataset's manifest (Parquet)")
+    command.add_argument("--rejects", required=True, help="the dataset's rejects.csv: counted per source")
+    command.add_argument("--labels", required=True, help='JSON: {"source": "real" or "fake", ...}')
     command.add_argument("--out", required=True, help="one row per source (CSV)")
     command.add_argument("--warnings", required=True, help="where real and fake sources differ (text)")
     command.set_defaults(run=_audit)

@@ -7,18 +7,24 @@ import sys
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from unmask.io import write_parquet
+    from unmask.data.file_facts import FactsCache
     from unmask.data.images import PixelLimit
     from unmask.data.manifest import build_manifest
+    from unmask.io import write_parquet
 
     spec = json.loads(args.spec)
-    limit = PixelLimit(**spec["pixel_limit"]) if "pixel_limit" in spec else None
+    cache = FactsCache(args.cache, workers=args.workers)
     manifest, rejects = build_manifest(
-        spec["sources"], seed=spec.get("seed", 0), image_size=spec.get("image_size"),
-        split_by=spec.get("split_by", "video"), pixel_limit=limit,
+        spec["sources"],
+        seed=spec.get("seed", 0),
+        image_size=spec.get("image_size"),
+        split_by=spec.get("split_by", "video"),
+        cache=cache,
+        pixel_limit=PixelLimit(**spec["pixel_limit"]) if "pixel_limit" in spec else None,
     )
     write_parquet(manifest, args.out)
     write_parquet(rejects, args.rejects)
+    cache.save()
     print(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected", file=sys.stderr)
     return 0
 
@@ -30,4 +36,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                          '"pixel_limit": {"pixels": N, "setting": "datasets.<name>.max_pixels"}}')
     command.add_argument("--out", required=True, help="one row per usable image (Parquet)")
     command.add_argument("--rejects", required=True, help="one row per rejected file with its reason (Parquet)")
+    command.add_argument("--cache", help="hashes and header facts of files from earlier builds (Parquet, updated)")
+    command.add_argument("--workers", type=int, default=4, help="threads that hash and probe files (default 4)")
     command.set_defaults(run=_manifest)

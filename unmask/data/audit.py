@@ -16,11 +16,12 @@ quality and a positive ``quality_error``.
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 from PIL import Image
@@ -120,15 +121,14 @@ class SourceSummary:
 
     sources: list[str]
     label: int
-    files: int = 0
-    rejected: int = 0
+    files: int = 0  # every file the sources offered, used or rejected
+    rejected: int = 0  # rows in rejects.csv
     formats: Counter = field(default_factory=Counter)
     sizes: Counter = field(default_factory=Counter)
     subsampling: Counter = field(default_factory=Counter)
     qualities: Counter = field(default_factory=Counter)
 
     def add(self, facts: FormatFacts) -> None:
-        self.files += 1
         self.formats[facts.format] += 1
         self.sizes[f"{facts.width}x{facts.height}"] += 1
         if facts.format == "JPEG":
@@ -177,17 +177,45 @@ def _label(value: int | str) -> int:
     return int(label)
 
 
-def summarize_sources(items: Iterable[tuple[str, int | str, str | Path]]) -> list[SourceSummary]:
-    """Per-source summaries from (source, label, path) items, in order of first appearance."""
+def summarize_sources(
+    items: Iterable[tuple[str, int | str, str | Path]],
+    rejects: Iterable[tuple[str, str]] = (),
+    labels: Mapping[str, int | str] | None = None,
+) -> list[SourceSummary]:
+    """Per-source summaries from the manifest's (source, label, path) items and the (source, stage) rows of rejects.csv.
+
+    ``files`` counts what a source offered: its manifest items and the files
+    rejected before the manifest (every stage but ``features``); ``rejected``
+    counts its rows in rejects.csv, so the audit and rejects.csv agree. Format
+    facts describe the manifest items. ``labels`` (source -> label) names the
+    sources whose every file was rejected; in order of first appearance, then
+    the sources only ``labels`` names.
+    """
     summaries: dict[str, SourceSummary] = {}
-    for source, label, path in items:
-        summary = summaries.setdefault(source, SourceSummary([source], _label(label)))
-        if summary.label != _label(label):
+
+    def summary_of(source: str, label: int | str | None) -> SourceSummary:
+        if source not in summaries:
+            if label is None and source not in (labels or {}):
+                raise ValueError(f"rejects name source {source!r}, which has no label")
+            summaries[source] = SourceSummary([source], _label(labels[source] if label is None else label))
+        summary = summaries[source]
+        if label is not None and summary.label != _label(label):
             raise ValueError(f"source {source!r} has files labelled both real and fake")
+        return summary
+
+    for source, label, path in items:
+        summary = summary_of(source, label)
+        summary.files += 1
         try:
             summary.add(format_facts(path))
-        except RejectedImage:  # counted here; the manifest's rejects file says why
-            summary.rejected += 1
+        except RejectedImage as error:  # changed since the manifest read it; the features stage will say so
+            print(f"audit: {path} is unreadable now ({error}); its format facts are left out", file=sys.stderr)
+    for source, stage in rejects:
+        summary = summary_of(source, None)
+        summary.rejected += 1
+        summary.files += stage != "features"  # a file rejected by the features stage is one of the manifest items
+    for source, label in (labels or {}).items():
+        summary_of(source, label)
     return list(summaries.values())
 
 

@@ -53,6 +53,12 @@ class PixelLimit:
     pixels: int
     setting: str = "max_pixels"
 
+    def excess(self, width: int, height: int) -> str | None:
+        """Why a ``width`` x ``height`` image is refused, or None when it is within the limit."""
+        if width * height <= self.pixels:
+            return None
+        return f"{width}x{height} = {_mpx(width * height)} exceeds the limit of {_mpx(self.pixels)} ({self.setting})"
+
 
 def _mpx(pixels: int) -> str:
     return f"{pixels / 1e6:.6g} Mpx"
@@ -72,12 +78,9 @@ def _header(source: str | Path | BinaryIO, limit: PixelLimit | None) -> tuple[Im
     except DECODER_ERRORS as error:
         raise RejectedImage(f"not a readable image ({error})") from None
     info = ImageInfo(image.width, image.height, image.format or "unknown")
-    pixels = info.width * info.height
-    if limit is not None and pixels > limit.pixels:
+    if limit is not None and (reason := limit.excess(info.width, info.height)):
         image.close()
-        raise RejectedImage(
-            f"{info.width}x{info.height} = {_mpx(pixels)} exceeds the limit of {_mpx(limit.pixels)} ({limit.setting})"
-        )
+        raise RejectedImage(reason)
     return info, image
 
 

@@ -1,7 +1,7 @@
 """The manifest: one row per usable image, with a deterministic sample and a stable shard key."""
 from __future__ import annotations
 
-import sys
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,11 +9,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from unmask import LABELS
+from unmask import IMAGE_SUFFIXES, LABELS
+from unmask.data.file_facts import FactsCache
 from unmask.data.file_list import read_file_list
-from unmask.data.images import PixelLimit, RejectedImage, list_images, probe
+from unmask.data.images import PixelLimit
 from unmask.data.sampling import sample_paths, stable_hash
-from unmask.io import file_digest
+from unmask.io import scan_files
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -47,18 +48,49 @@ class Candidate:
     frame: int | None = None
 
 
-def image_candidates(name: str, source: dict, seed: int) -> list[Candidate]:
-    """The selected images of a local folder or an acquired file list; each image is its own group."""
+def image_candidates(name: str, source: dict, seed: int) -> tuple[list[Candidate], list[dict]]:
+    """The selected images of a local folder or an acquired file list (each image its own group), and the
+    entries of a local folder that its listing skipped (as rejects)."""
     root = Path(source["path"])
+    rejects = []
     if "file_list" in source:
         paths = [Path(row["path"]) for row in read_file_list(Path(source["file_list"]))]
     else:
-        paths = list_images(root)
+        listing = scan_files(root, IMAGE_SUFFIXES)
+        paths = listing.files
+        for path, reason in listing.skipped:
+            rejects.append(_reject(_item_id(name, path, root), path, name, "listing", reason))
     candidates = []
     for path in sample_paths(paths, root, source.get("count"), seed):
-        item_id = f"{name}/{path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name}"
+        item_id = _item_id(name, path, root)
         candidates.append(Candidate(item_id, path, group=item_id))
-    return candidates
+    return candidates, rejects
+
+
+def _reject(item_id: str, path: str | Path, source: str, stage: str, reason: str) -> dict:
+    """A row of the rejects table."""
+    return {"id": item_id, "path": str(path), "source": source, "stage": stage, "reason": reason}
+
+
+def _item_id(name: str, path: Path, root: Path) -> str:
+    """``<source>/<path under the source folder>`` (or the file name, outside it)."""
+    text, prefix = path.as_posix(), root.as_posix().rstrip("/") + "/"
+    if text.startswith(prefix):  # the usual case, without pathlib's cost (seconds at 40k files)
+        return f"{name}/{text[len(prefix):]}"
+    return f"{name}/{path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name}"
+
+
+def listing_fingerprint(name: str, source: dict, seed: int, cache: FactsCache) -> str:
+    """A fingerprint of what a local source gives the manifest: the selected files' names and contents, and
+    the skipped entries with their reasons; file times are not part of it, so a ``touch`` leaves it as it is.
+
+    Only files whose size, modification time or inode changed since ``cache`` saw them are hashed.
+    """
+    candidates, rejects = image_candidates(name, source, seed)
+    digests = cache.digests(item.path for item in candidates)
+    lines = [f"{item.id}\t{digests[item.path]}\n" for item in candidates]
+    lines += [f"{reject['id']}\t{reject['reason']}\n" for reject in rejects]
+    return f"{len(candidates)} images, content sha256 {hashlib.sha256(''.join(lines).encode()).hexdigest()}"
 
 
 def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candidate], list[dict]]:
@@ -74,13 +106,34 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
             frame = "no-frame" if record["frame"] is None else f"{record['frame']:06d}"
             item_id = f"{name}/{record['video']}/{frame}"
             if record["crop"] is None:  # samples that do not exist share one id and reason: keep one
-                rejects[item_id, record["reason"]] = {
-                    "id": item_id, "path": record["path"], "source": name, "stage": "crops", "reason": record["reason"]
-                }
+                rejects[item_id, record["reason"]] = _reject(item_id, record["path"], name, "crops", record["reason"])
                 continue
             group = record["actors"].split("|")[0] if split_by == "actor" else record["group"]
             candidates.append(Candidate(item_id, Path(record["crop"]), group, record["video"], record["frame"]))
     return candidates, list(rejects.values())
+
+
+def duplicate_reasons(items: list[tuple[str, str, int, str]]) -> dict[str, str]:
+    """Why items are rejected as copies, from (id, source, label, sha256) in manifest order.
+
+    Same bytes within one class: the first is kept, the others name it. Same
+    bytes in a real and a fake source: every copy is rejected, because neither
+    label can be trusted.
+    """
+    groups: dict[str, list[tuple[str, str, int, str]]] = {}
+    for item in items:
+        groups.setdefault(item[3], []).append(item)
+    reasons = {}
+    for group in groups.values():
+        if len({label for _, _, label, _ in group}) == 2:
+            real, fake = (sorted({source for _, source, label, _ in group if label == wanted}) for wanted in (0, 1))
+            ids = [item_id for item_id, *_ in group]
+            shown = ", ".join(ids[:4]) + (f" and {len(ids) - 4} more" if len(ids) > 4 else "")
+            reason = f"same bytes in real source {', '.join(real)} and fake source {', '.join(fake)} ({shown})"
+            reasons.update(dict.fromkeys(ids, reason))
+        else:
+            reasons.update({item_id: f"same bytes as {group[0][0]}" for item_id, *_ in group[1:]})
+    return reasons
 
 
 def build_manifest(
@@ -88,51 +141,65 @@ def build_manifest(
     seed: int,
     image_size: tuple[int, int] | None = None,
     split_by: str = "video",
+    cache: FactsCache | None = None,
     pixel_limit: PixelLimit | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Probe every selected image (or face crop) of every source; return (manifest, rejects) tables.
 
-    A file that cannot be read, has more pixels than ``pixel_limit``, is not of
-    the required ``(width, height)``, or repeats an earlier file's bytes is
-    rejected with its reason instead of stopping the run; so is a video frame
-    without a face crop.
+    A file that cannot be read, has more pixels than ``pixel_limit``, is not of the required ``(width, height)``, or
+    repeats another file's bytes (see ``duplicate_reasons``) is rejected with
+    its reason instead of stopping the run; so is a video frame without a face
+    crop, and a folder entry the listing skipped. ``cache`` supplies the facts
+    of files unchanged since an earlier build.
     """
-    rows, rejects, seen = [], [], {}
+    cache = cache or FactsCache()
+    offered, rejects = [], []
     for name in sorted(sources):
         source = sources[name]
         if "crop_tables" in source:
-            candidates, crop_rejects = crop_candidates(name, source, split_by)
-            rejects += crop_rejects
+            candidates, source_rejects = crop_candidates(name, source, split_by)
         else:
-            candidates = image_candidates(name, source, seed)
-        for item in candidates:
-            try:
-                info = probe(item.path, pixel_limit)
-                if image_size and (info.width, info.height) != tuple(image_size):
-                    raise RejectedImage(f"{info.width}x{info.height} pixels, the dataset requires {image_size[0]}x{image_size[1]}")
-                digest = file_digest(item.path)
-                if digest in seen:
-                    raise RejectedImage(f"same bytes as {seen[digest]}")
-            except (RejectedImage, OSError) as error:
-                rejects.append({"id": item.id, "path": str(item.path), "source": name, "stage": "manifest", "reason": str(error)})
-                continue
-            seen[digest] = item.id
-            rows.append(
-                {
-                    "id": item.id,
-                    "path": str(item.path),
-                    "label": LABELS[source["label"]],
-                    "source": name,
-                    "group": item.group,
-                    "video": item.video,
-                    "frame": item.frame,
-                    "width": info.width,
-                    "height": info.height,
-                    "format": info.format,
-                    "sha256": digest,
-                    "shard_key": stable_hash(item.id),
-                }
-            )
-            if len(rows) % 1000 == 0:
-                print(f"manifest: {len(rows)} images probed", file=sys.stderr)
+            candidates, source_rejects = image_candidates(name, source, seed)
+        rejects += source_rejects
+        offered += [(name, source, item) for item in candidates]
+    facts = cache.facts(item.path for _, _, item in offered)
+    cache.retain(facts)
+
+    usable = []
+    for name, source, item in offered:
+        fact = facts[item.path]
+        reason = fact.error
+        if reason is None and pixel_limit:
+            reason = pixel_limit.excess(fact.width, fact.height)
+        if reason is None and image_size and (fact.width, fact.height) != tuple(image_size):
+            reason = f"{fact.width}x{fact.height} pixels, the dataset requires {image_size[0]}x{image_size[1]}"
+        if reason is not None:
+            rejects.append(_reject(item.id, item.path, name, "manifest", reason))
+        else:
+            usable.append((name, source, item, fact))
+    copies = duplicate_reasons(
+        [(item.id, name, LABELS[source["label"]], fact.sha256) for name, source, item, fact in usable]
+    )
+
+    rows = []
+    for name, source, item, fact in usable:
+        if item.id in copies:
+            rejects.append(_reject(item.id, item.path, name, "manifest", copies[item.id]))
+            continue
+        rows.append(
+            {
+                "id": item.id,
+                "path": str(item.path),
+                "label": LABELS[source["label"]],
+                "source": name,
+                "group": item.group,
+                "video": item.video,
+                "frame": item.frame,
+                "width": fact.width,
+                "height": fact.height,
+                "format": fact.format,
+                "sha256": fact.sha256,
+                "shard_key": stable_hash(item.id),
+            }
+        )
     return pa.Table.from_pylist(rows, MANIFEST_SCHEMA), pa.Table.from_pylist(rejects, REJECTS_SCHEMA)

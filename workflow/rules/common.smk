@@ -1,6 +1,5 @@
 # Configuration, paths, and every helper and input function of the workflow, grouped by the stage that
 # uses them; the other .smk files hold only rules (Snakemake's recommended layout).
-import hashlib
 import json
 import os
 import re
@@ -22,7 +21,8 @@ from unmask.analyses.robustness import parse_perturbations
 from unmask.code_closure import code_digest
 from unmask.config import ConfigError, load_yaml, validate
 from unmask.data.crops import shard_videos
-from unmask.data.images import list_images
+from unmask.data.file_facts import FactsCache
+from unmask.data.manifest import listing_fingerprint
 from unmask.features.spectrum import VARIANTS
 
 
@@ -159,22 +159,25 @@ def crops_spec(wildcards):
 # manifest
 
 
-def local_listing(dataset, name, source):
-    """A fingerprint of a local folder's images (paths, sizes, modification times).
+def manifest_cache(dataset):
+    """Hashes and header facts of a dataset's files from earlier builds (see unmask/data/file_facts.py)."""
+    return f"results/{dataset}/manifest_cache.parquet"
+
+
+def local_listing(dataset, name, source, cache):
+    """A fingerprint of what a local folder gives the manifest: its selected images' names and contents, and
+    the entries its listing skipped.
 
     As a parameter of the manifest it reruns the stage when an image is added,
     removed or rewritten, without making every image a Snakemake input (which
-    costs the DAG ~0.2 ms per file: seconds for Faces-HQ).
+    costs the DAG ~0.2 ms per file: seconds for Faces-HQ). Only files whose
+    size, modification time or inode changed are hashed (``cache``), and file
+    times are not part of it: a ``touch`` reruns nothing.
     """
     try:
-        paths = list_images(source["path"])
+        return listing_fingerprint(name, source, DATASETS[dataset]["seed"], cache)
     except FileNotFoundError:
         stop(missing_data_message(dataset))  # every missing folder of the dataset at once
-    digest = hashlib.sha256()
-    for path in paths:
-        stat = path.stat()
-        digest.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
-    return f"{len(paths)} images, sha256 {digest.hexdigest()}"
 
 
 def manifest_inputs(wildcards):
@@ -186,22 +189,24 @@ def manifest_inputs(wildcards):
     return inputs + (crop_tables(wildcards.dataset) if video_sources(wildcards.dataset) else [])
 
 
-def source_inputs(dataset, name, source):
+def source_inputs(dataset, name, source, cache):
     """What the manifest stage reads for a source besides its configuration."""
     if "videos" in source:
         return {"crop_tables": crop_tables(dataset)}
     if source["method"] != "local":
         return {"file_list": f"data/acquired/{dataset}/{name}.tsv"}
-    return {"listing": local_listing(dataset, name, source)}
+    return {"listing": local_listing(dataset, name, source, cache)}
 
 
 def manifest_spec(wildcards):
     """What the manifest depends on: sources, image size, pixel limit, and the seed where a source is sampled."""
     dataset = DATASETS[wildcards.dataset]
+    cache = FactsCache(manifest_cache(wildcards.dataset))
     sources = {
-        name: dict(source, **source_inputs(wildcards.dataset, name, source))
+        name: dict(source, **source_inputs(wildcards.dataset, name, source, cache))
         for name, source in dataset["sources"].items()
     }
+    cache.save()
     spec = {"sources": sources}
     spec["pixel_limit"] = {"pixels": dataset["max_pixels"], "setting": f"datasets.{wildcards.dataset}.max_pixels"}
     if video_sources(wildcards.dataset):

@@ -98,15 +98,17 @@ rule audit:
         warnings="results/{dataset}/format_audit_warnings.txt",
     input:
         manifest="results/{dataset}/manifest.parquet",
+        rejects="results/{dataset}/rejects.csv",
     params:
         code=code("commands/audit"),
+        labels=lambda w: json.dumps({name: s["label"] for name, s in sorted(DATASETS[w.dataset]["sources"].items())}),
     log:
         "logs/{dataset}/audit.log",
     localrule: True
     shell:
         # Loud: differences between real and fake files also go to the console.
-        "python3 -m unmask audit --manifest {input.manifest:q} --out {output.table:q}"
-        " --warnings {output.warnings:q} 2> {log:q} && cat {output.warnings:q} >&2"
+        "python3 -m unmask audit --manifest {input.manifest:q} --rejects {input.rejects:q} --labels {params.labels:q}"
+        " --out {output.table:q} --warnings {output.warnings:q} 2> {log:q} && cat {output.warnings:q} >&2"
 
 
 rule crops_figure:
