@@ -111,6 +111,7 @@ def test_touching_an_image_reruns_nothing_and_new_bytes_rerun_everything_after(u
     assert manifest.loc["cameras/003.jpg", "sha256"] == hashlib.sha256(other).hexdigest()
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
