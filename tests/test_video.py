@@ -10,14 +10,13 @@ from matplotlib import cbook
 
 from conftest import shared_data
 from unmask.features.spectrum import features
+from unmask.data.faces import FaceDetector, square_box
 from unmask.data.video import (
-    FaceDetector,
     actor_ids,
     choose_method,
     process_video,
     read_samples,
     sample_frame_indices,
-    square_box,
     video_group,
 )
 
@@ -165,12 +164,12 @@ def test_video_shorter_than_n(videos, tmp_path):
 def test_video_without_faces(videos, tmp_path):
     records = process_video(videos["faceless"], tmp_path, n=4)
     assert [r.frame_index for r in records] == sample_frame_indices(12, 4)
-    assert {r.reason for r in records} == {"no face detected"} and not list(tmp_path.iterdir())
+    assert {r.reason for r in records} == {"no face found (haar, min 64 px)"} and not list(tmp_path.iterdir())
 
 
 def test_yunet_needs_an_existing_model_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="YuNet model file not found"):
-        FaceDetector(yunet_model=tmp_path / "face_detection_yunet.onnx")
+        FaceDetector("yunet", tmp_path / "face_detection_yunet.onnx")
 
 
 @pytest.mark.parametrize(

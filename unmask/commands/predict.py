@@ -7,12 +7,16 @@ import sys
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from unmask.data.faces import FaceDetector
     from unmask.learn.models import load_model
-    from unmask.learn.predict import UnreadableInput, predict
+    from unmask.learn.predict import UnreadableInput, crop_mismatch, predict
 
     model = load_model(args.model)
+    if warning := crop_mismatch(model, args.faces):
+        print(f"unmask predict: warning: {warning}", file=sys.stderr)
+    detector = FaceDetector(args.detector, args.detector_model, args.min_face)
     failed = 0
-    for result in predict(model, args.paths, frames=args.frames, margin=args.margin):
+    for result in predict(model, args.paths, frames=args.frames, margin=args.margin, detector=detector, faces=args.faces):
         if isinstance(result, UnreadableInput):
             print(f"unmask predict: {result}", file=sys.stderr)
             failed += 1
@@ -27,5 +31,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("paths", nargs="+", help="images, videos, or folders of them")
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
     command.add_argument("--frames", type=int, default=20, help="frames sampled per video (default 20)")
-    command.add_argument("--margin", type=float, default=0.25, help="margin around a video face (default 0.25)")
+    command.add_argument("--margin", type=float, default=0.25, help="margin around a face, a fraction of its side (default 0.25)")
+    command.add_argument("--faces", action="store_true",
+                         help="crop each image's most prominent face (square, native resolution) before scoring; prints the box")
+    command.add_argument("--detector", choices=["haar", "yunet"], default="haar", help="face detector (default haar)")
+    command.add_argument("--detector-model", help="the YuNet model file (.onnx), for --detector yunet")
+    command.add_argument("--min-face", type=int, default=64, help="smallest face side in pixels (default 64)")
     command.set_defaults(run=_predict)

@@ -29,10 +29,10 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from unmask.data.faces import FaceDetector, crop_face
 from unmask.io import atomic_output
 
 SEEK_MIN_GAP = 300  # mean gap (frames) above which seeking wins; 1080p x264: seek won at 420, lost at 280
-HAAR_CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 
 
 @dataclass(frozen=True)
@@ -157,68 +157,6 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
         yield SampledFrame(None, None, None, reason)
 
 
-class FaceDetector:
-    """The most prominent face in a BGR frame, as ``(x, y, w, h)`` in frame pixels, or ``None``.
-
-    OpenCV's Haar cascade (largest face) by default; YuNet (``cv2.FaceDetectorYN``, most
-    confident face) when ``yunet_model`` names its ONNX file. Detection runs on a copy
-    downscaled so its longer side is at most ``max_side`` pixels (``None``: full size).
-    The Haar search skips faces smaller than ``min_face`` x the frame's shorter side.
-    """
-
-    def __init__(self, yunet_model: str | os.PathLike | None = None, max_side: int | None = 640,
-                 min_face: float = 0.1, score_threshold: float = 0.8):
-        self.max_side = max_side
-        self.min_face = min_face
-        if yunet_model is None:
-            self._haar = cv2.CascadeClassifier(str(HAAR_CASCADE))
-            if self._haar.empty():
-                raise RuntimeError(f"cannot load Haar cascade {HAAR_CASCADE}")
-            self._yunet = None
-        else:
-            if not Path(yunet_model).is_file():
-                raise FileNotFoundError(f"YuNet model file not found: {yunet_model}")
-            self._haar = None
-            self._yunet = cv2.FaceDetectorYN.create(str(yunet_model), "", (320, 320), score_threshold)
-
-    def __call__(self, frame: np.ndarray) -> tuple[float, float, float, float] | None:
-        height, width = frame.shape[:2]
-        scale = 1.0
-        if self.max_side and max(height, width) > self.max_side:
-            scale = self.max_side / max(height, width)
-            frame = cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        if self._yunet is not None:
-            self._yunet.setInputSize((frame.shape[1], frame.shape[0]))
-            _, faces = self._yunet.detect(frame)
-            if faces is None or len(faces) == 0:
-                return None
-            box = faces[np.argmax(faces[:, -1]), :4]
-        else:
-            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-            smallest = max(24, round(self.min_face * min(gray.shape)))
-            faces = self._haar.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
-            if len(faces) == 0:
-                return None
-            box = faces[np.argmax(faces[:, 2] * faces[:, 3])]
-        return tuple(float(v) / scale for v in box)
-
-
-def square_box(face: tuple[float, float, float, float], width: int, height: int,
-               margin: float = 0.25) -> tuple[int, int, int]:
-    """Square ``(x, y, size)`` centred on ``face`` with ``margin`` x face size added on each side.
-
-    A square that would leave the frame is shifted inside; one larger than the frame is
-    shrunk to the largest square that fits.
-    """
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    fx, fy, fw, fh = face
-    size = max(1, min(round(max(fw, fh) * (1 + 2 * margin)), width, height))
-    x = min(max(round(fx + fw / 2 - size / 2), 0), width - size)
-    y = min(max(round(fy + fh / 2 - size / 2), 0), height - size)
-    return x, y, size
-
-
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write an image as a lossless PNG, atomically."""
     ok, data = cv2.imencode(".png", image)
@@ -239,18 +177,17 @@ def process_video(path: str | os.PathLike, out_dir: str | os.PathLike, n: int = 
     records = []
     for sample in read_samples(path, n, method):
         reason = sample.reason
-        crop = x = y = size = None
+        crop_path = x = y = size = None
         if sample.image is not None:
-            face = detector(sample.image)
-            if face is None:
-                reason = "no face detected"
+            crop = crop_face(sample.image, detector, margin)
+            if crop is None:
+                reason = f"no face found ({detector.describe()})"
             else:
-                height, width = sample.image.shape[:2]
-                x, y, size = square_box(face, width, height, margin)
-                crop = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
-                write_png(crop, sample.image[y:y + size, x:x + size])
-                crop = str(crop)
-        records.append(FrameRecord(str(path), sample.index, sample.timestamp_ms, crop, x, y, size, reason))
+                x, y, size = crop.x, crop.y, crop.size
+                crop_path = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
+                write_png(crop_path, crop.pixels)
+                crop_path = str(crop_path)
+        records.append(FrameRecord(str(path), sample.index, sample.timestamp_ms, crop_path, x, y, size, reason))
     return records
 
 

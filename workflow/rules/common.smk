@@ -53,7 +53,8 @@ def dataset_targets(name):
             f"results/{name}/figures/frames_accuracy.png",
             f"results/{name}/figures/crops.png",
         ]
-    return common + [f"results/{name}_table.csv", f"results/{name}/figures/accuracy.png"]
+    crops = [f"results/{name}/figures/crops.png"] if DATASETS[name]["faces"]["crop"] else []
+    return common + [f"results/{name}_table.csv", f"results/{name}/figures/accuracy.png"] + crops
 
 
 def feature_shards(wildcards):

@@ -28,13 +28,18 @@ def manifest_inputs(wildcards):
     for name, source in sorted(DATASETS[wildcards.dataset]["sources"].items()):
         if source["method"] != "local":
             inputs.append(f"data/acquired/{wildcards.dataset}/{name}.tsv")
-    return inputs + (crop_tables(wildcards.dataset) if video_sources(wildcards.dataset) else [])
+    return inputs + crop_tables(wildcards.dataset)
 
 
 def source_inputs(dataset, name, source):
     """What the manifest stage reads for a source besides its configuration."""
-    if "videos" in source:
+    if "videos" in source or name in image_crop_sources(dataset):
         return {"crop_tables": crop_tables(dataset)}
+    return image_list_inputs(dataset, name, source)
+
+
+def image_list_inputs(dataset, name, source):
+    """Where an image source's images are listed: its acquired file list, or a local folder's fingerprint."""
     if source["method"] != "local":
         return {"file_list": f"data/acquired/{dataset}/{name}.tsv"}
     return {"listing": local_listing(dataset, name, source)}

@@ -55,6 +55,7 @@ rule model:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         variant=lambda w: DATASETS[w.dataset]["variant"],
         seed=lambda w: DATASETS[w.dataset]["seed"],
+        face_crops=lambda w: "--face-crops" if trained_on_crops(w.dataset) else "",
     log:
         "logs/{dataset}/models/{classifier}.log",
     group:
@@ -63,5 +64,5 @@ rule model:
         mem_mb=scaled(1000, 3),
     shell:
         "{UNMASK} model {input.features} --spec {params.spec:q} --dataset {wildcards.dataset}"
-        " --variant {params.variant} --seed {params.seed} --out {output.model}"
+        " --variant {params.variant} --seed {params.seed} {params.face_crops} --out {output.model}"
         " --calibration {output.calibration} 2> {log}"
