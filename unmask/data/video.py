@@ -8,9 +8,9 @@ nothing here raises on a bad video, so one broken file never stops a batch.
 Frame reading. The container's frame count is only a claim: it is used to
 place the samples, and a video that ends before it is detected while reading
 (the missing samples are recorded with the reason). A video whose header gives
-no count is counted by decoding it once. For H.264, one sequential pass with
-``grab()`` (decode only) and ``retrieve()`` (colour conversion, sampled frames
-only) beats seeking unless samples are far apart: each ``CAP_PROP_POS_FRAMES``
+no count is counted by decoding it once. For H.264, one sequential pass (PyAV,
+decoding only the frames others refer to plus the samples, converting only the
+samples) beats seeking unless samples are far apart: each ``CAP_PROP_POS_FRAMES``
 seek decodes again from the previous key frame (typically up to 250 frames
 with x264 defaults). See ``benchmarks/bench_video.py`` for the measurements.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import av
 import cv2
 import numpy as np
 
@@ -93,20 +94,55 @@ def _count_frames(capture: cv2.VideoCapture) -> int:
     return count
 
 
-def _sequential(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
-    """Samples from one pass: ``grab()`` every frame, ``retrieve()`` only the sampled ones."""
-    position = 0  # frames grabbed so far
-    for k, index in enumerate(indices):
-        while position <= index and capture.grab():
-            position += 1
-        if position <= index:
-            reason = f"video ended after {position} frames (header claimed {claimed})"
-            for missing in indices[k:]:
-                yield SampledFrame(missing, None, None, reason)
-            return
-        timestamp = capture.get(cv2.CAP_PROP_POS_MSEC)
-        ok, image = capture.retrieve()
-        yield SampledFrame(index, timestamp, image if ok else None, None if ok else "frame could not be decoded")
+def _packet_times(path: Path) -> list[int] | None:
+    """Every video packet's presentation time, sorted (display order), or ``None`` if one lacks it."""
+    with av.open(str(path)) as container:
+        times = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size]
+    return None if None in times else sorted(times)
+
+
+def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
+    """Samples from one decoding pass (PyAV) that skips the frames nothing else refers to, unless sampled.
+
+    Every frame that others are predicted from must be decoded, but a non-reference frame
+    (most B-frames of H.264) is skipped unless it is a sample: about half the decoding work
+    of a typical x264 stream. Frames are placed by their presentation time, so the samples
+    are the same frames, with the same pixels, as OpenCV's ``grab()``/``retrieve()`` gives.
+    """
+    try:
+        times = _packet_times(path)
+    except (av.FFmpegError, IndexError) as error:
+        yield from (SampledFrame(i, None, None, f"cannot demux the video ({error})") for i in indices)
+        return
+    frames = len(times) if times is not None else claimed
+    wanted = {times[i]: i for i in indices if i < frames} if times is not None else {}
+    found: dict[int, SampledFrame] = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame threads take skip_frame with each packet (FFmpeg copies it per packet)
+        context, base = stream.codec_context, times[0] if times else 0
+        position = 0  # frames decoded so far (for videos without presentation times)
+        for packet in container.demux(stream):
+            if times is not None:
+                context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
+            try:
+                decoded = packet.decode()
+            except av.FFmpegError:
+                continue
+            for frame in decoded:
+                index = wanted.get(frame.pts) if times is not None else position
+                position += 1
+                if index in indices and index not in found:
+                    milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
+                    found[index] = SampledFrame(index, milliseconds, frame.to_ndarray(format="bgr24"))
+        frames = frames if times is not None else position
+    for index in indices:
+        if index in found:
+            yield found[index]
+        elif index >= frames:
+            yield SampledFrame(index, None, None, f"video ended after {frames} frames (header claimed {claimed})")
+        else:
+            yield SampledFrame(index, None, None, "frame could not be decoded")
 
 
 def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
@@ -145,8 +181,8 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
                 indices = sample_frame_indices(claimed, n)
                 if method == "auto":
                     method = choose_method(claimed, n)
-                read = _seek if method == "seek" else _sequential
-                for sample in read(capture, indices, claimed):
+                samples = _seek(capture, indices, claimed) if method == "seek" else _sequential(path, indices, claimed)
+                for sample in samples:
                     produced += 1
                     yield sample
                 reason = (f"no decodable frames in video: {path}" if claimed == 0
