@@ -136,16 +136,19 @@ def compare(video: Path, n: int, repeats: int, out_dir: Path) -> None:
     detectors = {"haar": FaceDetector("haar")}
     if YUNET.is_file():
         detectors["yunet"] = FaceDetector("yunet", YUNET)
+        detectors["yunet 320 px"] = FaceDetector("yunet", YUNET, max_side=320)
+    else:
+        print(f"YuNet skipped: model file {YUNET} is absent")
     for name, detector in detectors.items():
         runs[f"after (PyAV, {name})"] = lambda d=detector: process_video(video, out_dir / "after", n=n, detector=d)
-    print(f"{'pipeline':<28}{'frames/s':>10}{'frames/CPU s':>14}{'boxes moved (max px)':>22}")
+    print(f"{'pipeline':<30}{'frames/s':>10}{'frames/CPU s':>14}{'boxes moved (max px)':>22}")
     for name, run in runs.items():
         wall, cpu = best_of(repeats, run)
         records = run()
         boxes = old if name.startswith("before") else [(r.x, r.y, r.size) if r.crop_path else None for r in records]
         moved = [max(abs(a - b) for a, b in zip(p, q)) for p, q in zip(old, boxes) if p and q]
         found = sum(b is not None for b in boxes)
-        print(f"{name:<28}{n / wall:10.1f}{n / cpu:14.1f}{max(moved, default=0):>12d} ({found}/{n} found)")
+        print(f"{name:<30}{n / wall:10.1f}{n / cpu:14.1f}{max(moved, default=0):>12d} ({found}/{n} found)")
 
 
 def every_frame_fps(video: Path, limit: int) -> float:
