@@ -184,3 +184,14 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
     assert answer["p_fake"] == pytest.approx(expected, abs=1e-12)
     whole = unmask("predict", "--model", str(model), item["original"])
     assert whole.returncode == 0 and "was trained on face crops, but images are scored whole" in whole.stderr
+
+    document = json.loads(model.read_text())
+    document["provenance"]["face_crops"] = False
+    (tmp_path / "whole.json").write_text(json.dumps(document))
+    cropped = unmask("predict", "--model", str(tmp_path / "whole.json"), "--faces", item["original"])
+    assert cropped.returncode == 0 and "was trained on whole images, but images are face-cropped" in cropped.stderr
+    del document["provenance"]["face_crops"]  # model files written before the field: nothing recorded, no warning
+    (tmp_path / "older.json").write_text(json.dumps(document))
+    assert load_model(tmp_path / "older.json").provenance.face_crops is None
+    older = unmask("predict", "--model", str(tmp_path / "older.json"), "--faces", item["original"])
+    assert older.returncode == 0 and "warning" not in older.stderr

@@ -116,7 +116,7 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
         return
     frames = len(times) if times is not None else claimed
     wanted = {times[i]: i for i in indices if i < frames} if times is not None else {}
-    found: dict[int, SampledFrame] = {}
+    remaining = list(indices)  # decoders give frames in display order: samples come out in index order
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame threads take skip_frame with each packet (FFmpeg copies it per packet)
@@ -132,17 +132,16 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
             for frame in decoded:
                 index = wanted.get(frame.pts) if times is not None else position
                 position += 1
-                if index in indices and index not in found:
-                    milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
-                    found[index] = SampledFrame(index, milliseconds, frame.to_ndarray(format="bgr24"))
+                if index is None or index not in remaining:
+                    continue
+                while remaining[0] != index:  # an earlier sample the decoder could not give
+                    yield SampledFrame(remaining.pop(0), None, None, "frame could not be decoded")
+                milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
+                yield SampledFrame(remaining.pop(0), milliseconds, frame.to_ndarray(format="bgr24"))
         frames = frames if times is not None else position
-    for index in indices:
-        if index in found:
-            yield found[index]
-        elif index >= frames:
-            yield SampledFrame(index, None, None, f"video ended after {frames} frames (header claimed {claimed})")
-        else:
-            yield SampledFrame(index, None, None, "frame could not be decoded")
+    for index in remaining:
+        reason = f"video ended after {frames} frames (header claimed {claimed})" if index >= frames else None
+        yield SampledFrame(index, None, None, reason or "frame could not be decoded")
 
 
 def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterator[SampledFrame]:

@@ -62,7 +62,8 @@ def crops_spec(wildcards):
     }
     sampled = any("count" in s for s in [*sources.values(), *images.values()])
     spec = {"sources": sources, "images": images, "seed": dataset["seed"] if sampled else 0}
-    spec.update(frames=dataset["video"]["frames"], faces=dataset["faces"])
+    faces = {key: value for key, value in dataset["faces"].items() if key != "crop"}  # crop: says which sources come here
+    spec.update(frames=dataset["video"]["frames"], faces=faces)
     return json.dumps(spec, sort_keys=True)
 
 
