@@ -1,6 +1,7 @@
 """Face crops of photos: scenes with a real face pasted into a face-free background, both detectors, the workflow."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,12 +11,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from conftest import REPO, shared_data, snakemake, write_config
 from unmask.config import ConfigError, validate
 from unmask.data.crops import crop_image
 from unmask.data.faces import FaceDetector
-from unmask.learn.models import load_model
+from unmask.learn.models import ModelFileError, Provenance, from_sklearn, load_model, save_model
 
 YUNET = REPO.parent / "shared" / "models" / "face_detection_yunet.onnx"
 SCENE_HEIGHT, SCENE_WIDTH = 900, 1200
@@ -120,6 +122,19 @@ def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
         validate(config)
     with pytest.raises(ConfigError, match="faces.model"):
         validate({"datasets": {"clips": {"faces": {"detector": "yunet"}, "sources": sources}}})
+
+
+def test_a_model_file_records_face_crops(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 80)), np.repeat([0, 1], 20)
+    provenance = dataclasses.replace(Provenance.current("scenes", 40, 0), face_crops=True)
+    save_model(tmp_path / "m.json", from_sklearn(LogisticRegression().fit(X, y), "celeba", provenance))
+    assert load_model(tmp_path / "m.json").provenance.face_crops is True
+    document = json.loads((tmp_path / "m.json").read_text())
+    document["provenance"]["face_crops"] = "yes"
+    (tmp_path / "bad.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="provenance.face_crops': expected true or false"):
+        load_model(tmp_path / "bad.json")
 
 
 def unmask(*args: str) -> subprocess.CompletedProcess:
