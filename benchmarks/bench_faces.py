@@ -81,7 +81,8 @@ def main() -> None:
         "FF++ c40 frames": video_frames(args.frames),
         "faces256 real": image_set(data / "faces256" / "real", args.per_set),
         "faces256 fake": image_set(data / "faces256" / "fake", args.per_set),
-        "faces1024 (real+fake)": image_set(data / "faces1024" / "real", 10) + image_set(data / "faces1024" / "fake", 10),
+        "faces1024 (real+fake)": image_set(data / "faces1024" / "real", 10)
+        + image_set(data / "faces1024" / "fake", 10),
         "celeba_fake128": image_set(data / "celeba_fake128", args.per_set),
     }
     scene_set = scenes(image_set(data / "faces256" / "real", args.per_set // 2)

@@ -115,7 +115,8 @@ def before(video: Path, n: int, out_dir: Path) -> list[tuple[int, int, int] | No
             position += 1
         frame = capture.retrieve()[1]
         scale = min(1.0, 640 / max(frame.shape[:2]))
-        gray = cv2.cvtColor(cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         smallest = max(24, round(0.1 * min(gray.shape)))
         faces = haar.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
         if len(faces) == 0:

@@ -79,7 +79,7 @@ def test_scene_crop_holds_the_pasted_face_in_the_scene_pixels(tmp_path, name, su
         assert row["crop"] == str(tmp_path / "crops" / "s" / f"{scene.name}.png") and row["detector"] == name
         crop = cv2.imread(row["crop"], cv2.IMREAD_UNCHANGED)
         x, y, size = box
-        assert np.array_equal(crop, cv2.imread(str(scene))[y:y + size, x:x + size]), "the crop is the scene's own pixels"
+        assert np.array_equal(crop, cv2.imread(str(scene))[y:y + size, x:x + size]), "the scene's own pixels"
 
 
 @pytest.mark.parametrize("name", ["haar", "yunet"])
@@ -105,7 +105,8 @@ def test_a_face_too_small_for_a_spectrum_is_rejected(tmp_path):
 
 def test_an_unreadable_image_is_a_row_with_its_reason(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
-    row = crop_image({"source": "s", "image": "broken.jpg", "path": str(tmp_path / "broken.jpg")}, tmp_path, make_detector("haar"), 0.25)
+    image = {"source": "s", "image": "broken.jpg", "path": str(tmp_path / "broken.jpg")}
+    row = crop_image(image, tmp_path, make_detector("haar"), 0.25)
     assert row["reason"] == "not a readable image (OpenCV cannot decode it)"
 
 
@@ -113,7 +114,8 @@ def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
     sources = {"a": {"label": "real", "videos": "a"}, "b": {"label": "fake", "videos": "b"}}
     config = {"datasets": {"clips": {"video": {"margin": 0.4, "yunet_model": "yunet.onnx"}, "sources": sources}}}
     faces_settings = validate(config)["datasets"]["clips"]["faces"]
-    assert (faces_settings["margin"], faces_settings["detector"], faces_settings["model"]) == (0.4, "yunet", "yunet.onnx")
+    settings = (faces_settings["margin"], faces_settings["detector"], faces_settings["model"])
+    assert settings == (0.4, "yunet", "yunet.onnx")
     message = capsys.readouterr().err
     assert "datasets.clips.video.margin is now datasets.clips.faces.margin" in message
     assert "datasets.clips.video.yunet_model is now datasets.clips.faces.model" in message
@@ -159,7 +161,7 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
                 "shards": 2,
                 "faces": {"crop": True},
                 "classifiers": {"logreg": {"kind": "logreg"}},
-                "sources": {"real": {"label": "real", "path": str(data / "real")}, "fake": {"label": "fake", "path": str(data / "fake")}},
+                "sources": {kind: {"label": kind, "path": str(data / kind)} for kind in ("real", "fake")},
             }
         },
     }
@@ -167,7 +169,8 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
     workdir.mkdir()
     targets = ["results/scenes_table.csv", "results/scenes/rejects.csv", "results/scenes/models/logreg.json",
                "results/scenes/figures/crops.png"]
-    snakemake(workdir, *targets, "--configfile", str(write_config(tmp_path / "scenes.yaml", config)), snakefile=REPO / "Snakefile")
+    config_file = write_config(tmp_path / "scenes.yaml", config)
+    snakemake(workdir, *targets, "--configfile", str(config_file), snakefile=REPO / "Snakefile")
 
     assert pd.read_csv(workdir / "results/scenes_table.csv")["samples"].tolist() == [8]
     assert (workdir / "results/scenes/figures/crops.png").stat().st_size > 0

@@ -32,6 +32,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS))
     command.add_argument("--seed", type=int, required=True)
     command.add_argument("--out", required=True, help="model file (JSON)")
-    command.add_argument("--face-crops", action="store_true", help="the features are of face crops (recorded in the model)")
+    command.add_argument("--face-crops", action="store_true", help="the features are of face crops (recorded)")
     command.add_argument("--calibration", required=True, help="reliability curve and Brier score (CSV)")
     command.set_defaults(run=_model)

@@ -16,7 +16,8 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"unmask predict: warning: {warning}", file=sys.stderr)
     detector = FaceDetector(args.detector, args.detector_model, args.min_face)
     failed = 0
-    for result in predict(model, args.paths, frames=args.frames, margin=args.margin, detector=detector, faces=args.faces):
+    results = predict(model, args.paths, frames=args.frames, margin=args.margin, detector=detector, faces=args.faces)
+    for result in results:
         if isinstance(result, UnreadableInput):
             print(f"unmask predict: {result}", file=sys.stderr)
             failed += 1
@@ -31,9 +32,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("paths", nargs="+", help="images, videos, or folders of them")
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
     command.add_argument("--frames", type=int, default=20, help="frames sampled per video (default 20)")
-    command.add_argument("--margin", type=float, default=0.25, help="margin around a face, a fraction of its side (default 0.25)")
+    command.add_argument("--margin", type=float, default=0.25, help="face margin, a fraction of its side (default 0.25)")
     command.add_argument("--faces", action="store_true",
-                         help="crop each image's most prominent face (square, native resolution) before scoring; prints the box")
+                         help="crop each image's most prominent face (a square, never resized) first; prints the box")
     command.add_argument("--detector", choices=["haar", "yunet"], default="haar", help="face detector (default haar)")
     command.add_argument("--detector-model", help="the YuNet model file (.onnx), for --detector yunet")
     command.add_argument("--min-face", type=int, default=64, help="smallest face side in pixels (default 64)")

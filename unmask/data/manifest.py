@@ -85,8 +85,8 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
                 }
                 continue
             group = record["actors"].split("|")[0] if split_by == "actor" and record["actors"] else record["group"]
-            box = {"original": record["path"], "crop_x": record["x"], "crop_y": record["y"], "crop_size": record["size"],
-                   "detector": record.get("detector")}
+            box = {"original": record["path"], "crop_x": record["x"], "crop_y": record["y"],
+                   "crop_size": record["size"], "detector": record.get("detector")}
             candidates.append(Candidate(item_id, Path(record["crop"]), group, record["video"], record["frame"], box))
     return candidates, list(rejects.values())
 

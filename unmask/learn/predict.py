@@ -47,7 +47,7 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
 
 
 def crop_features(model: Model, path: Path, detector: FaceDetector, margin: float) -> tuple[np.ndarray, dict]:
-    """The model's features of an image's face crop, and the crop box; the crop is decoded from its PNG as in the workflow."""
+    """The model's features of an image's face crop, and its box; the crop goes through PNG, as in the workflow."""
     pixels = read_image(path)
     if pixels is None:
         raise UnreadableInput(f"{path}: OpenCV cannot decode it")

@@ -62,7 +62,7 @@ def crops_spec(wildcards):
     }
     sampled = any("count" in s for s in [*sources.values(), *images.values()])
     spec = {"sources": sources, "images": images, "seed": dataset["seed"] if sampled else 0}
-    faces = {key: value for key, value in dataset["faces"].items() if key != "crop"}  # crop: says which sources come here
+    faces = {key: value for key, value in dataset["faces"].items() if key != "crop"}  # crop picks the sources
     spec.update(frames=dataset["video"]["frames"], faces=faces)
     return json.dumps(spec, sort_keys=True)
 
