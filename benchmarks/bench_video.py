@@ -134,7 +134,7 @@ def compare(video: Path, n: int, repeats: int, out_dir: Path) -> None:
     """Sampled frames per second (wall) and per CPU second, before and after; how far the boxes moved."""
     old = before(video, n, out_dir / "before")
     runs = {"before (OpenCV grab, Haar)": lambda: before(video, n, out_dir / "before")}
-    detectors = {"haar": FaceDetector("haar")}
+    detectors = {"haar": FaceDetector("haar"), "haar min_face 108": FaceDetector("haar", min_face=108)}
     if YUNET.is_file():
         detectors["yunet"] = FaceDetector("yunet", YUNET)
         detectors["yunet 320 px"] = FaceDetector("yunet", YUNET, max_side=320)
