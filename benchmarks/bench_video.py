@@ -1,4 +1,9 @@
-"""Speed of the video stage: decode + detect + crop + write on a 1080p clip, and seek vs sequential.
+"""Speed of the video stage: decode + detect + crop + write on a 1080p clip, before/after, and seek vs sequential.
+
+"before" is the reader and detector as they were until the faces branch (OpenCV grab() of every
+frame, Haar on a copy of at most 640 px searching faces from 0.1 of its shorter side), kept here
+to compare in one run; "after" is ``process_video`` today (PyAV skipping unsampled non-reference
+frames; Haar or YuNet from ``unmask.data.faces``). Per core = sampled frames per CPU second.
 
 Uses the DeepFakeDetection actor clip in ../shared/data (1080p H.264) when present; otherwise
 writes a synthetic 1080p clip (mp4v: this OpenCV build has no H.264 encoder, so figures differ).
@@ -17,7 +22,10 @@ import cv2
 import numpy as np
 from matplotlib import cbook
 
-from unmask.data.video import FaceDetector, process_video, read_samples, square_box, write_png
+from unmask.data.faces import HAAR_CASCADE, FaceDetector, square_box
+from unmask.data.video import process_video, read_samples, sample_frame_indices, write_png
+
+YUNET = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "face_detection_yunet.onnx"
 
 SHARED_CLIP = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faceforensics_c40"
                / "original_sequences" / "actors" / "c40" / "videos" / "06__outside_talking_still_laughing.mp4")
@@ -97,6 +105,53 @@ def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
     return stages
 
 
+def before(video: Path, n: int, out_dir: Path) -> list[tuple[int, int, int] | None]:
+    """The crop boxes of the reader and Haar detector as they were before the faces branch (for comparison)."""
+    capture = cv2.VideoCapture(str(video))
+    indices = sample_frame_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), n)
+    haar, boxes, position = cv2.CascadeClassifier(str(HAAR_CASCADE)), [], 0
+    for index in indices:
+        while position <= index and capture.grab():
+            position += 1
+        frame = capture.retrieve()[1]
+        scale = min(1.0, 640 / max(frame.shape[:2]))
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        smallest = max(24, round(0.1 * min(gray.shape)))
+        faces = haar.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
+        if len(faces) == 0:
+            boxes.append(None)
+            continue
+        face = tuple(float(v) / scale for v in faces[np.argmax(faces[:, 2] * faces[:, 3])])
+        x, y, size = square_box(face, frame.shape[1], frame.shape[0])
+        write_png(out_dir / f"{index:06d}.png", frame[y:y + size, x:x + size])
+        boxes.append((x, y, size))
+    capture.release()
+    return boxes
+
+
+def compare(video: Path, n: int, repeats: int, out_dir: Path) -> None:
+    """Sampled frames per second (wall) and per CPU second, before and after; how far the boxes moved."""
+    old = before(video, n, out_dir / "before")
+    runs = {"before (OpenCV grab, Haar)": lambda: before(video, n, out_dir / "before")}
+    detectors = {"haar": FaceDetector("haar"), "haar min_face 108": FaceDetector("haar", min_face=108)}
+    if YUNET.is_file():
+        detectors["yunet"] = FaceDetector("yunet", YUNET)
+        detectors["yunet 320 px"] = FaceDetector("yunet", YUNET, max_side=320)
+    else:
+        print(f"YuNet skipped: model file {YUNET} is absent")
+    for name, detector in detectors.items():
+        runs[f"after (PyAV, {name})"] = lambda d=detector: process_video(video, out_dir / "after", n=n, detector=d)
+    print(f"{'pipeline':<30}{'frames/s':>10}{'frames/CPU s':>14}{'boxes moved (max px)':>22}")
+    for name, run in runs.items():
+        wall, cpu = best_of(repeats, run)
+        records = run()
+        boxes = old if name.startswith("before") else [(r.x, r.y, r.size) if r.crop_path else None for r in records]
+        moved = [max(abs(a - b) for a, b in zip(p, q)) for p, q in zip(old, boxes) if p and q]
+        found = sum(b is not None for b in boxes)
+        print(f"{name:<30}{n / wall:10.1f}{n / cpu:14.1f}{max(moved, default=0):>12d} ({found}/{n} found)")
+
+
 def every_frame_fps(video: Path, limit: int) -> float:
     """Frames per second of decode + detect + crop when every frame is processed."""
     detector = FaceDetector()
@@ -130,6 +185,8 @@ def main() -> None:
               f"threads {cv2.getNumThreads()}")
         print(f"full decode (read): {read_fps:7.1f} fps    decode only (grab): {grab_fps:7.1f} fps\n")
 
+        compare(video, args.n, args.repeats, tmp)
+        print()
         stages = stage_times(video, args.n, tmp / "crops")
         pipeline = ("decode", "detect", "crop", "write")
         total = sum(sum(stages[k]) for k in pipeline)

@@ -66,7 +66,8 @@ def test_predict_video_reports_frames(demo_models, tmp_path):
     assert len(answer["frames"]) == 4 and 0 <= answer["p_fake"] <= 1 and answer["label"] in ("real", "fake")
     faceless = make_video(tmp_path / "empty.mp4", 8, face=False)
     result = unmask("predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "3", str(faceless))
-    assert result.returncode == 1 and "no face crop in 3 sampled frames (no face detected)" in result.stderr
+    assert result.returncode == 1
+    assert "no face crop in 3 sampled frames (no face found (haar, min 64 px))" in result.stderr
 
 
 def test_a_tampered_model_is_refused(demo_models, tmp_path):

@@ -10,14 +10,13 @@ from matplotlib import cbook
 
 from conftest import shared_data
 from unmask.features.spectrum import features
+from unmask.data.faces import FaceDetector, square_box
 from unmask.data.video import (
-    FaceDetector,
     actor_ids,
     choose_method,
     process_video,
     read_samples,
     sample_frame_indices,
-    square_box,
     video_group,
 )
 
@@ -165,12 +164,12 @@ def test_video_shorter_than_n(videos, tmp_path):
 def test_video_without_faces(videos, tmp_path):
     records = process_video(videos["faceless"], tmp_path, n=4)
     assert [r.frame_index for r in records] == sample_frame_indices(12, 4)
-    assert {r.reason for r in records} == {"no face detected"} and not list(tmp_path.iterdir())
+    assert {r.reason for r in records} == {"no face found (haar, min 64 px)"} and not list(tmp_path.iterdir())
 
 
 def test_yunet_needs_an_existing_model_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="YuNet model file not found"):
-        FaceDetector(yunet_model=tmp_path / "face_detection_yunet.onnx")
+        FaceDetector("yunet", tmp_path / "face_detection_yunet.onnx")
 
 
 @pytest.mark.parametrize(
@@ -199,3 +198,58 @@ def test_real_faceforensics_clip(tmp_path):
         crop = cv2.imread(r.crop_path, cv2.IMREAD_GRAYSCALE)
         assert crop.shape == (r.size, r.size) and r.size >= 100
         assert features(crop, "dfd").shape == (300,)
+
+
+def todays_boxes(clip: Path, n: int) -> list[tuple[int, int, int] | None]:
+    """Crop boxes as the video stage placed them before the faces branch: OpenCV's decoder, Haar on a <= 640 px
+    copy searching faces from 0.1 of its shorter side, the largest face, margin 0.25."""
+    capture = cv2.VideoCapture(str(clip))
+    indices = sample_frame_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), n)
+    haar, boxes, position = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml"), [], 0
+    for index in indices:
+        while position <= index and capture.grab():
+            position += 1
+        frame = capture.retrieve()[1]
+        scale = min(1.0, 640 / max(frame.shape[:2]))
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        smallest = max(24, round(0.1 * min(gray.shape)))
+        faces = haar.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
+        face = faces[np.argmax(faces[:, 2] * faces[:, 3])] / scale if len(faces) else None
+        boxes.append(None if face is None else square_box(tuple(face), frame.shape[1], frame.shape[0], 0.25))
+    capture.release()
+    return boxes
+
+
+@pytest.mark.parametrize("name", ["183.mp4", "253_183.mp4", "06__outside_talking_still_laughing.mp4"])
+def test_faceforensics_crop_boxes_agree_with_todays_within_a_few_pixels(tmp_path, name):
+    (clip,) = shared_data("faceforensics_c40").rglob(name)
+    records = process_video(clip, tmp_path, n=6)
+    today = todays_boxes(clip, 6)
+    claimed = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert [r.frame_index for r in records] == sample_frame_indices(claimed, 6)
+    assert sum(r.crop_path is not None for r in records) >= sum(b is not None for b in today), "as many faces as today"
+    for record, box in zip(records, today):
+        if box is not None:
+            assert max(abs(a - b) for a, b in zip((record.x, record.y, record.size), box)) <= 3, (record, box)
+
+
+def test_decoding_that_skips_unsampled_frames_gives_opencvs_frames():
+    (clip,) = shared_data("faceforensics_c40").rglob("183_253.mp4")
+    skipping, seeking = list(read_samples(clip, 4, method="sequential")), list(read_samples(clip, 4, method="seek"))
+    assert [s.index for s in skipping] == [s.index for s in seeking] == sample_frame_indices(390, 4)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(skipping, seeking))
+    assert [s.timestamp_ms for s in skipping] == pytest.approx([s.timestamp_ms for s in seeking], abs=1)
+
+
+def test_yunet_holds_the_faceforensics_faces_as_well_as_haar(tmp_path):
+    yunet_model = shared_data("..", "models", "face_detection_yunet.onnx")
+    for clip in sorted(shared_data("faceforensics_c40").rglob("*.mp4")):
+        haar = process_video(clip, tmp_path / "haar", n=4)
+        yunet = process_video(clip, tmp_path / "yunet", n=4, detector=FaceDetector("yunet", yunet_model, max_side=320))
+        assert sum(r.crop_path is not None for r in yunet) >= sum(r.crop_path is not None for r in haar)
+        for a, b in zip(haar, yunet):
+            if a.crop_path:
+                width = max(0, min(a.x + a.size, b.x + b.size) - max(a.x, b.x))
+                overlap = width * max(0, min(a.y + a.size, b.y + b.size) - max(a.y, b.y))
+                assert overlap / (a.size ** 2 + b.size ** 2 - overlap) >= 0.5, (clip.name, a, b)

@@ -70,7 +70,8 @@ def test_synthetic_videos_end_to_end(tmp_path):
 
     rejects = pd.read_csv(workdir / "results/clips/rejects.csv")
     assert set(rejects["stage"]) <= {"crops", "manifest"}  # the synthetic clips repeat some frames exactly
-    assert set(rejects.loc[rejects["id"].str.startswith("actors/00__empty_room.mp4"), "reason"]) == {"no face detected"}
+    empty_room = rejects["id"].str.startswith("actors/00__empty_room.mp4")
+    assert set(rejects.loc[empty_room, "reason"]) == {"no face found (haar, min 64 px)"}
     broken = rejects[rejects["id"].str.startswith("swaps/broken.mp4")]
     assert len(broken) == 1 and broken["reason"].iloc[0].startswith("video file is empty (0 bytes)")
     for figure in ("frames_accuracy.png", "crops.png", "spectra.png"):

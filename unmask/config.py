@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -78,11 +79,35 @@ def _describe(error: jsonschema.ValidationError, config: dict) -> str:
     return error.message
 
 
+MOVED_VIDEO_KEYS = {"margin": "margin", "yunet_model": "model"}  # video.<key> -> faces.<key>
+
+
+def _migrate_face_keys(config: dict) -> None:
+    """Move the old ``video.margin`` and ``video.yunet_model`` to ``faces``, saying so on stderr."""
+    for name, dataset in (config.get("datasets") or {}).items():
+        video = dataset.get("video") if isinstance(dataset, dict) else None
+        if not isinstance(video, dict):
+            continue
+        for old, new in MOVED_VIDEO_KEYS.items():
+            if old not in video:
+                continue
+            faces = dataset.setdefault("faces", {})
+            if new in faces:
+                raise ConfigError(f"invalid configuration:\n  datasets.{name}.video.{old}: moved to faces.{new}, "
+                                  f"which is also given; keep only datasets.{name}.faces.{new}")
+            faces[new] = video.pop(old)
+            if old == "yunet_model" and faces[new] is not None:
+                faces["detector"] = "yunet"  # the old key meant: use YuNet
+            print(f"unmask: datasets.{name}.video.{old} is now datasets.{name}.faces.{new}; "
+                  f"please rename it in your configuration", file=sys.stderr)
+
+
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
     config = copy.deepcopy(config)
+    _migrate_face_keys(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:

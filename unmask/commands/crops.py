@@ -1,4 +1,4 @@
-"""``unmask crops``: face crops from a shard of videos (workflow stage)."""
+"""``unmask crops``: face crops from a shard of videos and images (workflow stage)."""
 from __future__ import annotations
 
 import argparse
@@ -7,28 +7,34 @@ import sys
 
 
 def _crops(args: argparse.Namespace) -> int:
-    from unmask.data.crops import crop_videos, shard_videos
+    import pyarrow as pa
+
+    from unmask.data.crops import crop_images, crop_videos, shard_images, shard_videos
     from unmask.io import write_parquet
 
     spec = json.loads(args.spec)
     videos = shard_videos(spec["sources"], args.shards, spec["seed"]).get(args.shard, [])
-    table = crop_videos(videos, args.crops_dir, spec["frames"], spec["margin"], spec.get("yunet_model"))
+    images = shard_images(spec.get("images", {}), args.shards, spec["seed"]).get(args.shard, [])
+    table = pa.concat_tables([
+        crop_videos(videos, args.crops_dir, spec["frames"], spec["faces"]),
+        crop_images(images, args.crops_dir, spec["faces"]),
+    ])
     write_parquet(table, args.out)
-    print(f"crops: {table.num_rows} frames of {len(videos)} videos", file=sys.stderr)
+    print(f"crops: {table.num_rows} rows from {len(videos)} videos and {len(images)} images", file=sys.stderr)
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask crops`` to the ``unmask`` sub-commands."""
     command = commands.add_parser(
-        "crops", description="face crops from sampled frames of a shard of videos (workflow stage)"
+        "crops", description="face crops from a shard of videos and images (workflow stage)"
     )
     command.add_argument(
         "--spec", required=True,
-        help='JSON: {"sources": {...}, "seed": S, "frames": N, "margin": M, "yunet_model": P}',
+        help='JSON: {"sources": {video sources}, "images": {image sources}, "seed": S, "frames": N, "faces": {...}}',
     )
     command.add_argument("--shard", type=int, required=True, help="this shard's number, from 0")
     command.add_argument("--shards", type=int, required=True, help="number of shards")
     command.add_argument("--crops-dir", required=True, help="folder for the PNG crops")
-    command.add_argument("--out", required=True, help="Parquet table of per-frame records")
+    command.add_argument("--out", required=True, help="Parquet table of per-frame and per-image records")
     command.set_defaults(run=_crops)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -15,6 +16,7 @@ def _model(args: argparse.Namespace) -> int:
     from unmask.learn.models import save_model
 
     model, calibration = fit_final_model(load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed)
+    model = dataclasses.replace(model, provenance=dataclasses.replace(model.provenance, face_crops=args.face_crops))
     save_model(args.out, model)
     write_csv(calibration, args.calibration)
     print(f"model: {args.out}, Brier score {calibration['brier'].iloc[0]:.4f} on held-out items", file=sys.stderr)
@@ -32,5 +34,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--variant", required=True, choices=sorted(spectrum.VARIANTS), help="the features' definition")
     command.add_argument("--seed", type=int, required=True, help="seed of the calibration split")
     command.add_argument("--out", required=True, help="model file (JSON)")
+    command.add_argument("--face-crops", action="store_true", help="the features are of face crops (recorded)")
     command.add_argument("--calibration", required=True, help="reliability curve and Brier score (CSV)")
     command.set_defaults(run=_model)

@@ -8,13 +8,20 @@ import sys
 
 def _predict(args: argparse.Namespace) -> int:
     from unmask.data.images import PixelLimit
+    from unmask.data.faces import FaceDetector
     from unmask.learn.models import load_model
-    from unmask.learn.predict import UnreadableInput, predict
+    from unmask.learn.predict import UnreadableInput, crop_mismatch, predict
 
     model = load_model(args.model)
+    if warning := crop_mismatch(model, args.faces):
+        print(f"unmask predict: warning: {warning}", file=sys.stderr)
+    detector = FaceDetector(args.detector, args.detector_model, args.min_face)
     failed = 0
     limit = PixelLimit(args.max_pixels, "--max-pixels")
-    for result in predict(model, args.paths, frames=args.frames, margin=args.margin, limit=limit):
+    results = predict(
+        model, args.paths, frames=args.frames, margin=args.margin, limit=limit, detector=detector, faces=args.faces
+    )
+    for result in results:
         if isinstance(result, UnreadableInput):
             print(f"unmask predict: {result}", file=sys.stderr)
             failed += 1
@@ -35,8 +42,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
     command.add_argument("--frames", type=int, default=schema_default("datasets", "*", "video", "frames"),
                          help="frames sampled per video (default %(default)s)")
-    command.add_argument("--margin", type=float, default=schema_default("datasets", "*", "video", "margin"),
-                         help="margin around a video face, a fraction of its side (default %(default)s)")
+    command.add_argument("--margin", type=float, default=schema_default("datasets", "*", "faces", "margin"),
+                         help="margin around a face, a fraction of its side (default %(default)s)")
     command.add_argument("--max-pixels", type=int, default=schema_default("datasets", "*", "max_pixels"),
                          help="refuse an image with more pixels, read from its header (default %(default)s)")
+    command.add_argument("--faces", action="store_true",
+                         help="crop each image's most prominent face (a square, never resized) first; prints the box")
+    command.add_argument("--detector", choices=["haar", "yunet"], default=schema_default("datasets", "*", "faces", "detector"),
+                         help="face detector (default %(default)s)")
+    command.add_argument("--detector-model", help="the YuNet model file (.onnx), for --detector yunet")
+    command.add_argument("--min-face", type=int, default=schema_default("datasets", "*", "faces", "min_face"),
+                         help="smallest face side in pixels (default %(default)s)")
     command.set_defaults(run=_predict)

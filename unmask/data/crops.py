@@ -1,4 +1,9 @@
-"""A shard of videos -> square face crops (PNG, native resolution) and one Parquet row per sampled frame."""
+"""A shard of videos and images -> square face crops (PNG, native resolution), one Parquet row per frame or image.
+
+Video sources always give face crops of their sampled frames; image sources do when the
+dataset's ``faces.crop`` is set. Both use one detector (``unmask.data.faces``) and land in
+one crop table, which the manifest reads: the crop is the item, the original is kept.
+"""
 from __future__ import annotations
 
 import sys
@@ -9,15 +14,18 @@ import pyarrow as pa
 
 from unmask import VIDEO_SUFFIXES
 from unmask.io import list_files
+from unmask.data.faces import FaceDetector, crop_face, read_image
+from unmask.data.manifest import image_candidates
 from unmask.data.sampling import sample_paths, shard_of, stable_hash
-from unmask.data.video import FaceDetector, actor_ids, process_video, video_group
+from unmask.data.video import actor_ids, process_video, video_group, write_png
 
 CROPS_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
-        ("video", pa.string()),  # the video's id within its source (relative path)
-        ("path", pa.string()),  # the video file
-        ("group", pa.string()),  # the original video it was made from
+        ("video", pa.string()),  # the video's id within its source (relative path), or null
+        ("image", pa.string()),  # for image sources: the image's id within its source (relative path), or null
+        ("path", pa.string()),  # the video or image file
+        ("group", pa.string()),  # the original video it was made from (images: the image's item id)
         ("actors", pa.string()),  # identities that may appear, "|"-separated, target first
         ("frame", pa.int32()),
         ("timestamp_ms", pa.float64()),
@@ -26,6 +34,7 @@ CROPS_SCHEMA = pa.schema(
         ("y", pa.int32()),
         ("size", pa.int32()),
         ("reason", pa.string()),  # why there is no crop
+        ("detector", pa.string()),  # the face detector that placed the box
     ]
 )
 
@@ -50,9 +59,61 @@ def shard_videos(sources: dict[str, dict], shards: int, seed: int) -> dict[int, 
     return dict(sorted(by_shard.items()))
 
 
-def crop_videos(videos: list[dict], out_dir: str | Path, frames: int, margin: float, yunet_model: str | None) -> pa.Table:
+def make_detector(faces: dict) -> FaceDetector:
+    """The face detector of a dataset's ``faces`` settings (the schema's keys)."""
+    return FaceDetector(faces["detector"], faces.get("model"), faces["min_face"], faces["detect_side"])
+
+
+def shard_images(sources: dict[str, dict], shards: int, seed: int) -> dict[int, list[dict]]:
+    """The selected images of every image source (``{source, image, path}``), by shard of a stable hash of their id.
+
+    The selection is the manifest's own (``count``, file lists), so crops and manifest agree.
+    """
+    by_shard: dict[int, list[dict]] = {}
+    for name in sorted(sources):
+        for item in image_candidates(name, sources[name], seed):
+            image = item.id.removeprefix(f"{name}/")
+            by_shard.setdefault(shard_of(stable_hash(item.id), shards), []).append(
+                {"source": name, "image": image, "path": str(item.path)}
+            )
+    return dict(sorted(by_shard.items()))
+
+
+def crop_image(image: dict, out_dir: str | Path, detector: FaceDetector, margin: float) -> dict:
+    """Crop the most prominent face of one image (``{source, image, path}``) into ``out_dir/<source>/<image>.png``.
+
+    Returns its crop-table row; without a crop the row says why.
+    """
+    row = {"source": image["source"], "image": image["image"], "path": image["path"],
+           "group": f"{image['source']}/{image['image']}", "detector": detector.name}
+    try:
+        pixels = read_image(image["path"])
+    except OSError as error:
+        return row | {"reason": f"cannot read the image: {error}"}
+    if pixels is None:
+        return row | {"reason": "not a readable image (OpenCV cannot decode it)"}
+    box = crop_face(pixels, detector, margin)
+    if box is None:
+        return row | {"reason": f"no face found ({detector.describe()})"}
+    crop = Path(out_dir) / image["source"] / f"{image['image']}.png"
+    write_png(crop, pixels[box.y:box.y + box.size, box.x:box.x + box.size])
+    return row | {"crop": str(crop), "x": box.x, "y": box.y, "size": box.size}
+
+
+def crop_images(images: list[dict], out_dir: str | Path, faces: dict) -> pa.Table:
+    """Face crops of a shard of images (``{source, image, path}``), one row each."""
+    detector, margin = make_detector(faces), faces["margin"]
+    rows, started = [], time.perf_counter()
+    for done, image in enumerate(images, start=1):
+        rows.append(crop_image(image, out_dir, detector, margin))
+        if done % 100 == 0 or done == len(images):
+            print(f"crops: image {done}/{len(images)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return pa.Table.from_pylist(rows, CROPS_SCHEMA)
+
+
+def crop_videos(videos: list[dict], out_dir: str | Path, frames: int, faces: dict) -> pa.Table:
     """Crop faces from ``frames`` sampled frames of each video (``{source, video, path}``) into ``out_dir/<source>/``."""
-    detector = FaceDetector(yunet_model=yunet_model)
+    detector, margin = make_detector(faces), faces["margin"]
     rows, started = [], time.perf_counter()
     for done, video in enumerate(videos, start=1):
         records = process_video(video["path"], Path(out_dir) / video["source"], n=frames, margin=margin, detector=detector)
@@ -71,6 +132,7 @@ def crop_videos(videos: list[dict], out_dir: str | Path, frames: int, margin: fl
                     "y": record.y,
                     "size": record.size,
                     "reason": record.reason,
+                    "detector": detector.name,
                 }
             )
         cropped = sum(r.crop_path is not None for r in records)

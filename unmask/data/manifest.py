@@ -25,6 +25,11 @@ MANIFEST_SCHEMA = pa.schema(
         ("group", pa.string()),  # items of one group never fall in both splits
         ("video", pa.string()),  # for face crops: the video's id within its source
         ("frame", pa.int32()),  # for face crops: the frame index
+        ("original", pa.string()),  # for face crops: the video or photo it was cut from
+        ("crop_x", pa.int32()),  # for face crops: the square's top-left corner and side in the original's pixels
+        ("crop_y", pa.int32()),
+        ("crop_size", pa.int32()),
+        ("detector", pa.string()),  # for face crops: the face detector
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("format", pa.string()),
@@ -39,13 +44,14 @@ REJECTS_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class Candidate:
-    """An image that may enter the manifest: a file, or a face crop of one video frame."""
+    """An image that may enter the manifest: a file, or a face crop of a photo or of one video frame."""
 
     id: str
     path: Path
     group: str
     video: str | None = None
     frame: int | None = None
+    crop: dict | None = None  # for face crops: original, crop_x, crop_y, crop_size, detector
 
 
 def image_candidates(name: str, source: dict, seed: int) -> tuple[list[Candidate], list[dict]]:
@@ -94,7 +100,7 @@ def listing_fingerprint(name: str, source: dict, seed: int, cache: FactsCache) -
 
 
 def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candidate], list[dict]]:
-    """Face crops of a video source from its crop tables, and the frames that have none (as rejects).
+    """Face crops of a video or image source from its crop tables, and the frames or images that have none (as rejects).
 
     The group is the original video (``split_by: video``) or the target actor
     (``split_by: actor``), so that no video or actor falls in both splits.
@@ -104,12 +110,14 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
         crops = pq.read_table(table)
         for record in crops.filter(pc.equal(crops["source"], name)).to_pylist():
             frame = "no-frame" if record["frame"] is None else f"{record['frame']:06d}"
-            item_id = f"{name}/{record['video']}/{frame}"
+            item_id = f"{name}/{record['image']}" if record.get("image") else f"{name}/{record['video']}/{frame}"
             if record["crop"] is None:  # samples that do not exist share one id and reason: keep one
                 rejects[item_id, record["reason"]] = _reject(item_id, record["path"], name, "crops", record["reason"])
                 continue
-            group = record["actors"].split("|")[0] if split_by == "actor" else record["group"]
-            candidates.append(Candidate(item_id, Path(record["crop"]), group, record["video"], record["frame"]))
+            group = record["actors"].split("|")[0] if split_by == "actor" and record["actors"] else record["group"]
+            box = {"original": record["path"], "crop_x": record["x"], "crop_y": record["y"],
+                   "crop_size": record["size"], "detector": record.get("detector")}
+            candidates.append(Candidate(item_id, Path(record["crop"]), group, record["video"], record["frame"], box))
     return candidates, list(rejects.values())
 
 
@@ -195,6 +203,7 @@ def build_manifest(
                 "group": item.group,
                 "video": item.video,
                 "frame": item.frame,
+                **(item.crop or {}),
                 "width": fact.width,
                 "height": fact.height,
                 "format": fact.format,

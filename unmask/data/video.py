@@ -8,9 +8,9 @@ nothing here raises on a bad video, so one broken file never stops a batch.
 Frame reading. The container's frame count is only a claim: it is used to
 place the samples, and a video that ends before it is detected while reading
 (the missing samples are recorded with the reason). A video whose header gives
-no count is counted by decoding it once. For H.264, one sequential pass with
-``grab()`` (decode only) and ``retrieve()`` (colour conversion, sampled frames
-only) beats seeking unless samples are far apart: each ``CAP_PROP_POS_FRAMES``
+no count is counted by decoding it once. For H.264, one sequential pass (PyAV,
+decoding only the frames others refer to plus the samples, converting only the
+samples) beats seeking unless samples are far apart: each ``CAP_PROP_POS_FRAMES``
 seek decodes again from the previous key frame (typically up to 250 frames
 with x264 defaults). See ``benchmarks/bench_video.py`` for the measurements.
 
@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import av
 import cv2
 import numpy as np
 
+from unmask.data.faces import FaceDetector, crop_face
 from unmask.data.images import write_image
 
 SEEK_MIN_GAP = 300  # mean gap (frames) above which seeking wins; 1080p x264: seek won at 420, lost at 280
-HAAR_CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 
 
 @dataclass(frozen=True)
@@ -93,20 +94,54 @@ def _count_frames(capture: cv2.VideoCapture) -> int:
     return count
 
 
-def _sequential(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
-    """Samples from one pass: ``grab()`` every frame, ``retrieve()`` only the sampled ones."""
-    position = 0  # frames grabbed so far
-    for k, index in enumerate(indices):
-        while position <= index and capture.grab():
-            position += 1
-        if position <= index:
-            reason = f"video ended after {position} frames (header claimed {claimed})"
-            for missing in indices[k:]:
-                yield SampledFrame(missing, None, None, reason)
-            return
-        timestamp = capture.get(cv2.CAP_PROP_POS_MSEC)
-        ok, image = capture.retrieve()
-        yield SampledFrame(index, timestamp, image if ok else None, None if ok else "frame could not be decoded")
+def _packet_times(path: Path) -> list[int] | None:
+    """Every video packet's presentation time, sorted (display order), or ``None`` if one lacks it."""
+    with av.open(str(path)) as container:
+        times = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size]
+    return None if None in times else sorted(times)
+
+
+def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
+    """Samples from one decoding pass (PyAV) that skips the frames nothing else refers to, unless sampled.
+
+    Every frame that others are predicted from must be decoded, but a non-reference frame
+    (most B-frames of H.264) is skipped unless it is a sample: about half the decoding work
+    of a typical x264 stream. Frames are placed by their presentation time, so the samples
+    are the same frames, with the same pixels, as OpenCV's ``grab()``/``retrieve()`` gives.
+    """
+    try:
+        times = _packet_times(path)
+    except (av.FFmpegError, IndexError) as error:
+        yield from (SampledFrame(i, None, None, f"cannot demux the video ({error})") for i in indices)
+        return
+    frames = len(times) if times is not None else claimed
+    wanted = {times[i]: i for i in indices if i < frames} if times is not None else {}
+    remaining = list(indices)  # decoders give frames in display order: samples come out in index order
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame threads take skip_frame with each packet (FFmpeg copies it per packet)
+        context, base = stream.codec_context, times[0] if times else 0
+        position = 0  # frames decoded so far (for videos without presentation times)
+        for packet in container.demux(stream):
+            if times is not None:
+                context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
+            try:
+                decoded = packet.decode()
+            except av.FFmpegError:
+                continue
+            for frame in decoded:
+                index = wanted.get(frame.pts) if times is not None else position
+                position += 1
+                if index is None or index not in remaining:
+                    continue
+                while remaining[0] != index:  # an earlier sample the decoder could not give
+                    yield SampledFrame(remaining.pop(0), None, None, "frame could not be decoded")
+                milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
+                yield SampledFrame(remaining.pop(0), milliseconds, frame.to_ndarray(format="bgr24"))
+        frames = frames if times is not None else position
+    for index in remaining:
+        reason = f"video ended after {frames} frames (header claimed {claimed})" if index >= frames else None
+        yield SampledFrame(index, None, None, reason or "frame could not be decoded")
 
 
 def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
@@ -145,8 +180,8 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
                 indices = sample_frame_indices(claimed, n)
                 if method == "auto":
                     method = choose_method(claimed, n)
-                read = _seek if method == "seek" else _sequential
-                for sample in read(capture, indices, claimed):
+                samples = _seek(capture, indices, claimed) if method == "seek" else _sequential(path, indices, claimed)
+                for sample in samples:
                     produced += 1
                     yield sample
                 reason = (f"no decodable frames in video: {path}" if claimed == 0
@@ -155,68 +190,6 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
             capture.release()
     for _ in range(n - produced):
         yield SampledFrame(None, None, None, reason)
-
-
-class FaceDetector:
-    """The most prominent face in a BGR frame, as ``(x, y, w, h)`` in frame pixels, or ``None``.
-
-    OpenCV's Haar cascade (largest face) by default; YuNet (``cv2.FaceDetectorYN``, most
-    confident face) when ``yunet_model`` names its ONNX file. Detection runs on a copy
-    downscaled so its longer side is at most ``max_side`` pixels (``None``: full size).
-    The Haar search skips faces smaller than ``min_face`` x the frame's shorter side.
-    """
-
-    def __init__(self, yunet_model: str | os.PathLike | None = None, max_side: int | None = 640,
-                 min_face: float = 0.1, score_threshold: float = 0.8):
-        self.max_side = max_side
-        self.min_face = min_face
-        if yunet_model is None:
-            self._haar = cv2.CascadeClassifier(str(HAAR_CASCADE))
-            if self._haar.empty():
-                raise RuntimeError(f"cannot load Haar cascade {HAAR_CASCADE}")
-            self._yunet = None
-        else:
-            if not Path(yunet_model).is_file():
-                raise FileNotFoundError(f"YuNet model file not found: {yunet_model}")
-            self._haar = None
-            self._yunet = cv2.FaceDetectorYN.create(str(yunet_model), "", (320, 320), score_threshold)
-
-    def __call__(self, frame: np.ndarray) -> tuple[float, float, float, float] | None:
-        height, width = frame.shape[:2]
-        scale = 1.0
-        if self.max_side and max(height, width) > self.max_side:
-            scale = self.max_side / max(height, width)
-            frame = cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        if self._yunet is not None:
-            self._yunet.setInputSize((frame.shape[1], frame.shape[0]))
-            _, faces = self._yunet.detect(frame)
-            if faces is None or len(faces) == 0:
-                return None
-            box = faces[np.argmax(faces[:, -1]), :4]
-        else:
-            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-            smallest = max(24, round(self.min_face * min(gray.shape)))
-            faces = self._haar.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
-            if len(faces) == 0:
-                return None
-            box = faces[np.argmax(faces[:, 2] * faces[:, 3])]
-        return tuple(float(v) / scale for v in box)
-
-
-def square_box(face: tuple[float, float, float, float], width: int, height: int,
-               margin: float = 0.25) -> tuple[int, int, int]:
-    """Square ``(x, y, size)`` centred on ``face`` with ``margin`` x face size added on each side.
-
-    A square that would leave the frame is shifted inside; one larger than the frame is
-    shrunk to the largest square that fits.
-    """
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    fx, fy, fw, fh = face
-    size = max(1, min(round(max(fw, fh) * (1 + 2 * margin)), width, height))
-    x = min(max(round(fx + fw / 2 - size / 2), 0), width - size)
-    y = min(max(round(fy + fh / 2 - size / 2), 0), height - size)
-    return x, y, size
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
@@ -235,18 +208,17 @@ def process_video(path: str | os.PathLike, out_dir: str | os.PathLike, n: int = 
     records = []
     for sample in read_samples(path, n, method):
         reason = sample.reason
-        crop = x = y = size = None
+        crop_path = x = y = size = None
         if sample.image is not None:
-            face = detector(sample.image)
-            if face is None:
-                reason = "no face detected"
+            crop = crop_face(sample.image, detector, margin)
+            if crop is None:
+                reason = f"no face found ({detector.describe()})"
             else:
-                height, width = sample.image.shape[:2]
-                x, y, size = square_box(face, width, height, margin)
-                crop = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
-                write_png(crop, sample.image[y:y + size, x:x + size])
-                crop = str(crop)
-        records.append(FrameRecord(str(path), sample.index, sample.timestamp_ms, crop, x, y, size, reason))
+                x, y, size = crop.x, crop.y, crop.size
+                crop_path = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
+                write_png(crop_path, crop.pixels)
+                crop_path = str(crop_path)
+        records.append(FrameRecord(str(path), sample.index, sample.timestamp_ms, crop_path, x, y, size, reason))
     return records
 
 

@@ -12,7 +12,8 @@ A model file holds one JSON object, one field per line::
                     rbf_svm: {support_vectors, dual_coef, gamma, intercept}
                     kmeans: {centroids, labels}  (labels[i]: label of cluster i)
     calibration     null, {method: platt, a, b} or {method: isotonic, x, y}
-    provenance      {dataset, n_train, seed, unmask_version, sklearn_version}
+    provenance      {dataset, n_train, seed, unmask_version, sklearn_version[, face_crops]}
+                    face_crops: true when trained on face crops (absent: not recorded)
 
 The decision value is "higher = more fake" (label 1). For k-means it is the
 squared distance to the real centroid minus that to the fake centroid.
@@ -267,6 +268,7 @@ class Provenance:
     seed: int
     unmask_version: str
     sklearn_version: str
+    face_crops: bool | None = None  # trained on face crops; None: not recorded (then not written)
 
     @classmethod
     def current(cls, dataset: str, n_train: int, seed: int) -> Provenance:
@@ -275,12 +277,16 @@ class Provenance:
 
     @classmethod
     def read(cls, fields: _Fields) -> Provenance:
+        face_crops = fields.get("face_crops") if "face_crops" in fields.data else None
+        if face_crops is not None and not isinstance(face_crops, bool):
+            raise fields.error("face_crops", f"expected true or false, got {face_crops!r}")
         return cls(
             fields.string("dataset"),
             fields.integer("n_train", minimum=1),
             fields.integer("seed"),
             fields.string("unmask_version"),
             fields.string("sklearn_version"),
+            face_crops,
         )
 
 
@@ -331,7 +337,7 @@ class Model:
             "scaler": None if self.scaler is None else _to_json(self.scaler),
             "parameters": _to_json(self.parameters),
             "calibration": calibration,
-            "provenance": _to_json(self.provenance),
+            "provenance": {k: v for k, v in _to_json(self.provenance).items() if k != "face_crops" or v is not None},
         }
 
 

@@ -3,7 +3,10 @@
 An image's spectrum is computed at its native size and, where its length
 differs from the model's, resampled to it (the paper's advice instead of
 resizing images). A video is sampled and face-cropped as in the workflow;
-its p_fake is the mean of its frames', its label the majority vote.
+its p_fake is the mean of its frames', its label the majority vote. With
+``faces`` (``unmask predict --faces``), an image is face-cropped as the
+workflow crops image sources (the crop goes through the same lossless PNG
+encoding) and its crop box is reported.
 """
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ from typing import Iterator
 import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from unmask.data.images import DECODER_ERRORS, PixelLimit, read_gray
+import cv2
+
+from unmask.data.faces import FaceDetector, crop_face, read_image
+from unmask.data.images import DECODER_ERRORS, PixelLimit, decode_gray, probe, read_gray
 from unmask.io import list_files
 from unmask.learn.models import Model
 from unmask.features.spectrum import features, get_variant
-from unmask.data.video import FaceDetector, process_video
+from unmask.data.video import process_video
 
 LABEL_NAMES = ("real", "fake")
 
@@ -40,10 +46,47 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
     return features(image, get_variant(model.variant, model.feature_length))
 
 
-def predict_image(model: Model, path: Path, limit: PixelLimit | None = None) -> dict:
-    x = model_features(model, read_gray(path, limit))
+def crop_features(
+    model: Model, path: Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
+) -> tuple[np.ndarray, dict]:
+    """The model's features of an image's face crop, and its box; the crop goes through PNG, as in the workflow."""
+    probe(path, limit)  # the pixel limit, from the header, before anything is decoded
+    pixels = read_image(path)
+    if pixels is None:
+        raise UnreadableInput(f"{path}: OpenCV cannot decode it")
+    crop = crop_face(pixels, detector, margin)
+    if crop is None:
+        raise UnreadableInput(f"{path}: no face found ({detector.describe()})")
+    ok, png = cv2.imencode(".png", crop.pixels)
+    if not ok:
+        raise UnreadableInput(f"{path}: cannot encode its face crop as PNG")
+    box = {"x": crop.x, "y": crop.y, "size": crop.size, "detector": detector.name}
+    return model_features(model, decode_gray(png.tobytes())), box
+
+
+def predict_image(
+    model: Model, path: Path, limit: PixelLimit | None = None, detector: FaceDetector | None = None,
+    margin: float = 0.25,
+) -> dict:
+    """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box)."""
+    if detector is None:
+        x, box = model_features(model, read_gray(path, limit)), None
+    else:
+        x, box = crop_features(model, path, detector, margin, limit)
     p_fake = float(model.p_fake(x)[0])
-    return {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.predict(x)[0])]}
+    result = {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.predict(x)[0])]}
+    return result if box is None else result | {"crop": box}
+
+
+def crop_mismatch(model: Model, faces: bool) -> str | None:
+    """A warning when images are (not) face-cropped but the model was trained otherwise."""
+    trained = model.provenance.face_crops
+    if trained is True and not faces:
+        return (f"{model.source} was trained on face crops, but images are scored whole; "
+                "pass --faces to crop them the same way")
+    if trained is False and faces:
+        return f"{model.source} was trained on whole images, but images are face-cropped (--faces)"
+    return None
 
 
 def predict_video(model: Model, path: Path, frames: int, margin: float, detector: FaceDetector) -> dict:
@@ -67,21 +110,24 @@ def predict_video(model: Model, path: Path, frames: int, margin: float, detector
 
 
 def predict(
-    model: Model, paths: list[str | Path], frames: int = 20, margin: float = 0.25, limit: PixelLimit | None = None
+    model: Model, paths: list[str | Path], frames: int = 20, margin: float = 0.25, limit: PixelLimit | None = None,
+    detector: FaceDetector | None = None, faces: bool = False,
 ) -> Iterator[dict | UnreadableInput]:
-    """One result per input file: a dict (path, p_fake, label[, frames]) or the UnreadableInput it raised.
+    """One result per input file: a dict (path, p_fake, label[, frames][, crop]) or the UnreadableInput it raised.
 
+    Videos are always face-cropped; images only with ``faces`` (``detector`` defaults to the Haar cascade).
     Whatever a decoder raises for one file (OpenCV, Pillow, libjpeg) becomes that file's UnreadableInput;
     an image with more pixels than ``limit`` is refused from its header, before it is decoded.
     """
-    detector = None
     for path in expand(paths):
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 detector = detector or FaceDetector()
                 yield predict_video(model, path, frames, margin, detector)
             else:
-                yield predict_image(model, path, limit)
+                if faces:
+                    detector = detector or FaceDetector()
+                yield predict_image(model, path, limit, detector if faces else None, margin)
         except UnreadableInput as error:
             yield error
         except DECODER_ERRORS as error:

@@ -93,7 +93,8 @@ def dataset_targets(name):
             f"results/{name}/figures/frames_accuracy.png",
             f"results/{name}/figures/crops.png",
         ]
-    return common + [f"results/{name}_table.csv", f"results/{name}/figures/accuracy.png"]
+    crops = [f"results/{name}/figures/crops.png"] if DATASETS[name]["faces"]["crop"] else []
+    return common + [f"results/{name}_table.csv", f"results/{name}/figures/accuracy.png"] + crops
 
 
 def feature_shards(wildcards):
@@ -126,11 +127,24 @@ def acquire_code(wildcards):
     return code("commands/acquire", f"data/acquire/{source_spec(wildcards)['method']}")
 
 
-# crops
+# crops: face crops of video frames (always) and of images (faces.crop)
 
 
 def video_sources(dataset):
     return {name: s for name, s in DATASETS[dataset]["sources"].items() if "videos" in s}
+
+
+def image_crop_sources(dataset):
+    """The image sources whose faces are cropped (all of them with faces.crop, else none)."""
+    if not DATASETS[dataset]["faces"]["crop"]:
+        return {}
+    return {name: s for name, s in DATASETS[dataset]["sources"].items() if "videos" not in s}
+
+
+def trained_on_crops(dataset):
+    """Whether every item of a dataset is a face crop (video frames always are; images with faces.crop)."""
+    sources = DATASETS[dataset]["sources"].values()
+    return DATASETS[dataset]["faces"]["crop"] or all("videos" in source for source in sources)
 
 
 @cache
@@ -144,15 +158,41 @@ def videos_by_shard(dataset):
         )
 
 
+def crop_shards(dataset):
+    """Shards with videos; every shard when images are cropped (their lists may not exist before acquisition)."""
+    if image_crop_sources(dataset):
+        return list(range(DATASETS[dataset]["shards"]))
+    return list(videos_by_shard(dataset))
+
+
 def crop_tables(dataset):
-    return [f"results/{dataset}/crops/shard-{k}.parquet" for k in videos_by_shard(dataset)]
+    return [f"results/{dataset}/crops/shard-{k}.parquet" for k in crop_shards(dataset)]
+
+
+def crop_inputs(wildcards):
+    """The shard's videos, and the file lists of acquired image sources that are cropped."""
+    videos = [v["path"] for v in videos_by_shard(wildcards.dataset).get(int(wildcards.shard), [])]
+    lists = [
+        f"data/acquired/{wildcards.dataset}/{name}.tsv"
+        for name, source in sorted(image_crop_sources(wildcards.dataset).items())
+        if source["method"] != "local"
+    ]
+    return videos + lists
 
 
 def crops_spec(wildcards):
     dataset = DATASETS[wildcards.dataset]
     sources = video_sources(wildcards.dataset)
-    spec = {"sources": sources, "seed": dataset["seed"] if any("count" in s for s in sources.values()) else 0}
-    spec.update({key: dataset["video"][key] for key in ("frames", "margin", "yunet_model")})
+    cache = FactsCache(manifest_cache(wildcards.dataset))
+    images = {
+        name: dict(source, **image_list_inputs(wildcards.dataset, name, source, cache))
+        for name, source in image_crop_sources(wildcards.dataset).items()
+    }
+    cache.save()
+    sampled = any("count" in s for s in [*sources.values(), *images.values()])
+    spec = {"sources": sources, "images": images, "seed": dataset["seed"] if sampled else 0}
+    faces = {key: value for key, value in dataset["faces"].items() if key != "crop"}  # crop picks the sources
+    spec.update(frames=dataset["video"]["frames"], faces=faces)
     return json.dumps(spec, sort_keys=True)
 
 
@@ -186,13 +226,18 @@ def manifest_inputs(wildcards):
     for name, source in sorted(DATASETS[wildcards.dataset]["sources"].items()):
         if source["method"] != "local":
             inputs.append(f"data/acquired/{wildcards.dataset}/{name}.tsv")
-    return inputs + (crop_tables(wildcards.dataset) if video_sources(wildcards.dataset) else [])
+    return inputs + crop_tables(wildcards.dataset)
 
 
 def source_inputs(dataset, name, source, cache):
     """What the manifest stage reads for a source besides its configuration."""
-    if "videos" in source:
+    if "videos" in source or name in image_crop_sources(dataset):
         return {"crop_tables": crop_tables(dataset)}
+    return image_list_inputs(dataset, name, source, cache)
+
+
+def image_list_inputs(dataset, name, source, cache):
+    """Where an image source's images are listed: its acquired file list, or a local folder's fingerprint."""
     if source["method"] != "local":
         return {"file_list": f"data/acquired/{dataset}/{name}.tsv"}
     return {"listing": local_listing(dataset, name, source, cache)}

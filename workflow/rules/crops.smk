@@ -1,5 +1,6 @@
-# crops: video sources only. Each shard of videos -> sampled frames -> square face crops (PNG, native
-# resolution) in one folder, and one Parquet row per sampled frame (with the reason where there is no crop).
+# crops: face crops of video frames (always) and of images (faces.crop). Each shard -> square face crops
+# (PNG, native resolution) in one folder, and one Parquet row per sampled frame or image (with the reason
+# where there is no crop). The manifest reads these tables: the crop is the item, the original is kept.
 
 
 rule crops:
@@ -7,7 +8,7 @@ rule crops:
         table="results/{dataset}/crops/shard-{shard}.parquet",
         crops=directory("results/{dataset}/crops/shard-{shard}"),
     input:
-        videos=lambda w: [v["path"] for v in videos_by_shard(w.dataset)[int(w.shard)]],
+        videos=crop_inputs,
     params:
         spec=crops_spec,
         shards=lambda w: DATASETS[w.dataset]["shards"],
@@ -15,7 +16,7 @@ rule crops:
     log:
         "logs/{dataset}/crops/shard-{shard}.log",
     resources:
-        # One 1080p frame at a time; ~2 s per video at 20 frames, 4x margin.
+        # One 1080p frame (or one photo) at a time; ~2 s per video at 20 frames, 4x margin.
         mem_mb=scaled(2000),
         runtime=lambda w, input: 10 + int(len(input.videos) * 2 * 4 / 60),
     shell:

@@ -43,6 +43,7 @@ rule model:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         variant=lambda w: DATASETS[w.dataset]["variant"],
         seed=lambda w: DATASETS[w.dataset]["seed"],
+        face_crops=lambda w: ["--face-crops"] if trained_on_crops(w.dataset) else [],
         code=code("commands/model"),
     log:
         "logs/{dataset}/models/{classifier}.log",
@@ -52,5 +53,5 @@ rule model:
         mem_mb=scaled(1000, 3),
     shell:
         "python3 -m unmask model {input.features:q} --spec {params.spec:q} --dataset {wildcards.dataset:q}"
-        " --variant {params.variant:q} --seed {params.seed:q} --out {output.model:q}"
+        " --variant {params.variant:q} --seed {params.seed:q} {params.face_crops:q} --out {output.model:q}"
         " --calibration {output.calibration:q} 2> {log:q}"
