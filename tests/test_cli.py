@@ -76,7 +76,7 @@ def test_every_option_of_every_command_has_help():
 
 DEFAULTS = [  # command, option, the keys of its dataset property in the schema, another valid default
     ("predict", "frames", ("video", "frames"), 7),
-    ("predict", "margin", ("video", "margin"), 0.5),
+    ("predict", "margin", ("faces", "margin"), 0.5),
     ("spectrum", "variant", ("variant",), "celeba"),
     ("robustness", "protocol", ("protocol",), "held_out_videos"),
 ]

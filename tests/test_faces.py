@@ -112,7 +112,7 @@ def test_an_unreadable_image_is_a_row_with_its_reason(tmp_path):
 
 def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
     sources = {"a": {"label": "real", "videos": "a"}, "b": {"label": "fake", "videos": "b"}}
-    config = {"datasets": {"clips": {"video": {"margin": 0.4, "yunet_model": "yunet.onnx"}, "sources": sources}}}
+    config = {"default_datasets": ["clips"], "datasets": {"clips": {"video": {"margin": 0.4, "yunet_model": "yunet.onnx"}, "sources": sources}}}
     faces_settings = validate(config)["datasets"]["clips"]["faces"]
     settings = (faces_settings["margin"], faces_settings["detector"], faces_settings["model"])
     assert settings == (0.4, "yunet", "yunet.onnx")
@@ -123,7 +123,7 @@ def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
     with pytest.raises(ConfigError, match="video.margin: moved to faces.margin, which is also given"):
         validate(config)
     with pytest.raises(ConfigError, match="faces.model"):
-        validate({"datasets": {"clips": {"faces": {"detector": "yunet"}, "sources": sources}}})
+        validate({"default_datasets": ["clips"], "datasets": {"clips": {"faces": {"detector": "yunet"}, "sources": sources}}})
 
 
 def test_a_model_file_records_face_crops(tmp_path):

@@ -15,7 +15,7 @@ import pyarrow as pa
 from unmask import VIDEO_SUFFIXES
 from unmask.io import list_files
 from unmask.data.faces import FaceDetector, crop_face, read_image
-from unmask.data.manifest import image_candidates
+from unmask.data.sources import image_candidates
 from unmask.data.sampling import sample_paths, shard_of, stable_hash
 from unmask.data.video import actor_ids, process_video, video_group, write_png
 

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from unmask import IMAGE_SUFFIXES, LABELS
+from unmask import LABELS
 from unmask.data.file_facts import FactsCache
-from unmask.data.file_list import read_file_list
 from unmask.data.images import PixelLimit
-from unmask.data.sampling import sample_paths, stable_hash
-from unmask.io import scan_files
+from unmask.data.sampling import stable_hash
+from unmask.data.sources import Candidate, image_candidates, reject_row
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -40,50 +38,6 @@ MANIFEST_SCHEMA = pa.schema(
 REJECTS_SCHEMA = pa.schema(
     [("id", pa.string()), ("path", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("reason", pa.string())]
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An image that may enter the manifest: a file, or a face crop of a photo or of one video frame."""
-
-    id: str
-    path: Path
-    group: str
-    video: str | None = None
-    frame: int | None = None
-    crop: dict | None = None  # for face crops: original, crop_x, crop_y, crop_size, detector
-
-
-def image_candidates(name: str, source: dict, seed: int) -> tuple[list[Candidate], list[dict]]:
-    """The selected images of a local folder or an acquired file list (each image its own group), and the
-    entries of a local folder that its listing skipped (as rejects)."""
-    root = Path(source["path"])
-    rejects = []
-    if "file_list" in source:
-        paths = [Path(row["path"]) for row in read_file_list(Path(source["file_list"]))]
-    else:
-        listing = scan_files(root, IMAGE_SUFFIXES)
-        paths = listing.files
-        for path, reason in listing.skipped:
-            rejects.append(_reject(_item_id(name, path, root), path, name, "listing", reason))
-    candidates = []
-    for path in sample_paths(paths, root, source.get("count"), seed):
-        item_id = _item_id(name, path, root)
-        candidates.append(Candidate(item_id, path, group=item_id))
-    return candidates, rejects
-
-
-def _reject(item_id: str, path: str | Path, source: str, stage: str, reason: str) -> dict:
-    """A row of the rejects table."""
-    return {"id": item_id, "path": str(path), "source": source, "stage": stage, "reason": reason}
-
-
-def _item_id(name: str, path: Path, root: Path) -> str:
-    """``<source>/<path under the source folder>`` (or the file name, outside it)."""
-    text, prefix = path.as_posix(), root.as_posix().rstrip("/") + "/"
-    if text.startswith(prefix):  # the usual case, without pathlib's cost (seconds at 40k files)
-        return f"{name}/{text[len(prefix):]}"
-    return f"{name}/{path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name}"
 
 
 def listing_fingerprint(name: str, source: dict, seed: int, cache: FactsCache) -> str:
@@ -112,7 +66,7 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
             frame = "no-frame" if record["frame"] is None else f"{record['frame']:06d}"
             item_id = f"{name}/{record['image']}" if record.get("image") else f"{name}/{record['video']}/{frame}"
             if record["crop"] is None:  # samples that do not exist share one id and reason: keep one
-                rejects[item_id, record["reason"]] = _reject(item_id, record["path"], name, "crops", record["reason"])
+                rejects[item_id, record["reason"]] = reject_row(item_id, record["path"], name, "crops", record["reason"])
                 continue
             group = record["actors"].split("|")[0] if split_by == "actor" and record["actors"] else record["group"]
             box = {"original": record["path"], "crop_x": record["x"], "crop_y": record["y"],
@@ -182,7 +136,7 @@ def build_manifest(
         if reason is None and image_size and (fact.width, fact.height) != tuple(image_size):
             reason = f"{fact.width}x{fact.height} pixels, the dataset requires {image_size[0]}x{image_size[1]}"
         if reason is not None:
-            rejects.append(_reject(item.id, item.path, name, "manifest", reason))
+            rejects.append(reject_row(item.id, item.path, name, "manifest", reason))
         else:
             usable.append((name, source, item, fact))
     copies = duplicate_reasons(
@@ -192,7 +146,7 @@ def build_manifest(
     rows = []
     for name, source, item, fact in usable:
         if item.id in copies:
-            rejects.append(_reject(item.id, item.path, name, "manifest", copies[item.id]))
+            rejects.append(reject_row(item.id, item.path, name, "manifest", copies[item.id]))
             continue
         rows.append(
             {
