@@ -21,7 +21,7 @@ from typing import Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from unmask.code_closure import code_files
+from unmask.code_closure import code_digest
 from unmask.data.images import DECODER_ERRORS, RejectedImage, probe
 from unmask.io import file_digest, write_parquet
 
@@ -46,10 +46,7 @@ CACHE_SCHEMA = pa.schema(
 @lru_cache(maxsize=1)
 def probe_version() -> str:
     """A hash of the code that probes a file: cached facts from other code are read again."""
-    digest = hashlib.sha256()
-    for path in code_files("data/images"):
-        digest.update(Path(path).read_bytes())
-    return digest.hexdigest()[:16]
+    return code_digest("data/images").removeprefix("sha256:")[:16]
 
 
 @dataclass(frozen=True)
