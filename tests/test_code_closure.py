@@ -42,7 +42,7 @@ def test_features_reach_the_fft_through_the_spectrum() -> None:
     assert _names(code_closure.code_files("features/extract")) == {
         "__init__.py", "io.py", "data/__init__.py", "data/images.py", "data/sampling.py",
         "features/__init__.py", "features/extract.py", "features/spectrum.py", "features/fourier.py", "features/perturb.py",
-        "features/fftw_wisdom.py",
+        "features/fftw_wisdom.py", "log.py",
     }
 
 

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import copy
 import functools
-import sys
+import logging
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 from unmask.features.spectrum import VARIANTS
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -98,8 +100,8 @@ def _migrate_face_keys(config: dict) -> None:
             faces[new] = video.pop(old)
             if old == "yunet_model" and faces[new] is not None:
                 faces["detector"] = "yunet"  # the old key meant: use YuNet
-            print(f"unmask: datasets.{name}.video.{old} is now datasets.{name}.faces.{new}; "
-                  f"please rename it in your configuration", file=sys.stderr)
+            logger.warning(f"unmask: datasets.{name}.video.{old} is now datasets.{name}.faces.{new}; "
+                  f"please rename it in your configuration")
 
 
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:

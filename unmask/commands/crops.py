@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 def _crops(args: argparse.Namespace) -> int:
@@ -20,7 +22,7 @@ def _crops(args: argparse.Namespace) -> int:
         crop_images(images, args.crops_dir, spec["faces"]),
     ])
     write_parquet(table, args.out)
-    print(f"crops: {table.num_rows} rows from {len(videos)} videos and {len(images)} images", file=sys.stderr)
+    logger.info(f"crops: {table.num_rows} rows from {len(videos)} videos and {len(images)} images")
     return 0
 
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 from unmask.features import spectrum
+
+logger = logging.getLogger(__name__)
 
 
 def _features(args: argparse.Namespace) -> int:
@@ -14,7 +16,7 @@ def _features(args: argparse.Namespace) -> int:
     variant = spectrum.get_variant(args.variant, args.length)
     limit = PixelLimit(args.max_pixels, args.max_pixels_setting) if args.max_pixels else None
     rejected = extract_shard(args.manifest, args.shard, args.shards, variant, args.out, args.reencode, limit)
-    print(f"features: shard {args.shard}/{args.shards} done, {rejected} rejected", file=sys.stderr)
+    logger.info(f"features: shard {args.shard}/{args.shards} done, {rejected} rejected")
     return 0
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 def _manifest(args: argparse.Namespace) -> int:
@@ -25,7 +27,7 @@ def _manifest(args: argparse.Namespace) -> int:
     write_parquet(manifest, args.out)
     write_parquet(rejects, args.rejects)
     cache.save()
-    print(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected", file=sys.stderr)
+    logger.info(f"manifest: {manifest.num_rows} images, {rejects.num_rows} rejected")
     return 0
 
 

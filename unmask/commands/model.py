@@ -11,9 +11,9 @@ from unmask.io import write_csv
 
 
 def _model(args: argparse.Namespace) -> int:
-    from unmask.learn.protocol import load_features
     from unmask.learn.final_model import fit_final_model
     from unmask.learn.models import save_model
+    from unmask.learn.protocol import load_features
 
     model, calibration = fit_final_model(load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed)
     model = dataclasses.replace(model, provenance=dataclasses.replace(model.provenance, face_crops=args.face_crops))

@@ -7,8 +7,8 @@ import sys
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from unmask.data.images import PixelLimit
     from unmask.data.faces import FaceDetector
+    from unmask.data.images import PixelLimit
     from unmask.learn.models import load_model
     from unmask.learn.predict import UnreadableInput, crop_mismatch, predict
 

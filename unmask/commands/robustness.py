@@ -12,8 +12,8 @@ def _robustness(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from unmask.analyses import robustness
-    from unmask.learn.protocol import load_features
     from unmask.io import write_parquet
+    from unmask.learn.protocol import load_features
 
     data = load_features(args.features)
     runs = robustness.robustness_repeat(

@@ -6,8 +6,8 @@ import json
 
 
 def _train(args: argparse.Namespace) -> int:
-    from unmask.learn.protocol import load_features, run_repeats
     from unmask.io import write_parquet
+    from unmask.learn.protocol import load_features, run_repeats
 
     data = load_features(args.features)
     runs, predictions = run_repeats(

@@ -15,8 +15,8 @@ quality and a positive ``quality_error``.
 """
 from __future__ import annotations
 
+import logging
 import statistics
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,6 +28,8 @@ from PIL import Image
 
 from unmask import LABELS
 from unmask.data.images import RejectedImage, probe
+
+logger = logging.getLogger(__name__)
 
 QUALITY_TOLERANCE = 2  # estimated qualities this close count as equal
 
@@ -209,7 +211,7 @@ def summarize_sources(
         try:
             summary.add(format_facts(path))
         except RejectedImage as error:  # changed since the manifest read it; the features stage will say so
-            print(f"audit: {path} is unreadable now ({error}); its format facts are left out", file=sys.stderr)
+            logger.warning(f"audit: {path} is unreadable now ({error}); its format facts are left out")
     for source, stage in rejects:
         summary = summary_of(source, None)
         summary.rejected += 1

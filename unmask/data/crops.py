@@ -6,18 +6,17 @@ one crop table, which the manifest reads: the crop is the item, the original is 
 """
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
 
 from unmask import VIDEO_SUFFIXES
-from unmask.io import list_files
 from unmask.data.faces import FaceDetector, crop_face, read_image
-from unmask.data.sources import image_candidates
 from unmask.data.sampling import sample_paths, shard_of, stable_hash
+from unmask.data.sources import image_candidates
 from unmask.data.video import actor_ids, process_video, video_group, write_png
+from unmask.io import list_files
+from unmask.log import progress
 
 CROPS_SCHEMA = pa.schema(
     [
@@ -103,19 +102,15 @@ def crop_image(image: dict, out_dir: str | Path, detector: FaceDetector, margin:
 def crop_images(images: list[dict], out_dir: str | Path, faces: dict) -> pa.Table:
     """Face crops of a shard of images (``{source, image, path}``), one row each."""
     detector, margin = make_detector(faces), faces["margin"]
-    rows, started = [], time.perf_counter()
-    for done, image in enumerate(images, start=1):
-        rows.append(crop_image(image, out_dir, detector, margin))
-        if done % 100 == 0 or done == len(images):
-            print(f"crops: image {done}/{len(images)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    rows = [crop_image(image, out_dir, detector, margin) for image in progress(images, len(images), "image", "face crops")]
     return pa.Table.from_pylist(rows, CROPS_SCHEMA)
 
 
 def crop_videos(videos: list[dict], out_dir: str | Path, frames: int, faces: dict) -> pa.Table:
     """Crop faces from ``frames`` sampled frames of each video (``{source, video, path}``) into ``out_dir/<source>/``."""
     detector, margin = make_detector(faces), faces["margin"]
-    rows, started = [], time.perf_counter()
-    for done, video in enumerate(videos, start=1):
+    rows, faces_found, bar = [], 0, progress(videos, len(videos), "video", "face crops")
+    for video in bar:
         records = process_video(video["path"], Path(out_dir) / video["source"], n=frames, margin=margin, detector=detector)
         for record in records:
             rows.append(
@@ -135,7 +130,6 @@ def crop_videos(videos: list[dict], out_dir: str | Path, frames: int, faces: dic
                     "detector": detector.name,
                 }
             )
-        cropped = sum(r.crop_path is not None for r in records)
-        elapsed = time.perf_counter() - started
-        print(f"crops: video {done}/{len(videos)} {video['path']}: {cropped}/{frames} faces ({elapsed:.0f} s)", file=sys.stderr)
+        faces_found += sum(r.crop_path is not None for r in records)
+        bar.set_postfix_str(f"{faces_found} faces in {len(rows)} sampled frames")
     return pa.Table.from_pylist(rows, CROPS_SCHEMA)

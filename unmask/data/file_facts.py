@@ -9,9 +9,8 @@ it and the next build reads every file again.
 """
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +23,8 @@ import pyarrow.parquet as pq
 from unmask.code_closure import code_digest
 from unmask.data.images import DECODER_ERRORS, RejectedImage, probe
 from unmask.io import file_digest, write_parquet
+
+logger = logging.getLogger(__name__)
 
 WORKERS = min(8, os.cpu_count() or 1)
 HEADER_COLUMNS = ("probe_version", "width", "height", "format", "error")
@@ -81,7 +82,7 @@ class FactsCache:
                 columns = [table.column(name).to_pylist() for name in CACHE_SCHEMA.names]
                 self.rows = {values[0]: dict(zip(CACHE_SCHEMA.names, values)) for values in zip(*columns)}
             except (OSError, pa.ArrowInvalid) as error:  # a damaged cache costs a rebuild, nothing else
-                print(f"file cache {self.path} is unreadable ({error}); reading every file again", file=sys.stderr)
+                logger.warning(f"file cache {self.path} is unreadable ({error}); reading every file again")
 
     def _current(self, path: Path) -> tuple[dict | None, tuple[int, int, int] | OSError]:
         """The cached row of ``path`` if its size, mtime and inode still match, and its stat key (or the error)."""
@@ -118,7 +119,7 @@ class FactsCache:
             else:
                 todo.append((path, key))
         if len(todo) > 100:
-            print(f"hashing {len(todo)} new or changed files", file=sys.stderr)
+            logger.info(f"hashing {len(todo)} new or changed files")
         with ThreadPoolExecutor(self.workers) as pool:
             for (path, key), digest in zip(todo, pool.map(_digest_or_error, (p for p, _ in todo))):
                 if isinstance(digest, OSError):
@@ -143,7 +144,7 @@ class FactsCache:
                 known = row["sha256"] if row is not None else None
                 todo.append((path, key, known, old if old and old["probe_version"] == version else None))
         if todo:
-            print(f"reading {len(todo)} new or changed files (the rest are as the last build saw them)", file=sys.stderr)
+            logger.info(f"reading {len(todo)} new or changed files (the rest are as the last build saw them)")
         with ThreadPoolExecutor(self.workers) as pool:
             for (path, key, *_), facts in zip(todo, pool.map(_read_facts, todo)):
                 result[path] = facts

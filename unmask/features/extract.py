@@ -1,19 +1,18 @@
 """One manifest shard -> one Parquet file of spectral features, streamed in batches."""
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from unmask.features import spectrum
 from unmask.data.images import PixelLimit, RejectedImage, read_gray
-from unmask.io import atomic_output
 from unmask.data.sampling import shard_of
+from unmask.features import spectrum
 from unmask.features.perturb import jpeg
+from unmask.io import atomic_output
+from unmask.log import progress
 
 FEATURES_SCHEMA = pa.schema(
     [
@@ -77,8 +76,9 @@ def extract_shard(
 ) -> int:
     """Write the features of one shard to ``out`` in batches; return the number of rejected images."""
     rows = shard_rows(manifest, shard, shards)
-    rejected, started = 0, time.perf_counter()
-    with atomic_output(out) as tmp, pq.ParquetWriter(tmp, FEATURES_SCHEMA) as writer:
+    rejected = 0
+    bar = progress(total=rows.num_rows, unit="image", desc=f"features, shard {shard}/{shards}")
+    with bar, atomic_output(out) as tmp, pq.ParquetWriter(tmp, FEATURES_SCHEMA) as writer:
         for offset in range(0, rows.num_rows, BATCH_SIZE):
             batch = rows.slice(offset, BATCH_SIZE)
             results = [extract(path, variant, reencode, pixel_limit) for path in batch["path"].to_pylist()]
@@ -97,9 +97,7 @@ def extract_shard(
                     schema=FEATURES_SCHEMA,
                 )
             )
-            done = offset + batch.num_rows
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            print(f"shard {shard}/{shards}: {done}/{rows.num_rows} images, {rate:.0f} images/s", file=sys.stderr)
+            bar.update(batch.num_rows)
         if rows.num_rows == 0:
             writer.write_table(FEATURES_SCHEMA.empty_table())
     return rejected

@@ -14,17 +14,17 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-import cv2
-
 from unmask.data.faces import FaceDetector, crop_face, read_image
 from unmask.data.images import DECODER_ERRORS, PixelLimit, decode_gray, probe, read_gray
+from unmask.data.video import process_video
+from unmask.features.spectrum import features, get_variant
 from unmask.io import list_files
 from unmask.learn.models import Model
-from unmask.features.spectrum import features, get_variant
-from unmask.data.video import process_video
+from unmask.log import progress
 
 LABEL_NAMES = ("real", "fake")
 
@@ -119,7 +119,8 @@ def predict(
     Whatever a decoder raises for one file (OpenCV, Pillow, libjpeg) becomes that file's UnreadableInput;
     an image with more pixels than ``limit`` is refused from its header, before it is decoded.
     """
-    for path in expand(paths):
+    files = expand(paths)
+    for path in progress(files, len(files), "file", "predict"):
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 detector = detector or FaceDetector()
