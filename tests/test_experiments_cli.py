@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from unmask.features import spectrum
-from unmask.learn.protocol import Dataset, balanced_sample, fit_and_score, load_features, make_classifier, run_repeats, split
+from unmask.learn.classifiers import make_classifier
+from unmask.learn.protocol import Dataset, balanced_sample, fit_and_score, load_features, run_repeats, split
 from unmask.features.extract import FEATURES_SCHEMA, vectors_to_arrow
 from unmask.analyses.report import accuracy_table
 

@@ -9,17 +9,14 @@ import pytest
 from conftest import copy_workflow, snakemake, write_config
 from unmask.features import extract as features, spectrum
 from unmask.data.acquire import demo
-from unmask.learn.protocol import Dataset, run_repeats
+from unmask.learn.protocol import Dataset, Part, fit_scores, repeat_draw, run_repeats
 from unmask.analyses.generalisation import (
     Member,
-    Part,
     check_compatible,
     cross_dataset_table,
     cross_source_draw,
     cross_source_table,
-    fit_scores,
     plot_matrices,
-    repeat_draw,
 )
 from unmask.analyses.robustness import parse_perturbations, perturbed_features, plot_robustness, robustness_repeat, robustness_table
 

@@ -7,7 +7,7 @@ import sys
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from unmask.learn.models import load_model
+    from unmask.learn.model_file import load_model
     from unmask.learn.predict import UnreadableInput, predict
 
     model = load_model(args.model)

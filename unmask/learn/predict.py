@@ -3,7 +3,9 @@
 An image's spectrum is computed at its native size and, where its length
 differs from the model's, resampled to it (the paper's advice instead of
 resizing images). A video is sampled and face-cropped as in the workflow;
-its p_fake is the mean of its frames', its label the majority vote.
+its p_fake is the mean of its frames'. Every label follows its p_fake by the
+model's rule (``Model.is_fake``: fake where p_fake >= the stored threshold), so
+a label never contradicts the p_fake printed beside it.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from unmask.data.images import read_gray
 from unmask.io import list_files
-from unmask.learn.models import Model
+from unmask.learn.model_file import Model
 from unmask.features.spectrum import features, get_variant
 from unmask.data.video import FaceDetector, process_video
 
@@ -43,7 +45,7 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
 def predict_image(model: Model, path: Path) -> dict:
     x = model_features(model, read_gray(path))
     p_fake = float(model.p_fake(x)[0])
-    return {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.predict(x)[0])]}
+    return {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.is_fake(p_fake))]}
 
 
 def predict_video(model: Model, path: Path, frames: int, margin: float, detector: FaceDetector) -> dict:
@@ -54,14 +56,14 @@ def predict_video(model: Model, path: Path, frames: int, margin: float, detector
             reasons = sorted({r.reason for r in records})
             raise UnreadableInput(f"{path}: no face crop in {frames} sampled frames ({'; '.join(reasons)})")
         X = np.stack([model_features(model, read_gray(r.crop_path)) for r in cropped])
-    p_fake, votes = model.p_fake(X), model.predict(X)
+    p_fake = model.p_fake(X)
     return {
         "path": str(path),
         "p_fake": float(p_fake.mean()),
-        "label": LABEL_NAMES[int(votes.mean() >= 0.5)],
+        "label": LABEL_NAMES[int(model.is_fake(p_fake.mean()))],
         "frames": [
-            {"frame": r.frame_index, "timestamp_ms": r.timestamp_ms, "p_fake": float(p), "label": LABEL_NAMES[int(v)]}
-            for r, p, v in zip(cropped, p_fake, votes)
+            {"frame": r.frame_index, "timestamp_ms": r.timestamp_ms, "p_fake": float(p), "label": LABEL_NAMES[int(model.is_fake(p))]}
+            for r, p in zip(cropped, p_fake)
         ],
     }
 
