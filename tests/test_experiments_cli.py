@@ -110,13 +110,15 @@ def test_accuracy_table_layout():
         {
             "classifier": ["svm", "svm", "kmeans", "kmeans"] * 2,
             "samples": [20] * 4 + [100] * 4,
+            "repeat": [0, 1] * 4,
             "accuracy": [1.0, 0.5, 0.75, 0.25, 1.0, 1.0, 0.5, 0.5],
         }
     )
     table = accuracy_table(runs, ["svm", "kmeans"])
     assert list(table.columns) == ["samples", "svm", "kmeans", "svm_std", "kmeans_std"]
     assert table["samples"].tolist() == ["100", "20"]  # as configured: numbers or "all"
-    assert table.iloc[1][["svm", "kmeans", "svm_std", "kmeans_std"]].tolist() == [0.75, 0.5, 0.25, 0.25]
+    assert table.iloc[1][["svm", "kmeans"]].tolist() == [0.75, 0.5]
+    np.testing.assert_allclose(table.iloc[1][["svm_std", "kmeans_std"]].tolist(), [np.sqrt(0.125)] * 2)  # ddof 1
 
 
 def test_spectrum_command_prints_csv_and_reports_bad_files(tmp_path):
