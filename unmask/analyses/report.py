@@ -130,7 +130,7 @@ def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path,
     ordered = table.iloc[::-1]  # smallest size first
     positions = np.arange(len(ordered))
     for name in classifiers:
-        axes.errorbar(positions, ordered[name], yerr=ordered[f"{name}_std"], marker="o", capsize=3, label=name)
+        axes.errorbar(positions, ordered[name], yerr=ordered[f"{name}_std"].fillna(0), marker="o", capsize=3, label=name)
     axes.set_xticks(positions, [str(n) for n in ordered["samples"]])
     axes.set(xlabel="number of samples (both classes)", ylabel="test accuracy", ylim=(0, 1.05), title=title)
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
