@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_video import make_video
-from unmask.learn.models import ModelFileError, load_model
+from unmask.learn.model_file import ModelFileError, load_model
 
 CLASSIFIERS = ("svm", "logreg", "kmeans")
 
@@ -37,6 +37,7 @@ def test_predict_gives_the_pipeline_scores(demo_models, name):
     expected = model.p_fake(np.stack(shard["features"]))
     np.testing.assert_allclose([p["p_fake"] for p in predicted], expected, rtol=0, atol=1e-12)
     assert [p["path"] for p in predicted] == paths
+    assert all((p["label"] == "fake") == (p["p_fake"] >= model.threshold) for p in predicted), "label follows p_fake"
     accuracy = np.mean([p["label"] == ("fake" if y else "real") for p, y in zip(predicted, shard["label"])])
     assert accuracy > 0.6
 

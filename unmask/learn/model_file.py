@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -145,14 +146,37 @@ def _finite_int(text: str) -> int | _Unrepresentable:
     return value
 
 
+MAX_DEPTH = 8  # a model file nests 4 deep (top level, parameters, support_vectors, one vector)
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{}]')
+
+
+def _too_deep(text: str) -> str | None:
+    """The top-level field under which ``text`` nests deeper than ``MAX_DEPTH`` (``(top level)`` if none), or None.
+
+    Checked before parsing, so deep nesting is refused by its field instead of exhausting the recursion limit.
+    """
+    depth, field = 0, "(top level)"
+    for token in _TOKENS.finditer(text):
+        symbol = token.group()
+        if symbol in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return field
+        elif symbol in "]}":
+            depth -= 1
+        elif depth == 1 and token.group(1):  # a key of the top-level object
+            field = json.loads(symbol[: -len(token.group(1))])
+    return None
+
+
 def _parse(text: str, source: str) -> object:
     """JSON with every number that is not a finite float kept as text (so the schema refuses it by its field)."""
+    if (field := _too_deep(text)) is not None:
+        raise ModelFileError(f"{source}: field '{field[:60]}': nested more than {MAX_DEPTH} deep")
     try:
         return json.loads(text, parse_float=_finite_float, parse_int=_finite_int, parse_constant=_Unrepresentable)
-    except RecursionError:
-        raise ModelFileError(f"{source}: field '(top level)': JSON nested too deeply to be a model file") from None
     except ValueError as error:  # JSONDecodeError, or an integer beyond Python's digit limit
-        raise ModelFileError(f"{source}: field '(top level)': not a JSON model file ({error})") from None
+        raise ModelFileError(f"{source}: field '(top level)': not a JSON model file ({_short(str(error), 200)[1:-1]})") from None
 
 
 def _field(path) -> str:
