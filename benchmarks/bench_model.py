@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    python -m benchmarks.bench_model                  # 40,000 x 88 features, the SVM; ~10 minutes (the old route)
-    python -m benchmarks.bench_model --items 8000     # quicker
+    python -m benchmarks.bench_model                  # 40,000 x 88 features, every route: ~25 minutes on one core
+    python -m benchmarks.bench_model --routes 4 5 6   # after, and the single fits the old routes repeat
 
 Features: faces_hq spectra (88 values, 128 px) of demo images (real photos and
 transposed-convolution fakes, ``unmask.data.acquire.demo``), ``--base`` of them
@@ -11,7 +11,8 @@ per class, drawn with replacement to ``--items`` rows with a little Gaussian
 jitter (5% of each feature's within-class std), so the rows are distinct and
 keep the raw spectra's scale (values in the tens to hundreds, strongly correlated).
 
-Routes, each timed once on one core, with the number of liblinear fits that hit
+Routes, each timed once on one core (wall and CPU seconds: on a shared machine
+the CPU time is the steadier figure), with the number of liblinear fits that hit
 the iteration cap (ConvergenceWarning):
 
 * ``before``: two 5-fold calibration passes and the final fit, unstandardised (11 fits);
@@ -19,7 +20,9 @@ the iteration cap (ConvergenceWarning):
 * ``standardised, two passes``: the old passes on standardised features, hinge loss (11 fits);
 * ``standardised, one pass``: hinge loss (6 fits);
 * ``after``: ``fit_final_model`` as it is: standardised inside the model, liblinear's
-  squared-hinge SVM in the primal, one pass (6 fits).
+  squared-hinge SVM in the primal, one pass (6 fits);
+* ``one fit``: a single fit on every item, raw or standardised hinge loss: the unit
+  that the routes above repeat 6 or 11 times (quick to measure where a route is not).
 
 Prints a table; no asserts.
 """
@@ -88,12 +91,20 @@ def after(data: Dataset, spec: dict, seed: int) -> float:
     return float(fit_final_model(data, spec, "bench", "faces_hq", seed)[1]["brier"].iloc[0])
 
 
+def one_fit(data: Dataset, spec: dict, seed: int) -> float:
+    """One fit on every item; returns NaN (no calibration)."""
+    make_classifier(spec, seed, n_train=len(data.y))[0].fit(data.X, data.y)
+    return float("nan")
+
+
 ROUTES = {
     "before (raw, two passes, 11 fits)": (old_route, SPEC),
     "one pass (raw, 6 fits)": (one_pass, SPEC),
     "standardised, two passes (11 fits)": (old_route, dict(SPEC, standardise=True)),
     "standardised, one pass (6 fits)": (one_pass, dict(SPEC, standardise=True)),
     "after: fit_final_model (standardised, primal, one pass)": (after, SPEC),
+    "one fit, raw, hinge (before: 11 of these)": (one_fit, SPEC),
+    "one fit, standardised, hinge": (one_fit, dict(SPEC, standardise=True)),
 }
 
 
@@ -107,16 +118,16 @@ def main() -> None:
     data = demo_features(args.base, args.items)
     print(f"features: {data.X.shape[0]} x {data.X.shape[1]}, values {data.X.min():.0f} .. {data.X.max():.0f}, "
           f"made in {time.perf_counter() - started:.1f} s", flush=True)
-    print(f"{'route':58} {'seconds':>8} {'capped fits':>12} {'Brier':>7}", flush=True)
+    print(f"{'route':58} {'wall s':>8} {'CPU s':>8} {'capped fits':>12} {'Brier':>7}", flush=True)
     for index in args.routes:
         name, (route, spec) = list(ROUTES.items())[index]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             brier = route(data, spec, seed=1)
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         capped = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-        print(f"{name:58} {seconds:8.1f} {capped:12d} {brier:7.4f}", flush=True)
+        print(f"{name:58} {seconds:8.1f} {cpu:8.1f} {capped:12d} {brier:7.4f}", flush=True)
 
 
 if __name__ == "__main__":
