@@ -42,7 +42,7 @@ import jsonschema
 import numpy as np
 import sklearn
 
-from unmask.features.spectrum import VARIANTS, get_variant
+from unmask.features.spectrum import VARIANTS
 from unmask.io import write_text
 from unmask.learn.calibration import Platt
 
@@ -421,7 +421,7 @@ def load_model(path: str | Path, variant: str | None = None, feature_length: int
     except (OSError, UnicodeDecodeError) as error:
         raise ModelFileError(f"{path}: field '(top level)': cannot be read ({error})") from None
     model = model_from_json(_parse(text, str(path)), str(path))
-    if variant is not None and model.variant != get_variant(variant).name:
+    if variant is not None and model.variant != variant:
         raise ModelFileError(f"{path}: field 'variant': the model was trained on {model.variant!r}, not {variant!r}")
     if feature_length is not None and model.feature_length != feature_length:
         raise ModelFileError(
