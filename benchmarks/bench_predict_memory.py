@@ -35,7 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.learn.models import Provenance, from_sklearn, save_model
+from unmask.learn.classifiers import from_sklearn
+from unmask.learn.model_file import Provenance, save_model
 from unmask.learn.protocol import make_classifier
 
 REPO = Path(__file__).resolve().parents[1]

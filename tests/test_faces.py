@@ -17,7 +17,8 @@ from conftest import REPO, shared_data, snakemake, write_config
 from unmask.config import ConfigError, validate
 from unmask.data.crops import crop_image
 from unmask.data.faces import FaceDetector
-from unmask.learn.models import ModelFileError, Provenance, from_sklearn, load_model, save_model
+from unmask.learn.classifiers import from_sklearn
+from unmask.learn.model_file import ModelFileError, Provenance, load_model, save_model
 
 YUNET = REPO.parent / "shared" / "models" / "face_detection_yunet.onnx"
 SCENE_HEIGHT, SCENE_WIDTH = 900, 1200

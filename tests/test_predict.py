@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_video import make_video
-from unmask.learn.models import ModelFileError, load_model
+from unmask.learn.model_file import ModelFileError, load_model
 
 CLASSIFIERS = ("svm", "logreg", "kmeans")
 pytestmark = pytest.mark.workflow  # every test here uses the demo run
@@ -38,6 +38,7 @@ def test_predict_gives_the_pipeline_scores(demo_models, name):
     expected = model.p_fake(np.stack(shard["features"]))
     np.testing.assert_allclose([p["p_fake"] for p in predicted], expected, rtol=0, atol=1e-12)
     assert [p["path"] for p in predicted] == paths
+    assert all((p["label"] == "fake") == (p["p_fake"] >= model.threshold) for p in predicted), "label follows p_fake"
     accuracy = np.mean([p["label"] == ("fake" if y else "real") for p, y in zip(predicted, shard["label"])])
     assert accuracy > 0.6
 
@@ -84,7 +85,8 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
     """Without the workflow: a toy model, then a folder of hostile files around one good image."""
     import cv2
     from test_image_validation import CORPUS, zeros_png
-    from unmask.learn.models import Provenance, from_sklearn, save_model
+    from unmask.learn.classifiers import from_sklearn
+    from unmask.learn.model_file import Provenance, save_model
     from unmask.learn.protocol import make_classifier
 
     rng = np.random.default_rng(0)

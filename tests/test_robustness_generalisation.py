@@ -9,17 +9,14 @@ import pytest
 from conftest import copy_workflow, snakemake, write_config
 from unmask.features import extract as features, spectrum
 from unmask.data.acquire import demo
-from unmask.learn.protocol import Dataset, run_repeats
+from unmask.learn.protocol import Dataset, Part, fit_scores, repeat_draw, run_repeats
 from unmask.analyses.generalisation import (
     Member,
-    Part,
     check_compatible,
     cross_dataset_table,
     cross_source_draw,
     cross_source_table,
-    fit_scores,
     plot_matrices,
-    repeat_draw,
 )
 from unmask.analyses.robustness import parse_perturbations, perturbed_features, plot_robustness, robustness_repeat, robustness_table
 
@@ -116,7 +113,10 @@ def test_robustness_table_columns_and_ranges(images, tmp_path):
     assert len(table) == 2 * (1 + 2 * 2) * 2  # classifiers x (clean + perturbations x protocols) x metrics
     assert set(table["protocol"]) == {"clean", "train_clean", "train_perturbed"}
     assert set(table["metric"]) == {"accuracy", "roc_auc"}
-    assert table["mean"].between(0, 1).all() and (table["repeats"] == 2).all()
+    assert (table["repeats"] == 2).all()
+    noise = runs[(runs["classifier"] == "logreg") & (runs["perturbation"] == "noise:5") & (runs["protocol"] == "train_clean")]
+    row = table.set_index(["classifier", "perturbation", "protocol", "metric"]).loc[("logreg", "noise:5", "train_clean", "accuracy")]
+    assert (row["mean"], row["std"]) == (noise["accuracy"].mean(), noise["accuracy"].std(ddof=1))  # the sample std
     clean = table[table["protocol"] == "clean"]
     assert (clean["perturbation"] == "none").all() and clean["strength"].isna().all()
     jpeg = table[table["perturbation"] == "jpeg:90"]

@@ -5,8 +5,8 @@
   source, each with held-out real images; the diagonal is the within-source result.
 * cross-dataset: train on dataset A's features, test on dataset B's; both
   must have one feature variant and length. Every dataset is sampled and split
-  under its protocol as in ``run_repeats``, so the diagonal equals the main
-  table at that size.
+  under its protocol by ``protocol.repeat_draw`` (the paper table's draw), so
+  the diagonal equals the main table at that size.
 
 Results are tables in long format: the pair, ``classifier``, ``metric``
 (accuracy, roc_auc), ``mean``, ``std`` (ddof 1) and ``repeats`` over the repeats.
@@ -21,49 +21,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from unmask.learn.protocol import Dataset, draw, fit, load_features, make_classifier, resolve_size, score, split
-from unmask.learn.metrics import binary_metrics, summarize
 from unmask.analyses.report import save_figure
-
-METRICS = ("accuracy", "roc_auc")
-
-
-@dataclass(frozen=True)
-class Part:
-    """Features and labels of one training or test set."""
-
-    X: np.ndarray
-    y: np.ndarray
-
-    @classmethod
-    def of(cls, data: Dataset, index: np.ndarray) -> Part:
-        return cls(data.X[index], data.y[index])
-
-
-def available_size(y: np.ndarray, size: int | str) -> int:
-    """A configured size (a number or ``all``) capped by the largest class-balanced sample of ``y``."""
-    return min(resolve_size(size, y), resolve_size("all", y))
-
-
-def repeat_draw(
-    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Train and test indices and the model seed of one repeat under a protocol: the draws of ``run_repeats``."""
-    rng = np.random.default_rng([seed, size, repeat])
-    train, test = draw(data, size, test_fraction, rng, protocol)
-    return train, test, int(rng.integers(2**31))
-
-
-def fit_scores(spec: dict, seed: int, train: Part, tests: dict[str, Part]) -> dict[str, dict[str, float]]:
-    """Fit one fresh classifier of ``spec`` on ``train``; its accuracy and ROC AUC on each test set."""
-    model, _ = make_classifier(spec, seed, n_train=len(train.y))
-    fit(model, spec["kind"], train.X, train.y)
-    results = {}
-    for name, test in tests.items():
-        predicted, scores = score(model, spec["kind"], test.X, test.y)
-        metrics = binary_metrics(test.y, scores, predicted)
-        results[name] = {metric: metrics[metric] for metric in METRICS}
-    return results
+from unmask.learn.protocol import (
+    Dataset, Part, available_size, fit_scores, load_features, repeat_draw, split, summarize_rows,
+)
 
 
 def score_tests(train: Part, tests: dict[str, Part], classifiers: dict[str, dict], seed: int) -> list[dict]:
@@ -73,16 +34,6 @@ def score_tests(train: Part, tests: dict[str, Part], classifiers: dict[str, dict
         for name, spec in classifiers.items()
         for test_name, metrics in fit_scores(spec, seed, train, tests).items()
     ]
-
-
-def summarize_rows(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per-repeat rows -> long format: ``keys``, metric, mean, std, repeats (finite values only)."""
-    summary = []
-    for key, group in rows.groupby(keys, dropna=False, sort=False):
-        for metric in METRICS:
-            stats = summarize(group[metric])
-            summary.append({**dict(zip(keys, key)), "metric": metric, "mean": stats["mean"], "std": stats["std"], "repeats": stats["n"]})
-    return pd.DataFrame(summary, columns=[*keys, "metric", "mean", "std", "repeats"])
 
 
 def fake_sources(data: Dataset) -> list[str]:
@@ -111,7 +62,7 @@ def cross_source_draw(data: Dataset, size: int, repeat: int, test_fraction: floa
     same real items and ``size // 2`` (at most) of one fake source, each test set the same held-out
     real items and as many held-out items of one fake source.
     """
-    rng = np.random.default_rng([seed, size, repeat])
+    rng = np.random.default_rng([seed, size, repeat])  # a draw of its own: per source, not per class
     _, codes = np.unique(data.sources, return_inverse=True)
     train, test = split(np.arange(len(data.y)), codes, data.groups, test_fraction, seed=int(rng.integers(2**31)))
     model_seed = int(rng.integers(2**31))

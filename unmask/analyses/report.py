@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from unmask.learn.protocol import load_features  # noqa: E402
 from unmask.io import atomic_output, write_text  # noqa: E402
-from unmask.learn.metrics import binary_metrics, summarize_repeats  # noqa: E402
+from unmask.learn.metrics import STD, binary_metrics, summarize, summarize_repeats  # noqa: E402
 
 
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:
@@ -25,11 +25,18 @@ def read_runs(paths: list[str | Path]) -> pd.DataFrame:
 
 
 def accuracy_table(runs: pd.DataFrame, classifiers: list[str]) -> pd.DataFrame:
-    """The paper's layout: ``samples``, one mean-accuracy column per classifier, then ``<classifier>_std``."""
-    grouped = runs.assign(samples=runs["samples"].astype(str)).groupby(["samples", "classifier"])["accuracy"]
-    mean = grouped.mean().unstack("classifier")[classifiers]
-    std = grouped.std(ddof=0).unstack("classifier")[classifiers].add_suffix("_std")
-    table = pd.concat([mean, std], axis=1)
+    """The paper's layout: ``samples``, one mean-accuracy column per classifier, then ``<classifier>_std``.
+
+    Mean and std are ``metrics.summarize`` over the repeats (sample std, ddof 1), as in ``metrics.csv``.
+    """
+    runs = runs.assign(samples=runs["samples"].astype(str)).sort_values(["samples", "classifier", "repeat"], kind="stable")
+    summary = pd.DataFrame(
+        [{"samples": samples, "classifier": name, **summarize(group["accuracy"])}
+         for (samples, name), group in runs.groupby(["samples", "classifier"], sort=False)]
+    )
+    mean = summary.pivot(index="samples", columns="classifier", values="mean")[classifiers]
+    std = summary.pivot(index="samples", columns="classifier", values="std")[classifiers].add_suffix("_std")
+    table = pd.concat([mean, std], axis=1).rename_axis(columns=None)
     return table.sort_index(key=lambda sizes: sizes.map(_size_order), ascending=False).reset_index()
 
 
@@ -81,15 +88,16 @@ def video_table(predictions: pd.DataFrame, classifiers: list[str], threshold: fl
 
 
 def write_table_metadata(runs: pd.DataFrame, table: str | Path) -> None:
-    """``<table>.json`` beside a table: per classifier and size, the solver used and the items behind each mean."""
+    """``<table>.json`` beside a table: what its std is, and per classifier and size the solver used and the items behind each mean."""
     facts = runs.groupby(["classifier", "samples"]).agg(
         solver=("solver", "first"), n_samples=("n_samples", "first"), n_train=("n_train", "first"),
         n_test=("n_test", "first"), repeats=("repeat", "count"),
     )
-    metadata = {
+    classifiers = {
         name: {str(samples): {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for (_, samples), row in group.iterrows()}
         for name, group in facts.groupby(level="classifier")
     }
+    metadata = {"std": STD, "classifiers": classifiers}
     write_text(Path(table).with_suffix(".json"), json.dumps(metadata, indent=2, sort_keys=True) + "\n")
 
 
@@ -122,7 +130,7 @@ def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path,
     ordered = table.iloc[::-1]  # smallest size first
     positions = np.arange(len(ordered))
     for name in classifiers:
-        axes.errorbar(positions, ordered[name], yerr=ordered[f"{name}_std"], marker="o", capsize=3, label=name)
+        axes.errorbar(positions, ordered[name], yerr=ordered[f"{name}_std"].fillna(0), marker="o", capsize=3, label=name)
     axes.set_xticks(positions, [str(n) for n in ordered["samples"]])
     axes.set(xlabel="number of samples (both classes)", ylabel="test accuracy", ylim=(0, 1.05), title=title)
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")

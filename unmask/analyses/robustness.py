@@ -1,8 +1,8 @@
 """Robustness: images perturbed (JPEG, down-scaling, blur, noise) before the features.
 
-Each repeat draws its training and test items as ``run_repeats`` does
-(``generalisation.repeat_draw``, so its clean result equals the main table at
-the same size and protocol), decodes every
+Each repeat draws its training and test items with ``protocol.repeat_draw``,
+the paper table's draw (so its clean result equals the main table at the same
+size and protocol), decodes every
 image of the sample once, applies each perturbation and computes its features
 with the dataset's variant. Per classifier and perturbation, three protocols:
 
@@ -23,9 +23,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from unmask.features import spectrum
-from unmask.learn.protocol import Dataset
+from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw, summarize_rows
 from unmask.features.extract import image_features
-from unmask.analyses.generalisation import Part, available_size, fit_scores, repeat_draw, summarize_rows
 from unmask.data.images import read_gray
 from unmask.features.perturb import Perturbation, parse_perturbation
 from unmask.analyses.report import save_figure
@@ -120,7 +119,7 @@ def robustness_repeat(
     """One repeat: per classifier, perturbation and evaluation protocol, the test accuracy and ROC AUC.
 
     ``variant`` and ``reencode`` must be those that made the clean features ``data.X``;
-    ``protocol`` is the dataset's (``experiments.draw``).
+    ``protocol`` is the dataset's (``protocol.draw``).
     """
     size = available_size(data.y, size)
     print(f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers", file=sys.stderr)

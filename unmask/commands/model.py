@@ -12,7 +12,7 @@ from unmask.io import write_csv
 
 def _model(args: argparse.Namespace) -> int:
     from unmask.learn.final_model import fit_final_model
-    from unmask.learn.models import save_model
+    from unmask.learn.model_file import save_model
     from unmask.learn.protocol import load_features
 
     model, calibration = fit_final_model(load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed)

@@ -9,7 +9,7 @@ import sys
 def _predict(args: argparse.Namespace) -> int:
     from unmask.data.faces import FaceDetector
     from unmask.data.images import PixelLimit
-    from unmask.learn.models import load_model
+    from unmask.learn.model_file import load_model
     from unmask.learn.predict import UnreadableInput, crop_mismatch, predict
 
     model = load_model(args.model)

@@ -28,6 +28,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 FPR_TARGETS = {"tpr_at_fpr_1": 0.01, "tpr_at_fpr_5": 0.05}
 CONFIDENCE = 0.95
+STD = "sample standard deviation over the repeats (ddof=1)"  # the one std of every table
 
 
 def _checked(y_true, score, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,8 +107,10 @@ def summarize(values: Iterable[float]) -> dict[str, float]:
     if n < 2:
         return {"mean": mean, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": n}
     std = float(values.std(ddof=1))
-    half_width = stats.t.ppf((1 + CONFIDENCE) / 2, n - 1) * std / math.sqrt(n)
-    return {"mean": mean, "std": std, "ci_low": mean - half_width, "ci_high": mean + half_width, "n": n}
+    if std == 0:  # scipy gives NaN for a zero-width interval
+        return {"mean": mean, "std": std, "ci_low": mean, "ci_high": mean, "n": n}
+    ci_low, ci_high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=std / math.sqrt(n))
+    return {"mean": mean, "std": std, "ci_low": float(ci_low), "ci_high": float(ci_high), "n": n}
 
 
 def summarize_repeats(repeats: Iterable[Mapping[str, float]]) -> dict[str, dict[str, float]]:

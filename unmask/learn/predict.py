@@ -3,10 +3,11 @@
 An image's spectrum is computed at its native size and, where its length
 differs from the model's, resampled to it (the paper's advice instead of
 resizing images). A video is sampled and face-cropped as in the workflow;
-its p_fake is the mean of its frames', its label the majority vote. With
-``faces`` (``unmask predict --faces``), an image is face-cropped as the
-workflow crops image sources (the crop goes through the same lossless PNG
-encoding) and its crop box is reported.
+its p_fake is the mean of its frames'. With ``faces`` (``unmask predict --faces``), an image is
+face-cropped as the workflow crops image sources (the crop goes through the same lossless PNG
+encoding) and its crop box is reported. Every label follows its p_fake by the model's rule
+(``Model.is_fake``: fake where p_fake >= the stored threshold), so a label never contradicts the
+p_fake printed beside it.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from unmask.data.images import DECODER_ERRORS, PixelLimit, decode_gray, probe, r
 from unmask.data.video import process_video
 from unmask.features.spectrum import features, get_variant
 from unmask.io import list_files
-from unmask.learn.models import Model
+from unmask.learn.model_file import Model
 from unmask.log import progress
 
 LABEL_NAMES = ("real", "fake")
@@ -74,7 +75,7 @@ def predict_image(
     else:
         x, box = crop_features(model, path, detector, margin, limit)
     p_fake = float(model.p_fake(x)[0])
-    result = {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.predict(x)[0])]}
+    result = {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.is_fake(p_fake))]}
     return result if box is None else result | {"crop": box}
 
 
@@ -97,14 +98,14 @@ def predict_video(model: Model, path: Path, frames: int, margin: float, detector
             reasons = sorted({r.reason for r in records})
             raise UnreadableInput(f"{path}: no face crop in {frames} sampled frames ({'; '.join(reasons)})")
         X = np.stack([model_features(model, read_gray(r.crop_path)) for r in cropped])
-    p_fake, votes = model.p_fake(X), model.predict(X)
+    p_fake = model.p_fake(X)
     return {
         "path": str(path),
         "p_fake": float(p_fake.mean()),
-        "label": LABEL_NAMES[int(votes.mean() >= 0.5)],
+        "label": LABEL_NAMES[int(model.is_fake(p_fake.mean()))],
         "frames": [
-            {"frame": r.frame_index, "timestamp_ms": r.timestamp_ms, "p_fake": float(p), "label": LABEL_NAMES[int(v)]}
-            for r, p, v in zip(cropped, p_fake, votes)
+            {"frame": r.frame_index, "timestamp_ms": r.timestamp_ms, "p_fake": float(p), "label": LABEL_NAMES[int(model.is_fake(p))]}
+            for r, p in zip(cropped, p_fake)
         ],
     }
 

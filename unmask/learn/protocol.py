@@ -1,4 +1,11 @@
-"""The paper's protocol: class-balanced samples of a given size, a stratified split, repeats."""
+"""The protocol: the one draw of a repeat, fit and score, and the summary over repeats.
+
+Used by the paper table (``run_repeats``), robustness and cross-source: repeat
+``r`` at size ``n`` draws its sample and split, and its model seed, from the
+seed ``(seed, n, r)`` (``repeat_draw``), so every analysis and classifier sees
+the same data in the same repeat. Summaries over repeats (``summarize_rows``)
+use ``metrics.summarize``: mean and sample std (ddof 1).
+"""
 from __future__ import annotations
 
 import sys
@@ -7,16 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.cluster import KMeans
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC, LinearSVC
 
-from unmask.learn.models import match_clusters
+from unmask.learn.classifiers import make_classifier, match_clusters
+from unmask.learn.metrics import binary_metrics, summarize
+
+METRICS = ("accuracy", "roc_auc")  # what robustness and generalisation tables report
 
 PREDICTION_SCHEMA = pa.schema(
     [
@@ -82,34 +88,14 @@ def load_features(shards: list[str | Path]) -> Dataset:
     )
 
 
-def make_classifier(spec: dict, seed: int, n_train: int = 0) -> tuple[object, str]:
-    """A scikit-learn estimator from a classifier spec, and the name of the solver it uses.
-
-    The spec holds ``kind`` and its parameters, plus the dataset's
-    ``standardise`` (scale features to zero mean, unit variance first) and
-    ``liblinear_above``: a linear SVM on more training items than that is
-    solved by liblinear (``LinearSVC``, hinge loss), the same problem as
-    ``SVC(kernel='linear')`` but linear rather than quadratic in the items.
-    """
-    kind, C = spec["kind"], spec.get("C", 1.0)
-    if kind == "svm" and spec.get("kernel", "linear") == "linear" and n_train > spec.get("liblinear_above", np.inf):
-        estimator, solver = LinearSVC(C=C, loss="hinge", intercept_scaling=10.0, max_iter=100_000, random_state=seed), "liblinear"
-    elif kind == "svm":
-        estimator, solver = SVC(kernel=spec.get("kernel", "linear"), C=C, gamma=spec.get("gamma", "scale")), "libsvm"
-    elif kind == "logreg":
-        estimator, solver = LogisticRegression(solver="liblinear", C=C, max_iter=spec.get("max_iter", 1000)), "liblinear"
-    elif kind == "kmeans":
-        estimator, solver = KMeans(n_clusters=2, n_init=spec.get("n_init", 10), random_state=seed), "lloyd"
-    else:
-        raise ValueError(f"unknown classifier kind {kind!r}")
-    if spec.get("standardise"):
-        return make_pipeline(StandardScaler(), estimator), f"standardised {solver}"
-    return estimator, solver
-
-
 def resolve_size(size: int | str, y: np.ndarray) -> int:
     """A configured size: a number of samples, or ``all`` (the largest class-balanced sample)."""
     return 2 * int(min(np.sum(y == 0), np.sum(y == 1))) if size == "all" else int(size)
+
+
+def available_size(y: np.ndarray, size: int | str) -> int:
+    """A configured size (a number or ``all``) capped by the largest class-balanced sample of ``y``."""
+    return min(resolve_size(size, y), resolve_size("all", y))
 
 
 def balanced_sample(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -156,6 +142,27 @@ def draw(data: Dataset, size: int, test_fraction: float, rng: np.random.Generato
     return split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
 
 
+def repeat_draw(
+    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol."""
+    rng = np.random.default_rng([seed, size, repeat])
+    train, test = draw(data, size, test_fraction, rng, protocol)
+    return train, test, int(rng.integers(2**31))
+
+
+@dataclass(frozen=True)
+class Part:
+    """Features and labels of one training or test set."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, data: Dataset, index: np.ndarray) -> Part:
+        return cls(data.X[index], data.y[index])
+
+
 def fit(model, kind: str, X_train, y_train):
     """Fit ``model`` on the training part (k-means without the labels); return it."""
     if kind == "kmeans":
@@ -184,19 +191,39 @@ def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[n
     return score(fit(model, kind, X_train, y_train), kind, X_test, y_test)
 
 
+def fit_scores(spec: dict, seed: int, train: Part, tests: dict[str, Part]) -> dict[str, dict[str, float]]:
+    """Fit one fresh classifier of ``spec`` on ``train``; its ``METRICS`` on each test set."""
+    model, _ = make_classifier(spec, seed, n_train=len(train.y))
+    fit(model, spec["kind"], train.X, train.y)
+    results = {}
+    for name, test in tests.items():
+        predicted, scores = score(model, spec["kind"], test.X, test.y)
+        metrics = binary_metrics(test.y, scores, predicted)
+        results[name] = {metric: metrics[metric] for metric in METRICS}
+    return results
+
+
+def summarize_rows(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per-repeat rows -> long format: ``keys``, metric, mean, std (ddof 1), repeats (finite values only)."""
+    summary = []
+    for key, group in rows.groupby(keys, dropna=False, sort=False):
+        for metric in METRICS:
+            stats = summarize(group[metric])
+            summary.append({**dict(zip(keys, key)), "metric": metric, "mean": stats["mean"], "std": stats["std"], "repeats": stats["n"]})
+    return pd.DataFrame(summary, columns=[*keys, "metric", "mean", "std", "repeats"])
+
+
 def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: int, test_fraction: float, seed: int):
     """Fit and score one classifier ``repeats`` times on fresh samples of ``size`` items.
 
-    Repeat ``r`` draws its sample and split from the seed ``(seed, size, r)``,
-    so every classifier sees the same data in the same repeat. Returns the
-    per-repeat results and the per-item test predictions.
+    Each repeat is ``repeat_draw``. Returns the per-repeat results and the
+    per-item test predictions.
     """
     label, size = str(size), resolve_size(size, data.y)
     rows, predictions = [], []
     for repeat in range(repeats):
-        rng = np.random.default_rng([seed, size, repeat])
-        train, test = draw(data, size, test_fraction, rng, spec.get("protocol", "sample_split"))
-        model, solver = make_classifier(spec, seed=int(rng.integers(2**31)), n_train=len(train))
+        train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, spec.get("protocol", "sample_split"))
+        model, solver = make_classifier(spec, seed=model_seed, n_train=len(train))
         started = time.perf_counter()
         predicted, scores = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])
         elapsed = time.perf_counter() - started

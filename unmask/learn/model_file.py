@@ -1,0 +1,433 @@
+"""The model file: a fitted classifier stored as JSON (never pickle), checked on load, applied with numpy alone.
+
+A model file holds one JSON object, one field per line::
+
+    format_version  2
+    kind            linear_svm | logreg | rbf_svm | kmeans
+    variant         feature variant name (unmask.features.spectrum.VARIANTS)
+    feature_length  length of the feature vectors it takes
+    threshold       the label is fake where p_fake >= threshold (0.5 unless chosen otherwise)
+    scaler          null or {mean, scale}: features are (x - mean) / scale first
+    parameters      linear: {coef, intercept}
+                    rbf_svm: {support_vectors, dual_coef, gamma, intercept}
+                    kmeans: {centroids, labels}  (labels[i]: label of cluster i)
+    calibration     {method: platt, a, b}: p_fake = 1 / (1 + exp(a d + b)), a <= 0
+    provenance      {dataset, n_train, seed, unmask_version, sklearn_version[, face_crops]}
+                    face_crops: true when trained on face crops (absent: not recorded)
+    checksum        "sha256:" + the SHA-256 of the canonical JSON of every other field
+
+The decision value d is "higher = more fake" (label 1). For k-means it is the
+distance to the real centroid minus that to the fake centroid (the score of
+``protocol.score``, on which its calibration is fitted). The
+label is read off p_fake, so the two never disagree.
+
+``load_model`` checks the file against ``MODEL_SCHEMA`` (a JSON Schema: types,
+finite numbers, known kind, variant and format version, no unknown fields),
+then what a schema cannot state (lengths against ``feature_length``), then the
+checksum. Every refusal is a ``ModelFileError`` naming the file and the field.
+The checksum catches corruption and accidental edits; it is not a signature:
+anyone can compute it for a file they changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import sklearn
+
+from unmask.features.spectrum import VARIANTS
+from unmask.io import write_text
+from unmask.learn.calibration import Platt
+
+FORMAT_VERSION = 2
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be trusted; the message names the file and the field."""
+
+
+_NUMBERS = {"type": "array", "minItems": 1, "items": {"type": "number"}}
+_LINEAR = {"properties": {"coef": _NUMBERS, "intercept": {"type": "number"}}, "required": ["coef", "intercept"]}
+_RBF = {
+    "properties": {
+        "support_vectors": {"type": "array", "minItems": 1, "items": _NUMBERS},
+        "dual_coef": _NUMBERS,
+        "gamma": {"type": "number", "exclusiveMinimum": 0},
+        "intercept": {"type": "number"},
+    },
+    "required": ["support_vectors", "dual_coef", "gamma", "intercept"],
+}
+_CENTROIDS = {
+    "properties": {
+        "centroids": {"type": "array", "minItems": 2, "maxItems": 2, "items": _NUMBERS},
+        "labels": {"enum": [[0, 1], [1, 0]], "description": "the label of each cluster: one cluster per class"},
+    },
+    "required": ["centroids", "labels"],
+}
+PARAMETERS = {"linear_svm": _LINEAR, "logreg": _LINEAR, "rbf_svm": _RBF, "kmeans": _CENTROIDS}
+MODEL_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "unmask model file",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["format_version", "kind", "variant", "feature_length", "threshold", "scaler", "parameters",
+                 "calibration", "provenance", "checksum"],
+    "properties": {
+        "format_version": {"const": FORMAT_VERSION},
+        "kind": {"enum": sorted(PARAMETERS)},
+        "variant": {"enum": sorted(VARIANTS)},
+        "feature_length": {"type": "integer", "minimum": 1},
+        "threshold": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "scaler": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["mean", "scale"],
+                    "properties": {"mean": _NUMBERS, "scale": dict(_NUMBERS, items={"type": "number", "exclusiveMinimum": 0})},
+                },
+            ]
+        },
+        "parameters": {"type": "object"},
+        "calibration": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["method", "a", "b"],
+            "properties": {"method": {"const": "platt"}, "a": {"type": "number", "maximum": 0}, "b": {"type": "number"}},
+        },
+        "provenance": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["dataset", "n_train", "seed", "unmask_version", "sklearn_version"],
+            "properties": {
+                "dataset": {"type": "string"},
+                "n_train": {"type": "integer", "minimum": 1},
+                "seed": {"type": "integer"},
+                "unmask_version": {"type": "string"},
+                "sklearn_version": {"type": "string"},
+                "face_crops": {"type": "boolean"},
+            },
+        },
+        "checksum": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"properties": {"parameters": dict(schema, type="object", additionalProperties=False)}},
+        }
+        for kind, schema in PARAMETERS.items()
+    ],
+}
+_VALIDATOR = jsonschema.Draft202012Validator(MODEL_SCHEMA)
+
+
+class _Unrepresentable(str):
+    """A JSON number that is not a finite float (NaN, Infinity, 1e400, a 401-digit integer), kept as its text."""
+
+
+def _finite_float(text: str) -> float | _Unrepresentable:
+    value = float(text)
+    return value if math.isfinite(value) else _Unrepresentable(text)
+
+
+def _finite_int(text: str) -> int | _Unrepresentable:
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        return _Unrepresentable(text)
+    return value
+
+
+MAX_DEPTH = 8  # a model file nests 4 deep (top level, parameters, support_vectors, one vector)
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{}]')
+
+
+def _too_deep(text: str) -> str | None:
+    """The top-level field under which ``text`` nests deeper than ``MAX_DEPTH`` (``(top level)`` if none), or None.
+
+    Checked before parsing, so deep nesting is refused by its field instead of exhausting the recursion limit.
+    """
+    depth, field = 0, "(top level)"
+    for token in _TOKENS.finditer(text):
+        symbol = token.group()
+        if symbol in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return field
+        elif symbol in "]}":
+            depth -= 1
+        elif depth == 1 and token.group(1):  # a key of the top-level object
+            field = json.loads(symbol[: -len(token.group(1))])
+    return None
+
+
+def _parse(text: str, source: str) -> object:
+    """JSON with every number that is not a finite float kept as text (so the schema refuses it by its field)."""
+    if (field := _too_deep(text)) is not None:
+        raise ModelFileError(f"{source}: field '{field[:60]}': nested more than {MAX_DEPTH} deep")
+    try:
+        return json.loads(text, parse_float=_finite_float, parse_int=_finite_int, parse_constant=_Unrepresentable)
+    except ValueError as error:  # JSONDecodeError, or an integer beyond Python's digit limit
+        raise ModelFileError(f"{source}: field '(top level)': not a JSON model file ({_short(str(error), 200)[1:-1]})") from None
+
+
+def _field(path) -> str:
+    """A JSON path as ``parameters.coef[3]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "(top level)"
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _schema_problem(error: jsonschema.ValidationError) -> str:
+    """A short message for one schema violation (never the whole instance: coefficient lists are long)."""
+    if isinstance(error.instance, _Unrepresentable):
+        return f"expected a finite number, got {_short(str(error.instance))}"
+    if error.validator == "additionalProperties":
+        return f"unknown field: {error.message.split('(')[-1].rstrip(')')}"
+    if error.validator == "required":
+        return error.message
+    if error.validator in ("const", "enum"):
+        return f"unknown value {_short(error.instance)}; expected {_short(error.validator_value, 200)}"
+    if error.validator == "type":
+        return f"expected {error.validator_value}, got {_short(error.instance)}"
+    return f"{_short(error.instance)} violates {error.validator} {error.validator_value!r}"
+
+
+def _check_schema(document: object, source: str) -> None:
+    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(document))
+    if error is not None:
+        raise ModelFileError(f"{source}: field '{_field(error.absolute_path)}': {_schema_problem(error)}")
+
+
+def _check_lengths(document: dict, source: str) -> None:
+    """What the schema cannot state: every vector has ``feature_length`` values, one dual coefficient per vector."""
+    n = document["feature_length"]
+    parameters = document["parameters"]
+    vectors = [("parameters.coef", parameters.get("coef"))]
+    vectors += [(f"parameters.{key}[{i}]", row) for key in ("support_vectors", "centroids") for i, row in enumerate(parameters.get(key, []))]
+    if document["scaler"] is not None:
+        vectors += [(f"scaler.{key}", document["scaler"][key]) for key in ("mean", "scale")]
+    for field, values in vectors:
+        if values is not None and len(values) != n:
+            raise ModelFileError(f"{source}: field '{field}': expected {n} values (feature_length), got {len(values)}")
+    if "dual_coef" in parameters and len(parameters["dual_coef"]) != len(parameters["support_vectors"]):
+        raise ModelFileError(
+            f"{source}: field 'parameters.dual_coef': expected {len(parameters['support_vectors'])} values "
+            f"(one per support vector), got {len(parameters['dual_coef'])}"
+        )
+
+
+def checksum(document: dict) -> str:
+    """``sha256:`` and the SHA-256 of the canonical JSON (sorted keys, no spaces) of every field but the checksum."""
+    content = {key: value for key, value in document.items() if key != "checksum"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Standardisation applied before the classifier: ``(x - mean) / scale``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.scale
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A linear decision ``x . coef + intercept`` (linear SVM, logistic regression)."""
+
+    coef: np.ndarray
+    intercept: float
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef + self.intercept
+
+
+@dataclass(frozen=True)
+class RBF:
+    """An RBF-kernel SVM: ``sum_i dual_coef_i exp(-gamma |x - sv_i|^2) + intercept``."""
+
+    support_vectors: np.ndarray
+    dual_coef: np.ndarray
+    gamma: float
+    intercept: float
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        sv = self.support_vectors
+        squared = (X**2).sum(axis=1)[:, None] + (sv**2).sum(axis=1)[None, :] - 2.0 * X @ sv.T
+        return np.exp(-self.gamma * np.maximum(squared, 0.0)) @ self.dual_coef + self.intercept
+
+
+@dataclass(frozen=True)
+class Centroids:
+    """Two k-means centroids and the label (0 real, 1 fake) of each cluster."""
+
+    centroids: np.ndarray
+    labels: tuple[int, int]
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        real, fake = self.centroids[self.labels.index(0)], self.centroids[self.labels.index(1)]
+        return np.linalg.norm(X - real, axis=1) - np.linalg.norm(X - fake, axis=1)
+
+
+KINDS = {"linear_svm": Linear, "logreg": Linear, "rbf_svm": RBF, "kmeans": Centroids}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model came from."""
+
+    dataset: str
+    n_train: int
+    seed: int
+    unmask_version: str
+    sklearn_version: str
+    face_crops: bool | None = None  # trained on face crops; None: not recorded (then not written)
+
+    @classmethod
+    def current(cls, dataset: str, n_train: int, seed: int) -> Provenance:
+        """Provenance with this installation's unmask and scikit-learn versions."""
+        return cls(dataset, n_train, seed, version("unmask"), sklearn.__version__)
+
+
+def _as_arrays(fields: dict) -> dict:
+    """JSON lists as float arrays (k-means cluster labels as a tuple)."""
+    return {key: tuple(value) if key == "labels" else np.asarray(value, dtype=np.float64) if isinstance(value, list) else value
+            for key, value in fields.items()}
+
+
+def _to_json(component) -> dict:
+    """A dataclass's fields as JSON values."""
+    return {f.name: _json_value(getattr(component, f.name)) for f in dataclasses.fields(component)}
+
+
+def _json_value(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Model:
+    """A stored classifier: decision values, calibrated p_fake and labels in numpy."""
+
+    kind: str
+    parameters: Linear | RBF | Centroids
+    variant: str
+    feature_length: int
+    provenance: Provenance
+    calibration: Platt
+    threshold: float = 0.5
+    scaler: Scaler | None = None
+    source: str = dataclasses.field(default="model", compare=False)  # file it was loaded from, for messages
+
+    def _features(self, X) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.ndim != 2 or X.shape[1] != self.feature_length:
+            raise ValueError(f"{self.source}: expects {self.feature_length} features ({self.variant}), got shape {X.shape}")
+        return X if self.scaler is None else self.scaler.transform(X)
+
+    def decision(self, X) -> np.ndarray:
+        """Decision values, higher = more fake (as sklearn's ``decision_function``)."""
+        return self.parameters.decision(self._features(X))
+
+    def p_fake(self, X) -> np.ndarray:
+        """Calibrated probability that each row is fake."""
+        return self.calibration(self.decision(X))
+
+    def is_fake(self, p_fake) -> np.ndarray:
+        """The label rule: 1 (fake) where p_fake >= threshold, else 0 (real)."""
+        return (np.asarray(p_fake) >= self.threshold).astype(np.int8)
+
+    def predict(self, X) -> np.ndarray:
+        """Labels of feature rows: ``is_fake(p_fake(X))``."""
+        return self.is_fake(self.p_fake(X))
+
+    def to_json(self) -> dict:
+        """The model file's content, checksum included."""
+        document = {
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "variant": self.variant,
+            "feature_length": self.feature_length,
+            "threshold": self.threshold,
+            "scaler": None if self.scaler is None else _to_json(self.scaler),
+            "parameters": _to_json(self.parameters),
+            "calibration": {"method": self.calibration.method, **_to_json(self.calibration)},
+            "provenance": {k: v for k, v in _to_json(self.provenance).items() if v is not None},
+        }
+        return {**document, "checksum": checksum(document)}
+
+
+def model_from_json(document: object, source: str = "model") -> Model:
+    """A ``Model`` from a parsed model file: schema, lengths, then checksum; ``ModelFileError`` names ``source`` and the field."""
+    _check_schema(document, source)
+    _check_lengths(document, source)
+    if document["checksum"] != checksum(document):
+        raise ModelFileError(
+            f"{source}: field 'checksum': does not match the content: the file was changed or corrupted after it was "
+            "written (the checksum catches corruption; it is not a signature)"
+        )
+    calibration = {key: value for key, value in document["calibration"].items() if key != "method"}
+    return Model(
+        kind=document["kind"],
+        parameters=KINDS[document["kind"]](**_as_arrays(document["parameters"])),
+        variant=document["variant"],
+        feature_length=document["feature_length"],
+        provenance=Provenance(**document["provenance"]),
+        calibration=Platt(**calibration),
+        threshold=document["threshold"],
+        scaler=None if document["scaler"] is None else Scaler(**_as_arrays(document["scaler"])),
+        source=source,
+    )
+
+
+def _dumps(document: dict) -> str:
+    """JSON with one top-level field per line and compact arrays (exact float round trip)."""
+    lines = (f" {json.dumps(key)}: {json.dumps(value)}" for key, value in document.items())
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def save_model(path: str | Path, model: Model) -> None:
+    """Write a model file atomically, after checking that it would load (so no NaN or infinity is ever written)."""
+    text = _dumps(model.to_json())
+    model_from_json(_parse(text, str(path)), str(path))
+    write_text(path, text)
+
+
+def load_model(path: str | Path, variant: str | None = None, feature_length: int | None = None) -> Model:
+    """Read and check a model file, optionally requiring a feature variant and length."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path}: field '(top level)': a folder, not a model file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelFileError(f"{path}: field '(top level)': cannot be read ({error})") from None
+    model = model_from_json(_parse(text, str(path)), str(path))
+    if variant is not None and model.variant != variant:
+        raise ModelFileError(f"{path}: field 'variant': the model was trained on {model.variant!r}, not {variant!r}")
+    if feature_length is not None and model.feature_length != feature_length:
+        raise ModelFileError(
+            f"{path}: field 'feature_length': the model takes {model.feature_length} features, not {feature_length}"
+        )
+    return model
