@@ -136,7 +136,7 @@ def test_a_model_file_records_face_crops(tmp_path):
     document = json.loads((tmp_path / "m.json").read_text())
     document["provenance"]["face_crops"] = "yes"
     (tmp_path / "bad.json").write_text(json.dumps(document))
-    with pytest.raises(ModelFileError, match="provenance.face_crops': expected true or false"):
+    with pytest.raises(ModelFileError, match="provenance.face_crops': expected boolean"):
         load_model(tmp_path / "bad.json")
 
 
