@@ -14,6 +14,7 @@ machine):
 then the speed-up (decode + original) / (decode + unmask) with each decode, the
 figure that must stay >= 10x at 1024 px. No asserts: it prints a table.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,12 +33,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from unmask.data import images  # noqa: E402
-from unmask.features import fourier, spectrum  # noqa: E402
-
 from benchmarks import original  # noqa: E402
 from benchmarks.bench_features import photo  # noqa: E402
 from benchmarks.bench_predict_memory import package_at  # noqa: E402
+from unmask.data import images  # noqa: E402
+from unmask.features import fourier, spectrum  # noqa: E402
 
 
 def images_module_at(ref: str, folder: Path):
@@ -72,8 +72,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=1):
         before = images_module_at(args.before, Path(tmp)) if args.before else None
         print(f"fastest ms per image, one core; load average {os.getloadavg()[0]:.1f}")
-        print(f"{'image':>10} {'cv2':>7} {'before':>7} {'after':>7} {'unmask':>7} {'original':>9}"
-              f" {'speed-up w/ before':>19} {'w/ after':>9}")
+        print(
+            f"{'image':>10} {'cv2':>7} {'before':>7} {'after':>7} {'unmask':>7} {'original':>9}"
+            f" {'speed-up w/ before':>19} {'w/ after':>9}"
+        )
         for size in args.sizes:
             color = cv2.cvtColor(photo(size), cv2.COLOR_GRAY2BGR)
             for kind, params in ((".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90]), (".png", [])):
@@ -89,10 +91,16 @@ def main() -> None:
                     candidates["before"] = lambda: before.decode_gray(data)
                 ms = {name: 1e3 * t for name, t in fastest_times(candidates, args.budget).items()}
                 old = ms.get("before", ms["cv2"])
-                ratio = {name: (d + ms["original"]) / (d + ms["unmask"]) for name, d in (("before", old), ("after", ms["after"]))}
+                ratio = {
+                    name: (d + ms["original"]) / (d + ms["unmask"])
+                    for name, d in (("before", old), ("after", ms["after"]))
+                }
                 shown_before = f"{ms['before']:7.2f}" if before else f"{'-':>7}"
-                print(f"{size:>5} {kind[1:]:>4} {ms['cv2']:7.2f} {shown_before} {ms['after']:7.2f} {ms['unmask']:7.2f}"
-                      f" {ms['original']:9.1f} {ratio['before']:18.1f}x {ratio['after']:8.1f}x", flush=True)
+                print(
+                    f"{size:>5} {kind[1:]:>4} {ms['cv2']:7.2f} {shown_before} {ms['after']:7.2f} {ms['unmask']:7.2f}"
+                    f" {ms['original']:9.1f} {ratio['before']:18.1f}x {ratio['after']:8.1f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

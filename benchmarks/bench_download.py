@@ -10,6 +10,7 @@ own overhead (per-request cost, hashing, disk), not a real network.
 ``--baseline DIR`` first runs the same measurements with the code of another
 checkout (e.g. ``git worktree add /tmp/before <commit>``): before and after in one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,21 @@ def main() -> None:
     args = parser.parse_args()
     if args.baseline:
         print(f"== baseline: {args.baseline}", flush=True)
-        subprocess.run([sys.executable, "-m", "benchmarks.bench_download", "--files", str(args.files),
-                        "--big-mib", str(args.big_mib)], cwd=args.baseline, check=True,
-                       env={**os.environ, "PYTHONPATH": str(args.baseline)}, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.bench_download",
+                "--files",
+                str(args.files),
+                "--big-mib",
+                str(args.big_mib),
+            ],
+            cwd=args.baseline,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(args.baseline)},
+            stderr=subprocess.DEVNULL,
+        )
         print(f"== this checkout: {Path(__file__).resolve().parents[1]}", flush=True)
     quiet = Options(progress_interval=3600, backoff=0)
     small = os.urandom(256 << 10)
@@ -57,18 +70,22 @@ def main() -> None:
         for workers in (1, 4):
             folder = Path(tmp, f"w{workers}")
             items = [Item(server.url(f"/s{i}"), folder / f"s{i}", len(small)) for i in range(args.files)]
-            timed(f"{args.files} x 256 KiB, {workers} worker(s)", len(small) * args.files,
-                  lambda: Downloader(Options(workers=workers, progress_interval=3600))
-                  .fetch_all(items, folder).check())
-        timed(f"rerun: verify {args.files} present (sizes)", len(small) * args.files,
-              lambda: Downloader(quiet).fetch_all(items, folder).check())
+            timed(
+                f"{args.files} x 256 KiB, {workers} worker(s)",
+                len(small) * args.files,
+                lambda: Downloader(Options(workers=workers, progress_interval=3600)).fetch_all(items, folder).check(),
+            )
+        timed(
+            f"rerun: verify {args.files} present (sizes)",
+            len(small) * args.files,
+            lambda: Downloader(quiet).fetch_all(items, folder).check(),
+        )
         item = Item(server.url("/big"), Path(tmp, "big"), len(big), md5)
         timed(f"1 x {args.big_mib} MiB, md5 verified", len(big), lambda: Downloader(quiet).fetch(item))
         timed(f"rerun: verify 1 x {args.big_mib} MiB (md5)", len(big), lambda: Downloader(quiet).fetch(item))
         item.dest.unlink()
         server.routes["/big"].failures.append(("truncate", len(big) // 2))
-        timed(f"1 x {args.big_mib} MiB, truncated at half, resumed", len(big),
-              lambda: Downloader(quiet).fetch(item))
+        timed(f"1 x {args.big_mib} MiB, truncated at half, resumed", len(big), lambda: Downloader(quiet).fetch(item))
         ranges = [h.headers.get("Range") for h in server.hits("/big")][-2:]
         print(f"resume requests: {ranges}")
 

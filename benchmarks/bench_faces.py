@@ -8,6 +8,7 @@ photos with no face that scikit-learn ships (china.jpg, flower.jpg).
 
     python benchmarks/bench_faces.py [--per-set 100] [--frames 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,7 @@ def scenes(faces: list[np.ndarray], rng: np.random.Generator) -> list[tuple[np.n
         side = int(rng.integers(160, 400))
         scene = background(rng)
         x, y = int(rng.integers(0, 1200 - side)), int(rng.integers(0, 900 - side))
-        scene[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+        scene[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
         out.append((scene, (x, y, side)))
     return out
 
@@ -66,7 +67,7 @@ def face_free_crops(rng: np.random.Generator, count: int, side: int = 256) -> li
     for k in range(count):
         photo = photos[k % len(photos)]
         y, x = int(rng.integers(0, photo.shape[0] - side)), int(rng.integers(0, photo.shape[1] - side))
-        crops.append(photo[y:y + side, x:x + side])
+        crops.append(photo[y : y + side, x : x + side])
     return crops
 
 
@@ -85,10 +86,15 @@ def main() -> None:
         + image_set(data / "faces1024" / "fake", 10),
         "celeba_fake128": image_set(data / "celeba_fake128", args.per_set),
     }
-    scene_set = scenes(image_set(data / "faces256" / "real", args.per_set // 2)
-                       + image_set(data / "faces256" / "fake", args.per_set // 2), rng)
-    empty_sets = {"backgrounds": [background(rng) for _ in range(args.per_set // 2)],
-                  "china/flower crops": face_free_crops(rng, args.per_set)}
+    scene_set = scenes(
+        image_set(data / "faces256" / "real", args.per_set // 2)
+        + image_set(data / "faces256" / "fake", args.per_set // 2),
+        rng,
+    )
+    empty_sets = {
+        "backgrounds": [background(rng) for _ in range(args.per_set // 2)],
+        "china/flower crops": face_free_crops(rng, args.per_set),
+    }
     detectors = {"haar": lambda: FaceDetector("haar", min_face=32)}
     if YUNET.is_file():
         detectors["yunet"] = lambda: FaceDetector("yunet", YUNET, min_face=32)
@@ -97,8 +103,13 @@ def main() -> None:
     print(f"cv2 {cv2.__version__}, detection on a copy of at most 640 px, smallest face 32 px, margin 0.25\n")
     print(f"{'set':<30}{'images':>7}" + "".join(f"{name + ' found':>14}{'ms/img':>8}" for name in detectors))
     rows = [(name, images, lambda d, im: d(im) is not None) for name, images in face_sets.items()]
-    rows.append(("scenes (IoU >= 0.5)", scene_set,
-                 lambda d, item: (c := crop_face(item[0], d)) is not None and iou((c.x, c.y, c.size), item[1]) >= 0.5))
+    rows.append(
+        (
+            "scenes (IoU >= 0.5)",
+            scene_set,
+            lambda d, item: (c := crop_face(item[0], d)) is not None and iou((c.x, c.y, c.size), item[1]) >= 0.5,
+        )
+    )
     rows += [(f"{name} (no face)", images, lambda d, im: d(im) is not None) for name, images in empty_sets.items()]
     for name, images, found in rows:
         if not images:

@@ -30,6 +30,7 @@ that many fresh processes, each with its heap shifted by a random amount,
 decoding the same ``--images`` distinct JPEGs and digesting all their
 features; it prints how many different digests came out.
 """
+
 from __future__ import annotations
 
 import os
@@ -126,8 +127,10 @@ def encoded_inputs(args) -> list[tuple[str, list[np.ndarray]]]:
         if gray is None:
             raise SystemExit(f"{path}: OpenCV cannot decode it")
         groups.setdefault((path.suffix.lower().lstrip("."), gray.shape), []).append(encoded)
-    return [(f"{len(group)} {kind} {shape[1]}x{shape[0]}, {np.mean([e.size for e in group]) / 1e3:.0f} kB", group)
-            for (kind, shape), group in sorted(groups.items())]
+    return [
+        (f"{len(group)} {kind} {shape[1]}x{shape[0]}, {np.mean([e.size for e in group]) / 1e3:.0f} kB", group)
+        for (kind, shape), group in sorted(groups.items())
+    ]
 
 
 ENGINES = {
@@ -163,10 +166,21 @@ def reproducibility(args) -> None:
         if engine == "measured" and fourier._fftw() is None:
             print(f"{engine:>9}: skipped, pyfftw (the 'fftw' extra) is not installed")
             continue
-        command = [sys.executable, "-m", "benchmarks.bench_features", "--digest", engine,
-                   "--images", str(args.images), "--size", str(args.size)]
-        digests = [subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
-                   for _ in range(args.processes)]
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_features",
+            "--digest",
+            engine,
+            "--images",
+            str(args.images),
+            "--size",
+            str(args.size),
+        ]
+        digests = [
+            subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+            for _ in range(args.processes)
+        ]
         print(f"{engine:>9}: {len(set(digests))} distinct digest(s) {sorted({d[:12] for d in digests})}  ({what})")
 
 
@@ -174,7 +188,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 2048])
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality of the test images")
-    parser.add_argument("--files", type=Path, nargs="+", help="time these image files instead (grouped by shape and format)")
+    parser.add_argument(
+        "--files", type=Path, nargs="+", help="time these image files instead (grouped by shape and format)"
+    )
     parser.add_argument("--budget", type=float, default=10.0, help="seconds of timing per row")
     parser.add_argument("--processes", type=int, help="check reproducibility over this many fresh processes instead")
     parser.add_argument("--images", type=int, default=100, help="images per process (with --processes)")
@@ -189,21 +205,30 @@ def main() -> None:
         reproducibility(args)
         return
 
-    print(f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"OpenCV {cv2.__version__}; {platform.machine()}, {os.cpu_count()} CPUs, 1 thread; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print("median CPU ms per image (grayscale, one core); speed-ups = original / unmask, without and with the "
-          "decode; floor ratio = (decode + unmask) / (decode + the faster real FFT)\n")
+    print(
+        f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"OpenCV {cv2.__version__}; {platform.machine()}, {os.cpu_count()} CPUs, 1 thread; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        "median CPU ms per image (grayscale, one core); speed-ups = original / unmask, without and with the "
+        "decode; floor ratio = (decode + unmask) / (decode + the faster real FFT)\n"
+    )
     inputs = encoded_inputs(args)
     width = max(6, *(len(label) for label, _ in inputs))
-    header = (f"{'images':>{width}} {'decode':>8} {'unmask':>8} {'original':>9} {'speed-up':>9} {'w/ decode':>10} "
-              f"{'pocketfft':>10} {'unmask fft':>10} {'floor ratio':>12}")
+    header = (
+        f"{'images':>{width}} {'decode':>8} {'unmask':>8} {'original':>9} {'speed-up':>9} {'w/ decode':>10} "
+        f"{'pocketfft':>10} {'unmask fft':>10} {'floor ratio':>12}"
+    )
     print(header)
     print("-" * len(header))
     with threadpool_limits(limits=1):
         for label, encoded in inputs:
             grays = [cv2.imdecode(e, cv2.IMREAD_GRAYSCALE) for e in encoded]
-            turns = {name: itertools.cycle(range(len(encoded))) for name in ("decode", "unmask", "original", "pocketfft", "fftw")}
+            turns = {
+                name: itertools.cycle(range(len(encoded)))
+                for name in ("decode", "unmask", "original", "pocketfft", "fftw")
+            }
             t = median_times(
                 {
                     "decode": lambda: cv2.imdecode(encoded[next(turns["decode"])], cv2.IMREAD_GRAYSCALE),
@@ -216,9 +241,12 @@ def main() -> None:
             )
             ms = {name: 1e3 * seconds for name, seconds in t.items()}
             floor = t["decode"] + min(t["pocketfft"], t["fftw"])
-            print(f"{label:>{width}} {ms['decode']:8.2f} {ms['unmask']:8.2f} {ms['original']:9.2f} "
-                  f"{t['original'] / t['unmask']:8.1f}x {(t['decode'] + t['original']) / (t['decode'] + t['unmask']):9.1f}x "
-                  f"{ms['pocketfft']:10.2f} {ms['fftw']:10.2f} {(t['decode'] + t['unmask']) / floor:12.2f}")
+            print(
+                f"{label:>{width}} {ms['decode']:8.2f} {ms['unmask']:8.2f} {ms['original']:9.2f} "
+                f"{t['original'] / t['unmask']:8.1f}x {(t['decode'] + t['original']) / (t['decode'] + t['unmask']):9.1f}x "
+                f"{ms['pocketfft']:10.2f} {ms['fftw']:10.2f} {(t['decode'] + t['unmask']) / floor:12.2f}"
+            )
+
 
 if __name__ == "__main__":
     main()

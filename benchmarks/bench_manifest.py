@@ -20,6 +20,7 @@ It makes ``2 x --per-source`` distinct 32x32 PNGs in a temporary folder, then pr
 
 No asserts: it prints the figures.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -26,6 +26,7 @@ the iteration cap (ConvergenceWarning):
 
 Prints a table; no asserts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,13 @@ from unmask.learn.classifiers import make_classifier  # noqa: E402
 from unmask.learn.final_model import cross_fitted_p_fake, fit_final_model, held_out_decisions  # noqa: E402
 from unmask.learn.protocol import Dataset  # noqa: E402
 
-SPEC = {"kind": "svm", "kernel": "linear", "C": 1.0, "standardise": False, "liblinear_above": 5000}  # the config's defaults
+SPEC = {
+    "kind": "svm",
+    "kernel": "linear",
+    "C": 1.0,
+    "standardise": False,
+    "liblinear_above": 5000,
+}  # the config's defaults
 
 
 def demo_features(base: int, items: int, seed: int = 0) -> Dataset:
@@ -112,12 +119,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=40_000)
     parser.add_argument("--base", type=int, default=1000, help="distinct demo images per class")
-    parser.add_argument("--routes", nargs="+", type=int, default=list(range(len(ROUTES))), help="indices of the routes to run, in this order")
+    parser.add_argument(
+        "--routes",
+        nargs="+",
+        type=int,
+        default=list(range(len(ROUTES))),
+        help="indices of the routes to run, in this order",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     data = demo_features(args.base, args.items)
-    print(f"features: {data.X.shape[0]} x {data.X.shape[1]}, values {data.X.min():.0f} .. {data.X.max():.0f}, "
-          f"made in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"features: {data.X.shape[0]} x {data.X.shape[1]}, values {data.X.min():.0f} .. {data.X.max():.0f}, "
+        f"made in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     print(f"{'route':58} {'wall s':>8} {'CPU s':>8} {'capped fits':>12} {'Brier':>7}", flush=True)
     for index in args.routes:
         name, (route, spec) = list(ROUTES.items())[index]

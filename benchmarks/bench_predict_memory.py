@@ -17,6 +17,7 @@ folder), each child under an address-space cap of --cap-gb so that the old code
 cannot take the machine's memory: "over the cap" then stands for its peak.
 No asserts: it prints a table.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -31,6 +31,7 @@ Memory: ``max RSS`` is the kernel's ru_maxrss as ``/usr/bin/time`` reports it
 largest sum of RSS over the process tree seen by polling every 0.1 s.
 No asserts: it prints tables, and the figures as JSON (``--json``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,7 +68,11 @@ SOURCES = {
     "fake_a": ("fake", True, 95, 2),
     "fake_b": ("fake", True, 90, 0),
 }
-CLASSIFIERS = {"svm": {"kind": "svm", "kernel": "linear", "C": 1.0}, "logreg": {"kind": "logreg", "C": 1.0}, "kmeans": {"kind": "kmeans"}}
+CLASSIFIERS = {
+    "svm": {"kind": "svm", "kernel": "linear", "C": 1.0},
+    "logreg": {"kind": "logreg", "C": 1.0},
+    "kmeans": {"kind": "kmeans"},
+}
 FIGURES: list[tuple[str, str, str]] = []  # (section, figure, value) for the final table
 RESULTS: dict = {}
 
@@ -180,8 +185,13 @@ def _unmask_stage(cmdline: list[str]) -> str | None:
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
-def measure(cmd: list[str], cwd: Path | None = None, log: Path | None = None, timeout: float | None = None,
-            interval: float = 0.1) -> Measured:
+def measure(
+    cmd: list[str],
+    cwd: Path | None = None,
+    log: Path | None = None,
+    timeout: float | None = None,
+    interval: float = 0.1,
+) -> Measured:
     """Run ``cmd``; poll its process tree for RSS and for the `unmask` jobs it starts.
 
     The command runs under ``/usr/bin/time`` where it exists: the kernel's
@@ -270,7 +280,9 @@ def write_config(workdir: Path, data: Path, side: int, sizes: list[int], repeats
                 "repeats": repeats,
                 "shards": shards,
                 "classifiers": CLASSIFIERS,
-                "sources": {name: {"label": label, "path": str(data / name)} for name, (label, *_rest) in SOURCES.items()},
+                "sources": {
+                    name: {"label": label, "path": str(data / name)} for name, (label, *_rest) in SOURCES.items()
+                },
             }
         },
     }
@@ -280,8 +292,20 @@ def write_config(workdir: Path, data: Path, side: int, sizes: list[int], repeats
 
 
 def snakemake_cmd(workdir: Path, config: Path, cores: int, *extra: str) -> list[str]:
-    return [PYTHON, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", str(cores),
-            *extra, "--configfile", str(config)]
+    return [
+        PYTHON,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        str(cores),
+        *extra,
+        "--configfile",
+        str(config),
+    ]
 
 
 def shard_log_rates(workdir: Path) -> list[float]:
@@ -310,29 +334,56 @@ def run_workflow(args, workdir: Path, config: Path, total: int) -> None:
     record(section, "total wall time", f"{m.wall:.1f} s", "workflow_wall_s", m.wall)
     record(section, "start -> first job (parse config, glob, DAG)", f"{first_job:.1f} s", "workflow_dag_s", first_job)
     for stage, (start, end, count, peak) in sorted(spans.items(), key=lambda item: item[1][0]):  # in order of start
-        record(section, f"stage {stage}: wall (first start -> last end), jobs, peak RSS of one job",
-               f"{end - start:.1f} s, {count} jobs, {mb(peak)}", f"stage_{stage}", [end - start, count, peak])
+        record(
+            section,
+            f"stage {stage}: wall (first start -> last end), jobs, peak RSS of one job",
+            f"{end - start:.1f} s, {count} jobs, {mb(peak)}",
+            f"stage_{stage}",
+            [end - start, count, peak],
+        )
     rates = shard_log_rates(workdir)
     if rates:
         per_core = statistics.mean(rates)
-        record(section, "features: images/s per core (mean of shard logs)", f"{per_core:,.0f}", "features_per_core", per_core)
+        record(
+            section,
+            "features: images/s per core (mean of shard logs)",
+            f"{per_core:,.0f}",
+            "features_per_core",
+            per_core,
+        )
         if "features" in spans:
             start, end, *_ = spans["features"]
-            record(section, "features: images/s, whole stage (all cores, incl. job start-up)", f"{total / (end - start):,.0f}",
-                   "features_stage_rate", total / (end - start))
+            record(
+                section,
+                "features: images/s, whole stage (all cores, incl. job start-up)",
+                f"{total / (end - start):,.0f}",
+                "features_stage_rate",
+                total / (end - start),
+            )
     largest_job = max((job.peak_rss for job in m.jobs.values()), default=0)
-    record(section, "peak RSS (polled): snakemake process / largest job / tree sum",
-           f"{mb(m.root_peak)} / {mb(largest_job)} / {mb(m.tree_peak)}", "workflow_rss", [m.root_peak, largest_job, m.tree_peak])
-    record(section, "snakemake console log", f"{log.stat().st_size / 1e6:.1f} MB", "console_log_bytes", log.stat().st_size)
+    record(
+        section,
+        "peak RSS (polled): snakemake process / largest job / tree sum",
+        f"{mb(m.root_peak)} / {mb(largest_job)} / {mb(m.tree_peak)}",
+        "workflow_rss",
+        [m.root_peak, largest_job, m.tree_peak],
+    )
+    record(
+        section, "snakemake console log", f"{log.stat().st_size / 1e6:.1f} MB", "console_log_bytes", log.stat().st_size
+    )
     size = sum(p.stat().st_size for p in (workdir / "results").rglob("*") if p.is_file())
     record(section, "results/ on disk", mb(size))
 
     noop_log = workdir / "snakemake-noop.log"
     m = measure(snakemake_cmd(workdir, config, args.cores, "-n"), cwd=workdir, log=noop_log)
     nothing = "Nothing to be done" in noop_log.read_text()
-    record(f"no-op `snakemake -n` ({total:,} images in the manifest)", "wall time, peak RSS",
-           f"{m.wall:.1f} s, {mb(m.max_rss)}" + ("" if nothing else " (NOT a no-op: see snakemake-noop.log)"),
-           "noop", [m.wall, m.max_rss])
+    record(
+        f"no-op `snakemake -n` ({total:,} images in the manifest)",
+        "wall time, peak RSS",
+        f"{m.wall:.1f} s, {mb(m.max_rss)}" + ("" if nothing else " (NOT a no-op: see snakemake-noop.log)"),
+        "noop",
+        [m.wall, m.max_rss],
+    )
 
 
 # ----------------------------------------------------------------------------- shard memory
@@ -350,21 +401,59 @@ def shard_memory(args, workdir: Path, total: int) -> None:
         if shards in seen:
             continue
         seen.add(shards)
-        cmd = [PYTHON, "-m", "unmask", "features", "--manifest", str(manifest), "--shard", "0", "--shards", str(shards),
-               "--variant", "faces_hq", "--out", str(out)]
+        cmd = [
+            PYTHON,
+            "-m",
+            "unmask",
+            "features",
+            "--manifest",
+            str(manifest),
+            "--shard",
+            "0",
+            "--shards",
+            str(shards),
+            "--variant",
+            "faces_hq",
+            "--out",
+            str(out),
+        ]
         log = workdir / f"bench-shard-{shards}.log"
         m = measure(cmd, log=log)
         found = re.findall(r"(\d+)/(\d+) images, (\d+) images/s", log.read_text())
         images, rate = (int(found[-1][1]), int(found[-1][2])) if found else (0, 0)
         print(f"  --shards {shards}: {images} images, {m.wall:.1f} s, max RSS {mb(m.max_rss)}", flush=True)
-        record(section, f"--shards {shards:>3}: {images:,} images", f"max RSS {mb(m.max_rss)}, {m.wall:.1f} s, {rate:,} images/s",
-               f"shard_{images}", [images, m.max_rss, m.wall, rate])
+        record(
+            section,
+            f"--shards {shards:>3}: {images:,} images",
+            f"max RSS {mb(m.max_rss)}, {m.wall:.1f} s, {rate:,} images/s",
+            f"shard_{images}",
+            [images, m.max_rss, m.wall, rate],
+        )
     # The fixed cost of a job: interpreter start-up and imports, reading the manifest, an empty shard.
-    cmd = [PYTHON, "-m", "unmask", "features", "--manifest", str(manifest), "--shard", "0", "--shards", "1000000",
-           "--variant", "faces_hq", "--out", str(out)]
+    cmd = [
+        PYTHON,
+        "-m",
+        "unmask",
+        "features",
+        "--manifest",
+        str(manifest),
+        "--shard",
+        "0",
+        "--shards",
+        "1000000",
+        "--variant",
+        "faces_hq",
+        "--out",
+        str(out),
+    ]
     m = measure(cmd)
-    record(section, "fixed cost of a job (an empty shard: start-up, imports, manifest read)",
-           f"{m.wall:.2f} s, max RSS {mb(m.max_rss)}", "job_fixed_s", m.wall)
+    record(
+        section,
+        "fixed cost of a job (an empty shard: start-up, imports, manifest read)",
+        f"{m.wall:.2f} s, max RSS {mb(m.max_rss)}",
+        "job_fixed_s",
+        m.wall,
+    )
     out.unlink(missing_ok=True)
 
 
@@ -382,17 +471,39 @@ def train_times(args, workdir: Path, shards: list[Path], what: str, tag: str) ->
     load = time.perf_counter() - started
     available = int(2 * min(np.sum(data.y == 0), np.sum(data.y == 1)))
     sizes = sorted({s for s in args.train_sizes if s <= available} | {available})
-    section = (f"training on {what}, 1 repeat ({data.X.shape[1]} features; "
-               f"load_features of {len(data.y):,} rows: {load:.2f} s)")
+    section = (
+        f"training on {what}, 1 repeat ({data.X.shape[1]} features; "
+        f"load_features of {len(data.y):,} rows: {load:.2f} s)"
+    )
     print(f"\n== training on {what}: sizes {sizes}, {data.X.shape[1]} features", flush=True)
     out = workdir / f"bench-train-{tag}"
     out.mkdir(exist_ok=True)
     for name, spec in CLASSIFIERS.items():
         for size in sizes:
             runs = out / f"{name}-{size}.parquet"
-            cmd = [PYTHON, "-m", "unmask", "train", *map(str, shards), "--name", name, "--spec", json.dumps(spec),
-                   "--samples", str(size), "--repeats", "1", "--test-fraction", "0.2", "--seed", "0",
-                   "--out", str(runs), "--predictions", str(out / f"{name}-{size}.predictions.parquet")]
+            cmd = [
+                PYTHON,
+                "-m",
+                "unmask",
+                "train",
+                *map(str, shards),
+                "--name",
+                name,
+                "--spec",
+                json.dumps(spec),
+                "--samples",
+                str(size),
+                "--repeats",
+                "1",
+                "--test-fraction",
+                "0.2",
+                "--seed",
+                "0",
+                "--out",
+                str(runs),
+                "--predictions",
+                str(out / f"{name}-{size}.predictions.parquet"),
+            ]
             m = measure(cmd, log=out / f"{name}-{size}.log", timeout=args.train_timeout)
             if m.timed_out:
                 value, fit = f"> {args.train_timeout:.0f} s (stopped)", None
@@ -436,21 +547,36 @@ def manifest_section(args, data: Path, hq_files: list[Path], total: int) -> None
     record(section, f"list_images of {len(files):,} files (4 folders)", f"{listing:.2f} s", "list_images_s", listing)
     sample = files[:: max(1, len(files) // 4000)]
     probe_ms, hash_ms, size = manifest_costs(data, sample, f"{args.side} px")
-    record(section, f"{args.side} px JPEG ({size / 1e3:.0f} kB): probe / sha256", f"{probe_ms:.3f} / {hash_ms:.3f} ms",
-           "manifest_small_ms", [probe_ms, hash_ms])
+    record(
+        section,
+        f"{args.side} px JPEG ({size / 1e3:.0f} kB): probe / sha256",
+        f"{probe_ms:.3f} / {hash_ms:.3f} ms",
+        "manifest_small_ms",
+        [probe_ms, hash_ms],
+    )
     if hq_files:
         probe_ms, hash_ms, size = manifest_costs(data, hq_files, "1024 px")
         per_file = probe_ms + hash_ms
-        record(section, f"1024 px JPEG ({size / 1e3:.0f} kB): probe / sha256", f"{probe_ms:.3f} / {hash_ms:.3f} ms",
-               "manifest_1024_ms", [probe_ms, hash_ms])
-        record(section, "  -> 40,000 Faces-HQ files, one core, warm cache", f"~{40000 * per_file / 1e3:.0f} s "
-               f"(+ reading {40000 * size / 1e9:.1f} GB cold)", "manifest_1024_extrapolated_s", 40000 * per_file / 1e3)
+        record(
+            section,
+            f"1024 px JPEG ({size / 1e3:.0f} kB): probe / sha256",
+            f"{probe_ms:.3f} / {hash_ms:.3f} ms",
+            "manifest_1024_ms",
+            [probe_ms, hash_ms],
+        )
+        record(
+            section,
+            "  -> 40,000 Faces-HQ files, one core, warm cache",
+            f"~{40000 * per_file / 1e3:.0f} s (+ reading {40000 * size / 1e9:.1f} GB cold)",
+            "manifest_1024_extrapolated_s",
+            40000 * per_file / 1e3,
+        )
 
 
 def parquet_section(workdir: Path) -> None:
     """Faces-HQ-sized feature shards: 40,000 x 722 float64 in 16 shards, written as the feature job writes them."""
-    from unmask.learn.protocol import load_features
     from unmask.features.extract import BATCH_SIZE, FEATURES_SCHEMA, vectors_to_arrow
+    from unmask.learn.protocol import load_features
 
     folder = workdir / "bench-parquet"
     folder.mkdir(exist_ok=True)
@@ -466,11 +592,20 @@ def parquet_section(workdir: Path) -> None:
         with pq.ParquetWriter(path, FEATURES_SCHEMA) as writer:
             for offset in range(0, per_shard, BATCH_SIZE):
                 n = min(BATCH_SIZE, per_shard - offset)
-                writer.write_table(pa.table({
-                    "id": ids[offset : offset + n], "label": pa.array([k % 2] * n, pa.int8()), "source": ["src"] * n,
-                    "group": ids[offset : offset + n], "video": pa.nulls(n, pa.string()),
-                    "features": vectors_to_arrow(vectors[offset : offset + n]), "reason": pa.nulls(n, pa.string()),
-                }, schema=FEATURES_SCHEMA))
+                writer.write_table(
+                    pa.table(
+                        {
+                            "id": ids[offset : offset + n],
+                            "label": pa.array([k % 2] * n, pa.int8()),
+                            "source": ["src"] * n,
+                            "group": ids[offset : offset + n],
+                            "video": pa.nulls(n, pa.string()),
+                            "features": vectors_to_arrow(vectors[offset : offset + n]),
+                            "reason": pa.nulls(n, pa.string()),
+                        },
+                        schema=FEATURES_SCHEMA,
+                    )
+                )
         write += time.perf_counter() - t
         paths.append(path)
     t = time.perf_counter()
@@ -478,10 +613,20 @@ def parquet_section(workdir: Path) -> None:
     load = time.perf_counter() - t
     size = sum(p.stat().st_size for p in paths)
     section = "Parquet at Faces-HQ size (40,000 x 722 float64, 16 shards)"
-    record(section, "write (as the feature job: batches of 256), all shards", f"{write:.2f} s ({write / shards * 1e3:.0f} ms per shard)",
-           "parquet_write_s", write)
-    record(section, "load_features (what every train job does first)", f"{load:.2f} s, {mb(size)} on disk, X {mb(data.X.nbytes)}",
-           "parquet_load_s", load)
+    record(
+        section,
+        "write (as the feature job: batches of 256), all shards",
+        f"{write:.2f} s ({write / shards * 1e3:.0f} ms per shard)",
+        "parquet_write_s",
+        write,
+    )
+    record(
+        section,
+        "load_features (what every train job does first)",
+        f"{load:.2f} s, {mb(size)} on disk, X {mb(data.X.nbytes)}",
+        "parquet_load_s",
+        load,
+    )
     shutil.rmtree(folder)
 
 
@@ -491,8 +636,8 @@ def parquet_section(workdir: Path) -> None:
 def throughput_1024(args, workdir: Path) -> list[Path]:
     from threadpoolctl import threadpool_limits
 
-    from unmask.features import spectrum
     from unmask.data.images import read_gray
+    from unmask.features import spectrum
 
     try:
         from benchmarks import original
@@ -530,30 +675,85 @@ def throughput_1024(args, workdir: Path) -> list[Path]:
     section = f"1024 x 1024 px JPEGs ({size / len(all_files) / 1e3:.0f} kB each): read + decode + features, one core"
     record(section, f"generation of {len(all_files):,} images (2 processes)", "reused" if reused else f"{gen:.1f} s")
     section_timed = f"{len(files)} images, interleaved in one process"
-    record(section, f"unmask ({section_timed}): ms per image (median) -> images/s",
-           f"{u:.1f} ms -> {1e3 / u:.0f}", "hq_unmask_ms", u)
-    record(section, "original (benchmarks/original.py), same images: ms per image -> images/s",
-           f"{o:.1f} ms -> {1e3 / o:.1f}", "hq_original_ms", o)
+    record(
+        section,
+        f"unmask ({section_timed}): ms per image (median) -> images/s",
+        f"{u:.1f} ms -> {1e3 / u:.0f}",
+        "hq_unmask_ms",
+        u,
+    )
+    record(
+        section,
+        "original (benchmarks/original.py), same images: ms per image -> images/s",
+        f"{o:.1f} ms -> {1e3 / o:.1f}",
+        "hq_original_ms",
+        o,
+    )
     record(section, "ratio original / unmask (read + decode included)", f"{o / u:.1f}x", "hq_ratio", o / u)
-    record(section, "  -> Faces-HQ 40,000 images on one core: unmask / original",
-           f"{40000 * u / 3.6e6:.2f} h / {40000 * o / 3.6e6:.2f} h")
+    record(
+        section,
+        "  -> Faces-HQ 40,000 images on one core: unmask / original",
+        f"{40000 * u / 3.6e6:.2f} h / {40000 * o / 3.6e6:.2f} h",
+    )
 
     # The real feature job on these images (manifest first), as snakemake would run it.
-    spec = {"sources": {name: {"label": label, "path": str(hq / "data" / name)} for name, (label, *_r) in SOURCES.items()},
-            "image_size": [1024, 1024]}
+    spec = {
+        "sources": {name: {"label": label, "path": str(hq / "data" / name)} for name, (label, *_r) in SOURCES.items()},
+        "image_size": [1024, 1024],
+    }
     manifest = hq / "manifest.parquet"
-    m = measure([PYTHON, "-m", "unmask", "manifest", "--spec", json.dumps(spec), "--out", str(manifest),
-                 "--rejects", str(hq / "rejects.parquet")], log=hq / "manifest.log")
-    record(section, f"`unmask manifest` job, {len(all_files):,} images (incl. ~1 s start-up)",
-           f"{m.wall:.1f} s, max RSS {mb(m.max_rss)}", "hq_manifest_s", m.wall)
+    m = measure(
+        [
+            PYTHON,
+            "-m",
+            "unmask",
+            "manifest",
+            "--spec",
+            json.dumps(spec),
+            "--out",
+            str(manifest),
+            "--rejects",
+            str(hq / "rejects.parquet"),
+        ],
+        log=hq / "manifest.log",
+    )
+    record(
+        section,
+        f"`unmask manifest` job, {len(all_files):,} images (incl. ~1 s start-up)",
+        f"{m.wall:.1f} s, max RSS {mb(m.max_rss)}",
+        "hq_manifest_s",
+        m.wall,
+    )
     log = hq / "features.log"
     features = hq / "features" / "shard-0.parquet"
-    m = measure([PYTHON, "-m", "unmask", "features", "--manifest", str(manifest), "--shard", "0", "--shards", "1",
-                 "--variant", "faces_hq", "--out", str(features)], log=log)
+    m = measure(
+        [
+            PYTHON,
+            "-m",
+            "unmask",
+            "features",
+            "--manifest",
+            str(manifest),
+            "--shard",
+            "0",
+            "--shards",
+            "1",
+            "--variant",
+            "faces_hq",
+            "--out",
+            str(features),
+        ],
+        log=log,
+    )
     found = re.findall(r"(\d+) images/s", log.read_text())
     rate = found[-1] if found else "?"
-    record(section, f"`unmask features` job, one shard of {len(all_files):,} images: images/s (log), wall, max RSS",
-           f"{rate} images/s, {m.wall:.1f} s, {mb(m.max_rss)}", "hq_job", [rate, m.wall, m.max_rss])
+    record(
+        section,
+        f"`unmask features` job, one shard of {len(all_files):,} images: images/s (log), wall, max RSS",
+        f"{rate} images/s, {m.wall:.1f} s, {mb(m.max_rss)}",
+        "hq_job",
+        [rate, m.wall, m.max_rss],
+    )
     if "train" not in args.skip and features.exists():
         train_times(args, hq, [features], f"{len(all_files):,} images of 1024 px", "1024")
     return files
@@ -574,22 +774,35 @@ def print_table() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images-per-source", type=int, default=10_000, help="JPEGs per source (4 sources)")
     parser.add_argument("--side", type=int, default=128, help="image side for the workflow run (px)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/unmask-bench-scale"))
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--shards", type=int, default=16, help="feature shards in the workflow (faces_hq uses 16)")
     parser.add_argument("--repeats", type=int, default=10, help="repeats of the workflow's train jobs")
-    parser.add_argument("--shard-images", type=int, nargs="+", default=[1000, 5000, 20000],
-                        help="images per shard for the shard-memory runs")
+    parser.add_argument(
+        "--shard-images",
+        type=int,
+        nargs="+",
+        default=[1000, 5000, 20000],
+        help="images per shard for the shard-memory runs",
+    )
     parser.add_argument("--train-sizes", type=int, nargs="+", default=[20, 100, 1000, 4000], help="plus all available")
     parser.add_argument("--train-timeout", type=float, default=240.0, help="seconds before a train run is stopped")
-    parser.add_argument("--hq-count", type=int, default=4000,
-                        help="1024 px images: one feature job over all of them, then training on their 722 features")
+    parser.add_argument(
+        "--hq-count",
+        type=int,
+        default=4000,
+        help="1024 px images: one feature job over all of them, then training on their 722 features",
+    )
     parser.add_argument("--hq-timed", type=int, default=200, help="of those, images timed with unmask and the original")
     parser.add_argument("--quick", action="store_true", help="500 images per source, 100 at 1024 px (~2 minutes)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["workflow", "shards", "train", "manifest", "parquet", "hq"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["workflow", "shards", "train", "manifest", "parquet", "hq"]
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (reused data is not regenerated)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
@@ -601,12 +814,17 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     total = 4 * args.images_per_source
     started = time.perf_counter()
-    import numpy, scipy, sklearn, snakemake  # noqa: E401, F401  (versions only)
+    import numpy  # noqa: E401, F401  (versions only)
+    import scipy
+    import sklearn
+    import snakemake
 
-    print(f"{datetime.datetime.now():%Y-%m-%d %H:%M}  Python {platform.python_version()}, snakemake "
-          f"{getattr(snakemake, '__version__', '?')}, numpy {numpy.__version__}, scipy {scipy.__version__}, "
-          f"scikit-learn {sklearn.__version__}, OpenCV {cv2.__version__}; {os.cpu_count()} CPUs, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GB RAM, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{datetime.datetime.now():%Y-%m-%d %H:%M}  Python {platform.python_version()}, snakemake "
+        f"{getattr(snakemake, '__version__', '?')}, numpy {numpy.__version__}, scipy {scipy.__version__}, "
+        f"scikit-learn {sklearn.__version__}, OpenCV {cv2.__version__}; {os.cpu_count()} CPUs, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GB RAM, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"command: {' '.join(sys.argv)}")
 
     data = workdir / "data"

@@ -10,6 +10,7 @@ writes a synthetic 1080p clip (mp4v: this OpenCV build has no H.264 encoder, so 
 
     python benchmarks/bench_video.py [--video PATH] [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,17 @@ from unmask.data.video import process_video, read_samples, sample_frame_indices,
 
 YUNET = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "face_detection_yunet.onnx"
 
-SHARED_CLIP = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faceforensics_c40"
-               / "original_sequences" / "actors" / "c40" / "videos" / "06__outside_talking_still_laughing.mp4")
+SHARED_CLIP = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "faceforensics_c40"
+    / "original_sequences"
+    / "actors"
+    / "c40"
+    / "videos"
+    / "06__outside_talking_still_laughing.mp4"
+)
 
 
 def synthetic_clip(path: Path, frames: int = 300) -> Path:
@@ -40,7 +50,7 @@ def synthetic_clip(path: Path, frames: int = 300) -> Path:
     for i in range(frames):
         frame = np.roll(background, i, axis=1)
         x, y = 600 + 2 * i, 200 + i
-        frame[y:y + photo.shape[0], x:x + photo.shape[1]] = photo
+        frame[y : y + photo.shape[0], x : x + photo.shape[1]] = photo
         writer.write(frame)
     writer.release()
     return path
@@ -62,6 +72,7 @@ def best_of(repeats: int, fn) -> tuple[float, float]:
 
 def decode_rates(video: Path, repeats: int) -> tuple[int, float, float]:
     """Frame count, full-decode fps (``read``) and decode-only fps (``grab``)."""
+
     def run(step):
         capture = cv2.VideoCapture(str(video))
         count = 0
@@ -69,6 +80,7 @@ def decode_rates(video: Path, repeats: int) -> tuple[int, float, float]:
             count += 1
         capture.release()
         return count
+
     count = run(cv2.VideoCapture.grab)
     read = best_of(repeats, lambda: run(lambda c: c.read()[0]))[0]
     grab = best_of(repeats, lambda: run(cv2.VideoCapture.grab))[0]
@@ -96,7 +108,7 @@ def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
             continue
         start = time.perf_counter()
         x, y, size = square_box(face, sample.image.shape[1], sample.image.shape[0])
-        crop = np.ascontiguousarray(sample.image[y:y + size, x:x + size])
+        crop = np.ascontiguousarray(sample.image[y : y + size, x : x + size])
         stages["crop"].append(time.perf_counter() - start)
         start = time.perf_counter()
         write_png(out_dir / f"{sample.index:06d}.png", crop)
@@ -124,7 +136,7 @@ def before(video: Path, n: int, out_dir: Path) -> list[tuple[int, int, int] | No
             continue
         face = tuple(float(v) / scale for v in faces[np.argmax(faces[:, 2] * faces[:, 3])])
         x, y, size = square_box(face, frame.shape[1], frame.shape[0])
-        write_png(out_dir / f"{index:06d}.png", frame[y:y + size, x:x + size])
+        write_png(out_dir / f"{index:06d}.png", frame[y : y + size, x : x + size])
         boxes.append((x, y, size))
     capture.release()
     return boxes
@@ -161,7 +173,7 @@ def every_frame_fps(video: Path, limit: int) -> float:
         face = detector(frame[1])
         if face is not None:
             x, y, size = square_box(face, frame[1].shape[1], frame[1].shape[0])
-            np.ascontiguousarray(frame[1][y:y + size, x:x + size])
+            np.ascontiguousarray(frame[1][y : y + size, x : x + size])
         count += 1
     capture.release()
     return count / (time.perf_counter() - start)
@@ -181,8 +193,9 @@ def main() -> None:
         codec = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode(errors="replace")
         capture.release()
         count, read_fps, grab_fps = decode_rates(video, args.repeats)
-        print(f"clip: {video.name}  {size}  {codec}  {count} frames  cv2 {cv2.__version__}  "
-              f"threads {cv2.getNumThreads()}")
+        print(
+            f"clip: {video.name}  {size}  {codec}  {count} frames  cv2 {cv2.__version__}  threads {cv2.getNumThreads()}"
+        )
         print(f"full decode (read): {read_fps:7.1f} fps    decode only (grab): {grab_fps:7.1f} fps\n")
 
         compare(video, args.n, args.repeats, tmp)
@@ -196,8 +209,10 @@ def main() -> None:
             share = f"{100 * sum(times) / total:7.1f}%" if name in pipeline else "   (alt)"
             print(f"{name:<18}{1e3 * statistics.fmean(times) if times else float('nan'):10.1f}{share}")
         wall, cpu = best_of(args.repeats, lambda: process_video(video, tmp / "e2e", n=args.n))
-        print(f"process_video, n={args.n}: {wall:.2f} s per video ({cpu:.2f} s CPU) = "
-              f"{args.n / wall:.1f} sampled frames/s")
+        print(
+            f"process_video, n={args.n}: {wall:.2f} s per video ({cpu:.2f} s CPU) = "
+            f"{args.n / wall:.1f} sampled frames/s"
+        )
         print(f"every frame decode+detect+crop: {every_frame_fps(video, limit=300):.1f} fps\n")
 
         print("reading n samples: seconds wall (CPU)")
@@ -205,10 +220,13 @@ def main() -> None:
         for n in (1, 2, 3, 5, 10, 20, 50):
             if n > count:
                 continue
-            seq, seek = (best_of(args.repeats, lambda m=m, n=n: list(read_samples(video, n, m)))
-                         for m in ("sequential", "seek"))
-            print(f"{n:4d}{count / n:7.0f}{seq[0]:10.3f} ({seq[1]:5.2f}){seek[0]:10.3f} ({seek[1]:5.2f})"
-                  f"{'sequential' if seq[0] < seek[0] else 'seek':>12}")
+            seq, seek = (
+                best_of(args.repeats, lambda m=m, n=n: list(read_samples(video, n, m))) for m in ("sequential", "seek")
+            )
+            print(
+                f"{n:4d}{count / n:7.0f}{seq[0]:10.3f} ({seq[1]:5.2f}){seek[0]:10.3f} ({seek[1]:5.2f})"
+                f"{'sequential' if seq[0] < seek[0] else 'seek':>12}"
+            )
 
 
 if __name__ == "__main__":

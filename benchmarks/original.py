@@ -5,6 +5,7 @@ repository's argsort/cumsum ring average around ``((W-1)/2, (H-1)/2)``, then
 ``interp1d(kind='cubic')`` resampling and division by the first value.
 Deliberately unoptimised: it is what ``unmask.features.spectrum`` must reproduce.
 """
+
 from __future__ import annotations
 
 import numpy as np

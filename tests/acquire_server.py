@@ -6,15 +6,16 @@ fail its next requests (a status, ``"drop"`` the connection, ``("truncate",
 n)`` after n body bytes, ``("sleep", s)`` before answering) and send extra
 headers. Every request is logged with its headers and arrival time.
 """
+
 from __future__ import annotations
 
 import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -145,25 +146,32 @@ def closed_port() -> int:
 
 # -- Google Drive pages ------------------------------------------------------------
 
+
 def drive_confirm_page(file_id: str, token: str) -> bytes:
-    return (f'<html><head><title>Google Drive - Virus scan warning</title></head><body>'
-            f'<a id="uc-download-link" href="/uc?export=download&amp;confirm={token}&amp;id={file_id}">'
-            f'Download anyway</a></body></html>').encode()
+    return (
+        f"<html><head><title>Google Drive - Virus scan warning</title></head><body>"
+        f'<a id="uc-download-link" href="/uc?export=download&amp;confirm={token}&amp;id={file_id}">'
+        f"Download anyway</a></body></html>"
+    ).encode()
 
 
 def drive_scan_form(action: str, file_id: str, uuid: str) -> bytes:
-    return (f'<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head>'
-            f'<body><form id="download-form" action="{action}" method="get">'
-            f'<input type="submit" id="uc-download-link" value="Download anyway"/>'
-            f'<input type="hidden" name="id" value="{file_id}">'
-            f'<input type="hidden" name="export" value="download">'
-            f'<input type="hidden" name="confirm" value="t">'
-            f'<input type="hidden" name="uuid" value="{uuid}"></form></body></html>').encode()
+    return (
+        f"<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head>"
+        f'<body><form id="download-form" action="{action}" method="get">'
+        f'<input type="submit" id="uc-download-link" value="Download anyway"/>'
+        f'<input type="hidden" name="id" value="{file_id}">'
+        f'<input type="hidden" name="export" value="download">'
+        f'<input type="hidden" name="confirm" value="t">'
+        f'<input type="hidden" name="uuid" value="{uuid}"></form></body></html>'
+    ).encode()
 
 
-DRIVE_QUOTA_PAGE = (b"<html><head><title>Google Drive - Quota exceeded</title></head><body>"
-                    b"<p>Sorry, you can't view or download this file at this time.</p><p>Too many "
-                    b"users have viewed or downloaded this file recently.</p></body></html>")
+DRIVE_QUOTA_PAGE = (
+    b"<html><head><title>Google Drive - Quota exceeded</title></head><body>"
+    b"<p>Sorry, you can't view or download this file at this time.</p><p>Too many "
+    b"users have viewed or downloaded this file recently.</p></body></html>"
+)
 
 
 def add_drive_file(server: LocalServer, file_id: str, body: bytes, flow: str = "direct") -> None:
@@ -172,9 +180,11 @@ def add_drive_file(server: LocalServer, file_id: str, body: bytes, flow: str = "
     ``/download``) or ``"quota"``.
     """
     token, uuid = "Xy-12_ab", "0f0e-1234"
-    page = {"confirm": drive_confirm_page(file_id, token),
-            "form": drive_scan_form(server.url("/download"), file_id, uuid),
-            "quota": DRIVE_QUOTA_PAGE}.get(flow)
+    page = {
+        "confirm": drive_confirm_page(file_id, token),
+        "form": drive_scan_form(server.url("/download"), file_id, uuid),
+        "quota": DRIVE_QUOTA_PAGE,
+    }.get(flow)
     file = Resource(body)
     previous_uc = server.routes.get("/uc")
 

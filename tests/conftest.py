@@ -1,4 +1,5 @@
 """Shared test helpers: the repository, the research sample data, and running Snakemake."""
+
 from __future__ import annotations
 
 import shutil
@@ -30,7 +31,9 @@ SMALL_DEMO = {
             "repeats": 3,
             "shards": 2,
             "robustness": {"repeats": 2, "perturbations": ["jpeg:50", "scale:0.5"]},
-            "sources": {name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")},
+            "sources": {
+                name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")
+            },
         }
     }
 }
@@ -89,7 +92,9 @@ def write_config(path: Path, config: dict) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, snakefile: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, snakefile: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run Snakemake on the workflow in ``workdir`` (by default the workdir's own copy of the Snakefile).
 
     Only a test marked ``@pytest.mark.workflow`` may (``pytest -m "not workflow"`` is the fast loop)."""
@@ -100,7 +105,9 @@ def snakemake(workdir: Path, *args: str, snakefile: Path | None = None, check: b
     command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir), "--cores", "2", *args]
     result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result
 
 

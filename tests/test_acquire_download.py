@@ -1,4 +1,5 @@
 """The downloader against a local HTTP server: resume, retries, verification, Drive pages."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +10,8 @@ import pytest
 from acquire_server import LocalServer, add_drive_file, closed_port
 
 from unmask.data.acquire.download import (
-    DownloadError,
     Downloader,
+    DownloadError,
     DriveQuotaExceeded,
     Item,
     NetworkUnavailable,
@@ -205,7 +206,11 @@ def test_google_drive_flows(server, tmp_path, flow):
     assert item.dest.read_bytes() == body
     if flow == "form":
         assert server.hits("/download")[0].query == {
-            "id": "abc", "export": "download", "confirm": "t", "uuid": "0f0e-1234"}
+            "id": "abc",
+            "export": "download",
+            "confirm": "t",
+            "uuid": "0f0e-1234",
+        }
 
 
 def test_google_drive_resume_after_confirm(server, tmp_path):
@@ -215,7 +220,10 @@ def test_google_drive_resume_after_confirm(server, tmp_path):
     downloader().fetch(Item(server.url("/uc?export=download&id=abc"), tmp_path / "x", len(body)))
     # page, truncated file, then the confirmed URL again with Range (not the page)
     assert [(h.query.get("confirm"), h.headers.get("Range")) for h in server.hits()] == [
-        (None, None), ("Xy-12_ab", None), ("Xy-12_ab", "bytes=5000-")]
+        (None, None),
+        ("Xy-12_ab", None),
+        ("Xy-12_ab", "bytes=5000-"),
+    ]
     assert (tmp_path / "x").read_bytes() == body
 
 
@@ -239,7 +247,6 @@ def test_unknown_download_option_rejected():
     with pytest.raises(ValueError, match="unknown download options"):
         Options.from_spec({"download": {"wrokers": 2}})
     assert Options.from_spec({"download": {"workers": 2}}, retries=1) == Options(workers=2, retries=1)
-
 
 
 def test_retry_after_is_capped_by_max_delay(server, tmp_path, monkeypatch):

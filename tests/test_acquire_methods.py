@@ -1,4 +1,5 @@
 """The acquisition methods end to end against a local HTTP server and local archives."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,12 +17,11 @@ import py7zr
 import pytest
 from acquire_server import LocalServer, Resource, add_drive_file, closed_port
 
-from unmask.data.acquire import acquire_source
-from unmask.data.file_list import read_file_list
+from unmask.data.acquire import acquire_source, ffhq_json, google_drive, scrape, url_template
 from unmask.data.acquire import archive as archive_method
-from unmask.data.acquire import ffhq_json, google_drive, scrape, url_template
 from unmask.data.acquire.archive import ArchiveError
 from unmask.data.acquire.download import DownloadError, NetworkUnavailable
+from unmask.data.file_list import read_file_list
 
 FAST = {"backoff": 0.0, "retries": 2, "timeout": 5.0, "progress_interval": 60.0}
 
@@ -44,18 +44,20 @@ def md5(data: bytes) -> str:
 
 # -- url_template -------------------------------------------------------------------
 
+
 def test_url_template_skips_and_records_404s(server, tmp_path, capsys):
     for i in range(12):
         if i not in (3, 7):
             server.add(f"/faces/{i // 5}/{i:06d}.jpg", image(i))
-    spec = {"template": server.url("/faces/{d}/{i:06d}.jpg"), "count": 12, "group": 5,
-            "download": FAST}
+    spec = {"template": server.url("/faces/{d}/{i:06d}.jpg"), "count": 12, "group": 5, "download": FAST}
     files = url_template.acquire(spec, tmp_path)
     assert [f.name for f in files] == [f"{i:06d}.jpg" for i in range(12) if i not in (3, 7)]
     assert files[4].read_bytes() == image(5)
     assert "2 of 12 indices missing" in capsys.readouterr().err
     assert (tmp_path / "missing.tsv").read_text().splitlines()[1:] == [
-        f"3\t{server.url('/faces/0/000003.jpg')}", f"7\t{server.url('/faces/1/000007.jpg')}"]
+        f"3\t{server.url('/faces/0/000003.jpg')}",
+        f"7\t{server.url('/faces/1/000007.jpg')}",
+    ]
     hits = len(server.hits())
     assert url_template.acquire(spec, tmp_path) == files
     assert len(server.hits()) == hits  # neither present files nor known 404s are asked again
@@ -75,11 +77,14 @@ def test_url_template_rejects_clashing_names(tmp_path):
 
 # -- scrape ---------------------------------------------------------------------------
 
+
 def scrape_route(server: LocalServer, answers: list[bytes]) -> None:
     """Serve ``answers`` in turn at /face, then repeat the last one."""
+
     def face(query):
         body = answers.pop(0) if len(answers) > 1 else answers[0]
         return Resource(body, content_type="image/jpeg")
+
     server.route("/face", face)
 
 
@@ -107,28 +112,37 @@ def test_scrape_collects_distinct_valid_images(server, tmp_path, capsys):
 
 def test_scrape_stops_at_attempt_cap(server, tmp_path):
     scrape_route(server, [image(1)])
-    spec = {"url": server.url("/face"), "count": 3, "delay": 0, "image_size": [16, 12],
-            "max_attempts": 5, "download": FAST}
+    spec = {
+        "url": server.url("/face"),
+        "count": 3,
+        "delay": 0,
+        "image_size": [16, 12],
+        "max_attempts": 5,
+        "download": FAST,
+    }
     with pytest.raises(DownloadError, match=r"only 1 of 3 distinct images after 5 requests"):
         scrape.acquire(spec, tmp_path)
     assert len(server.hits("/face")) == 5 and len(list(tmp_path.glob("*.jpg"))) == 1
 
 
 def test_scrape_network_unavailable_advises_local(tmp_path):
-    spec = {"url": f"http://127.0.0.1:{closed_port()}/", "count": 2, "delay": 0,
-            "download": {**FAST, "retries": 1}}
+    spec = {"url": f"http://127.0.0.1:{closed_port()}/", "count": 2, "delay": 0, "download": {**FAST, "retries": 1}}
     with pytest.raises(NetworkUnavailable, match=f"in {tmp_path} yourself and set `method: local`"):
         scrape.acquire(spec, tmp_path)
 
 
 # -- google_drive / ffhq_json -----------------------------------------------------------
 
+
 def test_google_drive_method_returns_images(server, tmp_path):
     png, doc = image(1, ".png"), b'{"a": 1}'
     add_drive_file(server, "img", png, "form")
     add_drive_file(server, "doc", doc, "confirm")
-    spec = {"drive_base": server.base, "download": FAST, "files": [
-        {"id": "img", "name": "face.png", "md5": md5(png)}, {"id": "doc", "name": "meta.json"}]}
+    spec = {
+        "drive_base": server.base,
+        "download": FAST,
+        "files": [{"id": "img", "name": "face.png", "md5": md5(png)}, {"id": "doc", "name": "meta.json"}],
+    }
     assert google_drive.acquire(spec, tmp_path) == [tmp_path / "face.png"]
     assert (tmp_path / "meta.json").read_bytes() == doc
 
@@ -139,18 +153,30 @@ def fake_ffhq(server: LocalServer, n: int = 6) -> tuple[bytes, dict[int, bytes]]
     for i in range(n):
         pngs[i] = png = image(100 + i, ".png")
         add_drive_file(server, f"png{i}", png)
-        records[str(i)] = {"category": "validation" if i % 3 == 2 else "training", "image": {
-            "file_url": f"https://drive.google.com/uc?id=png{i}",
-            "file_path": f"images1024x1024/{i // 1000 * 1000:05d}/{i:05d}.png",
-            "file_size": len(png), "file_md5": md5(png), "pixel_size": [16, 12]}}
+        records[str(i)] = {
+            "category": "validation" if i % 3 == 2 else "training",
+            "image": {
+                "file_url": f"https://drive.google.com/uc?id=png{i}",
+                "file_path": f"images1024x1024/{i // 1000 * 1000:05d}/{i:05d}.png",
+                "file_size": len(png),
+                "file_md5": md5(png),
+                "pixel_size": [16, 12],
+            },
+        }
     data = json.dumps(records).encode()
     add_drive_file(server, "ffhqjson", data, "form")
     return data, pngs
 
 
 def ffhq_spec(server: LocalServer, data: bytes, **extra) -> dict:
-    return {"drive_base": server.base, "json_drive_id": "ffhqjson", "json_size": len(data),
-            "json_md5": md5(data), "download": FAST, **extra}
+    return {
+        "drive_base": server.base,
+        "json_drive_id": "ffhqjson",
+        "json_size": len(data),
+        "json_md5": md5(data),
+        "download": FAST,
+        **extra,
+    }
 
 
 def test_ffhq_json_selects_fetches_converts(server, tmp_path):
@@ -173,8 +199,7 @@ def test_ffhq_json_png_only_and_mirror_template(server, tmp_path):
     data, pngs = fake_ffhq(server, 3)
     for i, png in pngs.items():
         server.add(f"/mirror/images1024x1024/00000/{i:05d}.png", png)
-    spec = ffhq_spec(server, data, count=2, jpeg_quality=None,
-                     image_url=server.url("/mirror/{file_path}"))
+    spec = ffhq_spec(server, data, count=2, jpeg_quality=None, image_url=server.url("/mirror/{file_path}"))
     files = ffhq_json.acquire(spec, tmp_path)
     assert [f.read_bytes() for f in files] == [pngs[0], pngs[1]]
     assert len(server.hits("/mirror/images1024x1024/00000/00000.png")) == 1
@@ -205,16 +230,17 @@ def test_ffhq_json_checks_the_json(server, tmp_path):
 
 def test_dispatcher_writes_file_list(server, tmp_path):
     server.add("/0.jpg", image(0))
-    spec = {"label": 1, "method": "url_template", "template": server.url("/{i}.jpg"), "count": 1,
-            "download": FAST}
+    spec = {"label": 1, "method": "url_template", "template": server.url("/{i}.jpg"), "count": 1, "download": FAST}
     paths = acquire_source(spec, tmp_path / "src", tmp_path / "files.tsv")
-    row, = read_file_list(tmp_path / "files.tsv")
+    (row,) = read_file_list(tmp_path / "files.tsv")
     assert Path(row["path"]) == paths[0] and row["sha256"] == hashlib.sha256(image(0)).hexdigest()
 
 
 # -- archive ----------------------------------------------------------------------------
 
-def make_zip(path: Path, members: dict[str, bytes], links: dict[str, str] = {}) -> Path:
+
+def make_zip(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    links = links or {}
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
             zf.writestr(zipfile.ZipInfo(name), data)
@@ -225,7 +251,8 @@ def make_zip(path: Path, members: dict[str, bytes], links: dict[str, str] = {}) 
     return path
 
 
-def make_tar(path: Path, members: dict[str, bytes], special: dict[str, bytes] = {}) -> Path:
+def make_tar(path: Path, members: dict[str, bytes], special: dict[str, bytes] | None = None) -> Path:
+    special = special or {}
     with tarfile.open(path, "w:gz") as tf:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
@@ -239,12 +266,21 @@ def make_tar(path: Path, members: dict[str, bytes], special: dict[str, bytes] = 
 
 
 def test_archive_zip_download_with_filter_and_rerun(server, tmp_path):
-    members = {"celeba/a.jpg": image(1), "celeba/b.jpg": image(2), "celeba/sub/c.jpg": image(3),
-               "celeba/readme.txt": b"x"}
+    members = {
+        "celeba/a.jpg": image(1),
+        "celeba/b.jpg": image(2),
+        "celeba/sub/c.jpg": image(3),
+        "celeba/readme.txt": b"x",
+    }
     data = make_zip(tmp_path / "src.zip", members).read_bytes()
     server.add("/celeba.zip", data)
-    spec = {"url": server.url("/celeba.zip"), "sha256": hashlib.sha256(data).hexdigest(), "archive_size": len(data),
-            "members": "celeba/*", "download": FAST}
+    spec = {
+        "url": server.url("/celeba.zip"),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "archive_size": len(data),
+        "members": "celeba/*",
+        "download": FAST,
+    }
     dest = tmp_path / "dest"
     files = archive_method.acquire(spec, dest)
     assert files == [dest / "celeba/a.jpg", dest / "celeba/b.jpg"]  # readme.txt extracted, not listed
@@ -279,8 +315,15 @@ def test_archive_tar_gz_local_with_checksum(tmp_path):
     assert [f.read_bytes() for f in files] == [image(1, ".png")]
 
 
-@pytest.mark.parametrize("name,why", [("../evil.jpg", "'..' in path"), ("a/../../evil.jpg", "'..'"),
-                                      ("/tmp/evil.jpg", "absolute path"), ("C:/evil.jpg", "absolute")])
+@pytest.mark.parametrize(
+    "name,why",
+    [
+        ("../evil.jpg", "'..' in path"),
+        ("a/../../evil.jpg", "'..'"),
+        ("/tmp/evil.jpg", "absolute path"),
+        ("C:/evil.jpg", "absolute"),
+    ],
+)
 def test_archive_rejects_unsafe_paths(tmp_path, name, why):
     path = make_zip(tmp_path / "bad.zip", {"ok.jpg": b"1", name: b"2"})
     dest = tmp_path / "a" / "dest"
@@ -293,8 +336,12 @@ def test_archive_rejects_links_and_special_files(tmp_path):
     zip_link = make_zip(tmp_path / "l.zip", {"a.jpg": b"1"}, links={"b.jpg": "/etc/passwd"})
     with pytest.raises(ArchiveError, match="'b.jpg' rejected: link entry"):
         archive_method.extract(zip_link, tmp_path / "d1")
-    for kind, label in [(tarfile.SYMTYPE, "link"), (tarfile.LNKTYPE, "link"),
-                        (tarfile.FIFOTYPE, "special"), (tarfile.CHRTYPE, "special")]:
+    for kind, label in [
+        (tarfile.SYMTYPE, "link"),
+        (tarfile.LNKTYPE, "link"),
+        (tarfile.FIFOTYPE, "special"),
+        (tarfile.CHRTYPE, "special"),
+    ]:
         tar = make_tar(tmp_path / f"{label}{kind!r}.tar.gz", {"a.jpg": b"1"}, {"x.jpg": kind})
         with pytest.raises(ArchiveError, match=f"'x.jpg' rejected: {label} entry"):
             archive_method.extract(tar, tmp_path / "d2")
@@ -344,8 +391,10 @@ def test_archive_refuses_a_file_that_is_also_a_folder(tmp_path, make):
 
 def test_archive_member_never_writes_into_the_download_cache(server, tmp_path):
     evil = b"not the archive"
-    data = make_zip(tmp_path / "src.zip", {"faces/a.jpg": image(1), "_archive/faces.zip": evil,
-                                          "_archive/faces.zip.extracted.json": b"{}"}).read_bytes()
+    data = make_zip(
+        tmp_path / "src.zip",
+        {"faces/a.jpg": image(1), "_archive/faces.zip": evil, "_archive/faces.zip.extracted.json": b"{}"},
+    ).read_bytes()
     server.add("/faces.zip", data)
     spec = {"url": server.url("/faces.zip"), "download": FAST}
     dest = tmp_path / "dest"

@@ -1,4 +1,5 @@
 """Acquisition inside the workflow: sources downloaded from a local server, and the offline fallback."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from acquire_server import LocalServer, Resource, closed_port
-
 from conftest import REPO, planned_rules, snakemake, write_config
+
 from unmask.data.acquire import acquire_source
-from unmask.data.file_list import read_file_list
 from unmask.data.acquire.demo import make_image, photos
 from unmask.data.acquire.download import NetworkUnavailable
+from unmask.data.file_list import read_file_list
 
 FAST = {"backoff": 0.01, "retries": 1, "timeout": 5, "progress_interval": 0}
 SIDE = 64

@@ -1,4 +1,5 @@
 """The ``unmask`` command: user commands first, stages hidden yet callable, every option explained, -v/-q."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Rules' code params: a digest of a stage's modules and every unmask module they import, by content."""
+
 from __future__ import annotations
 
 import shutil
@@ -40,20 +41,39 @@ def _names(files: list[str]) -> set[str]:
 
 def test_features_reach_the_fft_through_the_spectrum() -> None:
     assert _names(code_closure.code_files("features/extract")) == {
-        "__init__.py", "io.py", "data/__init__.py", "data/images.py", "data/sampling.py",
-        "features/__init__.py", "features/extract.py", "features/spectrum.py", "features/fourier.py", "features/perturb.py",
-        "features/fftw_wisdom.py", "log.py",
+        "__init__.py",
+        "io.py",
+        "data/__init__.py",
+        "data/images.py",
+        "data/sampling.py",
+        "features/__init__.py",
+        "features/extract.py",
+        "features/spectrum.py",
+        "features/fourier.py",
+        "features/perturb.py",
+        "features/fftw_wisdom.py",
+        "log.py",
     }
 
 
 def test_imports_inside_functions_and_subpackages_count() -> None:
     names = _names(code_closure.code_files("data/acquire/__init__", "data/acquire/ffhq_json"))
-    assert {"data/acquire/__init__.py", "data/acquire/download.py", "data/acquire/google_drive.py", "data/file_list.py"} <= names
+    assert {
+        "data/acquire/__init__.py",
+        "data/acquire/download.py",
+        "data/acquire/google_drive.py",
+        "data/file_list.py",
+    } <= names
 
 
 def test_names_from_the_package_init_are_not_modules(package) -> None:
     assert code_closure.code_files("a") == [
-        "unmask/__init__.py", "unmask/a.py", "unmask/b.py", "unmask/sub/__init__.py", "unmask/sub/c.py", "unmask/sub/d.py",
+        "unmask/__init__.py",
+        "unmask/a.py",
+        "unmask/b.py",
+        "unmask/sub/__init__.py",
+        "unmask/sub/c.py",
+        "unmask/sub/d.py",
     ]
 
 

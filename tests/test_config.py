@@ -1,10 +1,11 @@
 """Configuration: defaults filled in, and errors that name the key and say what is wrong."""
+
 from __future__ import annotations
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from unmask.config import ConfigError, load_yaml, validate
 from unmask.features.spectrum import VARIANTS
 
@@ -14,7 +15,9 @@ def dataset(**sources):
 
 
 def test_defaults_are_filled_in():
-    config = validate({"datasets": {"demo": {"sources": {"a": {"label": "real"}, "b": {"label": "fake", "method": "scrape"}}}}})
+    config = validate(
+        {"datasets": {"demo": {"sources": {"a": {"label": "real"}, "b": {"label": "fake", "method": "scrape"}}}}}
+    )
     d = config["datasets"]["demo"]
     assert d["variant"] == "faces_hq" and d["sizes"] == [4000, 1000, 100, 20] and d["repeats"] == 10
     assert d["classifiers"]["svm"] == {"kind": "svm", "kernel": "linear", "C": 1.0}
@@ -37,8 +40,14 @@ def test_shipped_configs_are_valid():
         ({"a": {"label": "real"}, "b": {"label": "real"}}, "needs at least one real and one fake source"),
         ({"a": {"label": "genuine"}, "b": {"label": "fake"}}, "datasets.d.sources.a.label: 'genuine' is not one of"),
         ({"a": {"label": "real", "delay": 2}, "b": {"label": "fake"}}, "unknown key 'delay' for method local"),
-        ({"a": {"label": "real", "method": "demo", "count": 3}, "b": {"label": "fake"}}, "'style' is a required property"),
-        ({"a": {"label": "real", "method": "archive"}, "b": {"label": "fake"}}, "needs exactly one of url, drive_id or file"),
+        (
+            {"a": {"label": "real", "method": "demo", "count": 3}, "b": {"label": "fake"}},
+            "'style' is a required property",
+        ),
+        (
+            {"a": {"label": "real", "method": "archive"}, "b": {"label": "fake"}},
+            "needs exactly one of url, drive_id or file",
+        ),
         (
             {"a": {"label": "real", "method": "scrape", "download": {"worker": 2}}, "b": {"label": "fake"}},
             "datasets.d.sources.a.download: unknown key 'worker'",
@@ -71,7 +80,10 @@ def test_a_name_outside_the_pattern_is_refused_naming_key_and_pattern(name, wher
 
 @pytest.mark.parametrize("name", ["faces_hq", "100k_faces", "v1.2", "A-b"])
 def test_names_inside_the_pattern_are_kept(name):
-    config = {"datasets": {name: {"sources": {name: {"label": "real"}, "b": {"label": "fake"}}}}, "default_datasets": [name]}
+    config = {
+        "datasets": {name: {"sources": {name: {"label": "real"}, "b": {"label": "fake"}}}},
+        "default_datasets": [name],
+    }
     assert name in validate(config)["datasets"][name]["sources"]
 
 
@@ -99,7 +111,14 @@ def test_a_duplicate_yaml_key_is_refused_naming_key_and_file(tmp_path):
 
 def test_the_variants_are_the_package_s(monkeypatch):
     monkeypatch.setitem(VARIANTS, "mine", VARIANTS["celeba"])
-    assert validate({**dataset(a={"label": "real"}, b={"label": "fake"}), "datasets": {"d": {
-        "variant": "mine", "sources": {"a": {"label": "real"}, "b": {"label": "fake"}}}}})["datasets"]["d"]["variant"] == "mine"
+    assert (
+        validate(
+            {
+                **dataset(a={"label": "real"}, b={"label": "fake"}),
+                "datasets": {"d": {"variant": "mine", "sources": {"a": {"label": "real"}, "b": {"label": "fake"}}}},
+            }
+        )["datasets"]["d"]["variant"]
+        == "mine"
+    )
     with pytest.raises(ConfigError, match="datasets.d.variant: 'faces' is not one of"):
         validate({"datasets": {"d": {"variant": "faces", "sources": {"a": {"label": "real"}, "b": {"label": "fake"}}}}})

@@ -1,4 +1,5 @@
 """The protocol's pieces, the accuracy table, and the `unmask spectrum` command."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from unmask.analyses.report import accuracy_table
 from unmask.features import spectrum
+from unmask.features.extract import FEATURES_SCHEMA, vectors_to_arrow
 from unmask.learn.classifiers import make_classifier
 from unmask.learn.protocol import Dataset, balanced_sample, fit_and_score, load_features, run_repeats, split
-from unmask.features.extract import FEATURES_SCHEMA, vectors_to_arrow
-from unmask.analyses.report import accuracy_table
 
 
 class FixedClusters:
@@ -66,7 +67,9 @@ def separable(n=60, length=20):
     y = np.repeat([0, 1], n // 2).astype(np.int8)
     X = rng.normal(size=(n, length)) + 6.0 * y[:, None]
     ids = np.arange(n).astype(str).astype(object)
-    return Dataset(X=X, y=y, ids=ids, sources=np.where(y, "gan", "cam").astype(object), groups=ids, videos=np.full(n, None))
+    return Dataset(
+        X=X, y=y, ids=ids, sources=np.where(y, "gan", "cam").astype(object), groups=ids, videos=np.full(n, None)
+    )
 
 
 @pytest.mark.parametrize("spec", [{"kind": "svm", "kernel": "linear"}, {"kind": "logreg"}, {"kind": "kmeans"}])
@@ -81,7 +84,9 @@ def test_every_classifier_separates_separable_data(spec):
 
 def test_repeats_are_reproducible_and_differ_from_each_other():
     data = separable(80, 5)
-    data = Dataset(np.random.default_rng(2).normal(size=(80, 5)), data.y, data.ids, data.sources, data.groups, data.videos)
+    data = Dataset(
+        np.random.default_rng(2).normal(size=(80, 5)), data.y, data.ids, data.sources, data.groups, data.videos
+    )
     first = run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3)[0].column("accuracy").to_pylist()
     assert first == run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3)[0].column("accuracy").to_pylist()
     assert len(set(first)) > 1
@@ -163,7 +168,9 @@ def test_held_out_videos_protocol_trains_on_size_and_tests_on_whole_videos():
     y = np.repeat([0, 1], n // 2).astype(np.int8)
     X = np.random.default_rng(3).normal(size=(n, 4)) + 3.0 * y[:, None]
     groups = np.array([f"video{i // 10}" for i in range(n)], dtype=object)
-    data = Dataset(X, y, np.arange(n).astype(str).astype(object), np.where(y, "gan", "cam").astype(object), groups, groups)
+    data = Dataset(
+        X, y, np.arange(n).astype(str).astype(object), np.where(y, "gan", "cam").astype(object), groups, groups
+    )
     spec = {"kind": "logreg", "protocol": "held_out_videos"}
     runs, predictions = run_repeats(data, "logreg", spec, size=20, repeats=3, test_fraction=0.25, seed=0)
     assert runs.column("n_train").to_pylist() == [20, 20, 20]

@@ -1,4 +1,5 @@
 """Face crops of photos: scenes with a real face pasted into a face-free background, both detectors, the workflow."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,9 +12,9 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, shared_data, snakemake, write_config
 from sklearn.linear_model import LogisticRegression
 
-from conftest import REPO, shared_data, snakemake, write_config
 from unmask.config import ConfigError, validate
 from unmask.data.crops import crop_image
 from unmask.data.faces import FaceDetector
@@ -49,7 +50,7 @@ def make_scene(face: Path, path: Path, rng: np.random.Generator, side: int | Non
     photo = cv2.resize(cv2.imread(str(face)), (side, side), interpolation=cv2.INTER_AREA)
     scene = background(rng)
     x, y = int(rng.integers(0, SCENE_WIDTH - side)), int(rng.integers(0, SCENE_HEIGHT - side))
-    scene[y:y + side, x:x + side] = photo
+    scene[y : y + side, x : x + side] = photo
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), scene)
     return x, y, side
@@ -80,7 +81,7 @@ def test_scene_crop_holds_the_pasted_face_in_the_scene_pixels(tmp_path, name, su
         assert row["crop"] == str(tmp_path / "crops" / "s" / f"{scene.name}.png") and row["detector"] == name
         crop = cv2.imread(row["crop"], cv2.IMREAD_UNCHANGED)
         x, y, size = box
-        assert np.array_equal(crop, cv2.imread(str(scene))[y:y + size, x:x + size]), "the scene's own pixels"
+        assert np.array_equal(crop, cv2.imread(str(scene))[y : y + size, x : x + size]), "the scene's own pixels"
 
 
 @pytest.mark.parametrize("name", ["haar", "yunet"])
@@ -113,7 +114,10 @@ def test_an_unreadable_image_is_a_row_with_its_reason(tmp_path):
 
 def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
     sources = {"a": {"label": "real", "videos": "a"}, "b": {"label": "fake", "videos": "b"}}
-    config = {"default_datasets": ["clips"], "datasets": {"clips": {"video": {"margin": 0.4, "yunet_model": "yunet.onnx"}, "sources": sources}}}
+    config = {
+        "default_datasets": ["clips"],
+        "datasets": {"clips": {"video": {"margin": 0.4, "yunet_model": "yunet.onnx"}, "sources": sources}},
+    }
     faces_settings = validate(config)["datasets"]["clips"]["faces"]
     settings = (faces_settings["margin"], faces_settings["detector"], faces_settings["model"])
     assert settings == (0.4, "yunet", "yunet.onnx")
@@ -124,7 +128,9 @@ def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
     with pytest.raises(ConfigError, match="video.margin: moved to faces.margin, which is also given"):
         validate(config)
     with pytest.raises(ConfigError, match="faces.model"):
-        validate({"default_datasets": ["clips"], "datasets": {"clips": {"faces": {"detector": "yunet"}, "sources": sources}}})
+        validate(
+            {"default_datasets": ["clips"], "datasets": {"clips": {"faces": {"detector": "yunet"}, "sources": sources}}}
+        )
 
 
 def test_a_model_file_records_face_crops(tmp_path):
@@ -168,8 +174,12 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
     }
     workdir = tmp_path / "run"
     workdir.mkdir()
-    targets = ["results/scenes_table.csv", "results/scenes/rejects.csv", "results/scenes/models/logreg.json",
-               "results/scenes/figures/crops.png"]
+    targets = [
+        "results/scenes_table.csv",
+        "results/scenes/rejects.csv",
+        "results/scenes/models/logreg.json",
+        "results/scenes/figures/crops.png",
+    ]
     config_file = write_config(tmp_path / "scenes.yaml", config)
     snakemake(workdir, *targets, "--configfile", str(config_file), snakefile=REPO / "Snakefile")
 

@@ -1,4 +1,5 @@
 """The whole-dataset model as a unit: standardised inside the model file, calibrated on held-out decisions."""
+
 from __future__ import annotations
 
 import warnings
@@ -8,9 +9,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from unmask.learn.final_model import cross_fitted_p_fake, fit_final_model, held_out_decisions
+from unmask.learn.metrics import binary_metrics
 from unmask.learn.model_file import load_model, save_model
 from unmask.learn.protocol import Dataset
-from unmask.learn.metrics import binary_metrics
 
 
 def spectra_like(n=400, length=16, seed=0) -> Dataset:
@@ -18,7 +19,12 @@ def spectra_like(n=400, length=16, seed=0) -> Dataset:
     rng = np.random.default_rng(seed)
     y = np.repeat([0, 1], n // 2).astype(np.int8)
     level = rng.normal(300, 20, size=(n, 1))
-    X = level - 8 * np.arange(length) + rng.normal(size=(n, length)) + 1.2 * y[:, None] * (np.arange(length) > length // 2)
+    X = (
+        level
+        - 8 * np.arange(length)
+        + rng.normal(size=(n, length))
+        + 1.2 * y[:, None] * (np.arange(length) > length // 2)
+    )
     ids = np.array([f"i{i}" for i in range(n)], dtype=object)
     return Dataset(X, y, ids, np.where(y, "gan", "cam").astype(object), ids, np.full(n, None, dtype=object))
 

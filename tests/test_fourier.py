@@ -1,4 +1,5 @@
 """Real 2-D FFTs: pocketfft and FFTW plans agree with numpy; the engine, and so every bit, follows from the shape."""
+
 from __future__ import annotations
 
 import runpy

@@ -1,4 +1,5 @@
 """Which files are images: a corpus of valid and broken JPEG/PNG files judged by the decoders, and the pixel limit."""
+
 from __future__ import annotations
 
 import io
@@ -113,7 +114,8 @@ def corpus() -> dict[str, tuple[bytes, bool]]:
         "PNG with zeroed IDAT data": zeroed(png, len(png) // 2, 500),
         "PNG with a hole in IDAT": png[: len(png) // 2] + png[len(png) // 2 + 500 :],
         "PNG with a broken IHDR checksum": png[:20] + bytes([png[20] ^ 0xFF]) + png[21:],
-        "PNG with a wrong IDAT length": png[:idat] + struct.pack(">I", int.from_bytes(png[idat : idat + 4], "big") - 7)
+        "PNG with a wrong IDAT length": png[:idat]
+        + struct.pack(">I", int.from_bytes(png[idat : idat + 4], "big") - 7)
         + png[idat + 4 :],
         "empty file": b"",
         "text": b"this is not an image\n",
@@ -191,7 +193,6 @@ def test_a_header_claiming_more_than_its_bytes_is_rejected_not_raised():
 @pytest.mark.workflow
 def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_path):
     import pandas as pd
-
     from conftest import REPO, snakemake, write_config
 
     rng = np.random.default_rng(0)
@@ -217,5 +218,8 @@ def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_p
         "cameras/zeroed.jpg": "corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker 0xd9)",
         "cameras/zeros.png": "2000x1000 = 2 Mpx exceeds the limit of 1 Mpx (datasets.mine.max_pixels)",
     }
-    assert rejects["stage"].to_dict() == {"cameras/claims.png": "manifest", "cameras/zeroed.jpg": "features",
-                                          "cameras/zeros.png": "manifest"}
+    assert rejects["stage"].to_dict() == {
+        "cameras/claims.png": "manifest",
+        "cameras/zeroed.jpg": "features",
+        "cameras/zeros.png": "manifest",
+    }

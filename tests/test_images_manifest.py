@@ -1,4 +1,5 @@
 """Decoding, reasons for rejecting a file, deterministic sampling and stable shards."""
+
 from __future__ import annotations
 
 import os
@@ -185,7 +186,9 @@ def test_a_rebuild_reads_only_files_whose_size_time_or_inode_changed(tmp_path, c
     build_manifest(sources, seed=0, cache=cache)
     cache.save()
     kept = FactsCache(tmp_path / "cache.parquet").rows
-    assert sorted(Path(path).name for path in kept) == ["0.png", "1.png", "2.png", "z.png"], "a deleted file is forgotten"
+    assert sorted(Path(path).name for path in kept) == ["0.png", "1.png", "2.png", "z.png"], (
+        "a deleted file is forgotten"
+    )
 
 
 def test_cached_header_facts_of_other_probing_code_are_read_again(tmp_path, counted_reads, monkeypatch):
@@ -195,7 +198,9 @@ def test_cached_header_facts_of_other_probing_code_are_read_again(tmp_path, coun
     cache.save()
     monkeypatch.setattr(file_facts, "probe_version", lambda: "other code")
     build_manifest(sources, seed=0, cache=FactsCache(tmp_path / "cache.parquet"))
-    assert counted_reads == {"hashed": ["a.png"], "probed": ["a.png", "a.png"]}, "the hash is kept, the header read again"
+    assert counted_reads == {"hashed": ["a.png"], "probed": ["a.png", "a.png"]}, (
+        "the hash is kept, the header read again"
+    )
 
 
 def test_a_damaged_cache_costs_a_rebuild_and_is_replaced(tmp_path, capsys):
@@ -261,7 +266,10 @@ def test_manifest_rows_labels_and_rejects(tmp_path):
     }
     manifest, rejects = build_manifest(sources, seed=0)
     rows = manifest.to_pylist()
-    assert [(r["id"], r["label"], r["width"], r["height"]) for r in rows] == [("cams/a.png", 0, 16, 16), ("gan/b.jpg", 1, 24, 16)]
+    assert [(r["id"], r["label"], r["width"], r["height"]) for r in rows] == [
+        ("cams/a.png", 0, 16, 16),
+        ("gan/b.jpg", 1, 24, 16),
+    ]
     assert rejects.to_pylist()[0]["id"] == "cams/empty.png"
     assert read_gray(rows[1]["path"]).shape == (16, 24)
 

@@ -1,13 +1,13 @@
 """What `pip install -e .` (no extras) brings: every README command must work in such a venv."""
+
 from __future__ import annotations
 
 import importlib.metadata
 import re
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 import snakemake
+from packaging.requirements import Requirement
 
 
 def runtime_closure(name: str) -> set[str]:
@@ -36,4 +36,6 @@ def test_the_report_needs_only_runtime_requirements():
         for match in re.findall(r"Python package (\S+) must be installed to create reports", path.read_text())
     }
     assert "pygments" in needed, "the report's optional packages are found"
-    assert needed <= runtime_closure("unmask"), f"missing from unmask's dependencies: {needed - runtime_closure('unmask')}"
+    assert needed <= runtime_closure("unmask"), (
+        f"missing from unmask's dependencies: {needed - runtime_closure('unmask')}"
+    )

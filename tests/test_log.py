@@ -1,4 +1,5 @@
 """unmask.log: one logging setup for the commands, tqdm bars on a terminal, periodic lines in job logs."""
+
 from __future__ import annotations
 
 import io

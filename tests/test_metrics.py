@@ -1,4 +1,5 @@
 """Detector metrics against hand-computed values, ties, one-class test sets, and summaries over repeats."""
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,12 @@ def test_perfect_and_inverted_detectors():
     perfect = binary_metrics(y, [0.1, 0.2, 0.8, 0.9], y)
     assert (perfect["roc_auc"], perfect["eer"], perfect["tpr_at_fpr_1"], perfect["accuracy"]) == (1.0, 0.0, 1.0, 1.0)
     inverted = binary_metrics(y, [0.9, 0.8, 0.2, 0.1], 1 - y)
-    assert (inverted["roc_auc"], inverted["eer"], inverted["tpr_at_fpr_5"], inverted["accuracy"]) == (0.0, 1.0, 0.0, 0.0)
+    assert (inverted["roc_auc"], inverted["eer"], inverted["tpr_at_fpr_5"], inverted["accuracy"]) == (
+        0.0,
+        1.0,
+        0.0,
+        0.0,
+    )
 
 
 def test_ties_count_half_and_are_never_split():

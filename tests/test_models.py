@@ -1,12 +1,12 @@
 """Model files: round trips equal scikit-learn, a schema and a checksum refuse bad files by field, calibration helps."""
+
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import re
-
-import logging
 
 import numpy as np
 import pytest
@@ -34,8 +34,16 @@ ESTIMATORS = {  # name: (stored kind, unfitted estimator)
     "linear_svm": ("linear_svm", lambda: make_classifier({"kind": "svm"}, seed=0)[0]),
     "linear_svc": ("linear_svm", lambda: LinearSVC()),
     "logreg": ("logreg", lambda: make_classifier({"kind": "logreg"}, seed=0)[0]),
-    "rbf_svm": ("rbf_svm", lambda: make_pipeline(StandardScaler(), make_classifier({"kind": "svm", "kernel": "rbf", "C": 6.37, "gamma": 0.86}, seed=0)[0])),
-    "rbf_svm_gamma_scale": ("rbf_svm", lambda: make_classifier({"kind": "svm", "kernel": "rbf", "gamma": "scale"}, seed=0)[0]),
+    "rbf_svm": (
+        "rbf_svm",
+        lambda: make_pipeline(
+            StandardScaler(), make_classifier({"kind": "svm", "kernel": "rbf", "C": 6.37, "gamma": 0.86}, seed=0)[0]
+        ),
+    ),
+    "rbf_svm_gamma_scale": (
+        "rbf_svm",
+        lambda: make_classifier({"kind": "svm", "kernel": "rbf", "gamma": "scale"}, seed=0)[0],
+    ),
 }
 
 
@@ -75,14 +83,18 @@ def test_logistic_regression_keeps_its_probabilities(tmp_path):
     _, _, X_test, _ = toy()
     estimator = fitted("logreg")
     save_model(tmp_path / "m.json", from_sklearn(estimator, "celeba", PROVENANCE))
-    np.testing.assert_allclose(load_model(tmp_path / "m.json").p_fake(X_test), estimator.predict_proba(X_test)[:, 1], rtol=1e-12)
+    np.testing.assert_allclose(
+        load_model(tmp_path / "m.json").p_fake(X_test), estimator.predict_proba(X_test)[:, 1], rtol=1e-12
+    )
 
 
 def test_kmeans_round_trip(tmp_path):
     X, y, X_test, _ = toy()
     kmeans = make_classifier({"kind": "kmeans"}, seed=0)[0].fit(X)
     labels = match_clusters(y, kmeans.predict(X))
-    save_model(tmp_path / "m.json", from_sklearn(kmeans, "celeba", PROVENANCE, calibration=LOGIT, cluster_labels=labels))
+    save_model(
+        tmp_path / "m.json", from_sklearn(kmeans, "celeba", PROVENANCE, calibration=LOGIT, cluster_labels=labels)
+    )
     model = load_model(tmp_path / "m.json")
     np.testing.assert_array_equal(model.predict(X_test), np.array(labels)[kmeans.predict(X_test)])
     distances = kmeans.transform(X_test)  # the protocol's k-means score, on which its calibration is fitted
@@ -106,7 +118,10 @@ def test_the_label_follows_p_fake_and_the_threshold(tmp_path):
 def test_wrong_feature_length_is_refused(tmp_path):
     _, _, X_test, _ = toy()
     save_model(tmp_path / "m.json", stored("logreg"))
-    with pytest.raises(ModelFileError, match=re.escape(f"{tmp_path / 'm.json'}: field 'feature_length': the model takes 12 features, not 80")):
+    with pytest.raises(
+        ModelFileError,
+        match=re.escape(f"{tmp_path / 'm.json'}: field 'feature_length': the model takes 12 features, not 80"),
+    ):
         load_model(tmp_path / "m.json", feature_length=80)
     with pytest.raises(ModelFileError, match="field 'variant': the model was trained on 'celeba', not 'dfd'"):
         load_model(tmp_path / "m.json", variant="dfd")
@@ -119,28 +134,92 @@ def put(values, i, value):
 
 
 TAMPERING = {
-    "coefficient list shortened": ("logreg", lambda d: d["parameters"]["coef"].pop(), "parameters.coef': expected 12 values (feature_length), got 11"),
+    "coefficient list shortened": (
+        "logreg",
+        lambda d: d["parameters"]["coef"].pop(),
+        "parameters.coef': expected 12 values (feature_length), got 11",
+    ),
     "unknown kind": ("logreg", lambda d: d.update(kind="forest"), "kind': unknown value 'forest'"),
-    "kind of another shape": ("logreg", lambda d: d.update(kind="rbf_svm"), "parameters': 'support_vectors' is a required property"),
-    "NaN inserted": ("logreg", lambda d: put(d["parameters"]["coef"], 3, math.nan), "parameters.coef[3]': expected a finite number, got 'NaN'"),
-    "format version bumped": ("logreg", lambda d: d.update(format_version=1), "format_version': unknown value 1; expected 2"),
+    "kind of another shape": (
+        "logreg",
+        lambda d: d.update(kind="rbf_svm"),
+        "parameters': 'support_vectors' is a required property",
+    ),
+    "NaN inserted": (
+        "logreg",
+        lambda d: put(d["parameters"]["coef"], 3, math.nan),
+        "parameters.coef[3]': expected a finite number, got 'NaN'",
+    ),
+    "format version bumped": (
+        "logreg",
+        lambda d: d.update(format_version=1),
+        "format_version': unknown value 1; expected 2",
+    ),
     "feature length changed": ("logreg", lambda d: d.update(feature_length=13), "parameters.coef': expected 13 values"),
     "unknown variant": ("logreg", lambda d: d.update(variant="celebA"), "variant': unknown value 'celebA'"),
-    "extra field": ("logreg", lambda d: d["parameters"].update(bias=1.0), "parameters': unknown field: 'bias' was unexpected"),
-    "extra top-level field": ("logreg", lambda d: d.update(note="x"), "(top level)': unknown field: 'note' was unexpected"),
+    "extra field": (
+        "logreg",
+        lambda d: d["parameters"].update(bias=1.0),
+        "parameters': unknown field: 'bias' was unexpected",
+    ),
+    "extra top-level field": (
+        "logreg",
+        lambda d: d.update(note="x"),
+        "(top level)': unknown field: 'note' was unexpected",
+    ),
     "boolean threshold": ("logreg", lambda d: d.update(threshold=True), "threshold': expected number, got True"),
     "threshold beyond 1": ("logreg", lambda d: d.update(threshold=1.5), "threshold': 1.5 violates exclusiveMaximum 1"),
-    "calibration method": ("logreg", lambda d: d["calibration"].update(method="isotonic"), "calibration.method': unknown value 'isotonic'"),
-    "inverted calibration": ("logreg", lambda d: d["calibration"].update(a=0.04), "calibration.a': 0.04 violates maximum 0"),
-    "n_train as text": ("logreg", lambda d: d["provenance"].update(n_train="120"), "provenance.n_train': expected integer, got '120'"),
+    "calibration method": (
+        "logreg",
+        lambda d: d["calibration"].update(method="isotonic"),
+        "calibration.method': unknown value 'isotonic'",
+    ),
+    "inverted calibration": (
+        "logreg",
+        lambda d: d["calibration"].update(a=0.04),
+        "calibration.a': 0.04 violates maximum 0",
+    ),
+    "n_train as text": (
+        "logreg",
+        lambda d: d["provenance"].update(n_train="120"),
+        "provenance.n_train': expected integer, got '120'",
+    ),
     "provenance dropped": ("logreg", lambda d: d.update(provenance=None), "provenance': expected object, got None"),
-    "zero scale": ("rbf_svm", lambda d: put(d["scaler"]["scale"], 0, 0.0), "scaler.scale[0]': 0.0 violates exclusiveMinimum 0"),
-    "scale shortened": ("rbf_svm", lambda d: d["scaler"]["scale"].pop(), "scaler.scale': expected 12 values (feature_length), got 11"),
-    "support vector shortened": ("rbf_svm", lambda d: d["parameters"]["support_vectors"][2].pop(), "parameters.support_vectors[2]': expected 12 values"),
-    "dual coefficients shortened": ("rbf_svm", lambda d: d["parameters"]["dual_coef"].pop(), "parameters.dual_coef': expected"),
-    "negative gamma": ("rbf_svm", lambda d: d["parameters"].update(gamma=-0.5), "parameters.gamma': -0.5 violates exclusiveMinimum 0"),
-    "kmeans labels of one class": ("kmeans", lambda d: d["parameters"].update(labels=[1, 1]), "parameters.labels': unknown value [1, 1]"),
-    "kmeans labels as booleans": ("kmeans", lambda d: d["parameters"].update(labels=[False, True]), "parameters.labels': unknown value [False, True]"),
+    "zero scale": (
+        "rbf_svm",
+        lambda d: put(d["scaler"]["scale"], 0, 0.0),
+        "scaler.scale[0]': 0.0 violates exclusiveMinimum 0",
+    ),
+    "scale shortened": (
+        "rbf_svm",
+        lambda d: d["scaler"]["scale"].pop(),
+        "scaler.scale': expected 12 values (feature_length), got 11",
+    ),
+    "support vector shortened": (
+        "rbf_svm",
+        lambda d: d["parameters"]["support_vectors"][2].pop(),
+        "parameters.support_vectors[2]': expected 12 values",
+    ),
+    "dual coefficients shortened": (
+        "rbf_svm",
+        lambda d: d["parameters"]["dual_coef"].pop(),
+        "parameters.dual_coef': expected",
+    ),
+    "negative gamma": (
+        "rbf_svm",
+        lambda d: d["parameters"].update(gamma=-0.5),
+        "parameters.gamma': -0.5 violates exclusiveMinimum 0",
+    ),
+    "kmeans labels of one class": (
+        "kmeans",
+        lambda d: d["parameters"].update(labels=[1, 1]),
+        "parameters.labels': unknown value [1, 1]",
+    ),
+    "kmeans labels as booleans": (
+        "kmeans",
+        lambda d: d["parameters"].update(labels=[False, True]),
+        "parameters.labels': unknown value [False, True]",
+    ),
 }
 
 
@@ -149,7 +228,9 @@ def fitted_model(name: str):
         return stored(name)
     X, y, _, _ = toy()
     kmeans = make_classifier({"kind": "kmeans"}, 0)[0].fit(X)
-    return from_sklearn(kmeans, "celeba", PROVENANCE, calibration=LOGIT, cluster_labels=match_clusters(y, kmeans.predict(X)))
+    return from_sklearn(
+        kmeans, "celeba", PROVENANCE, calibration=LOGIT, cluster_labels=match_clusters(y, kmeans.predict(X))
+    )
 
 
 @pytest.mark.parametrize("case", TAMPERING)
@@ -188,8 +269,13 @@ HOSTILE = {
     "not JSON": lambda text: text[:-5],
     "not UTF-8": lambda text: "\udcff",
 }
-FIELDS = {"401-digit number": "threshold", "401-digit coefficient": "parameters.coef[0]", "number beyond float": "threshold",
-          "Infinity": "threshold", "nested 10,000 deep": "threshold"}
+FIELDS = {
+    "401-digit number": "threshold",
+    "401-digit coefficient": "parameters.coef[0]",
+    "number beyond float": "threshold",
+    "Infinity": "threshold",
+    "nested 10,000 deep": "threshold",
+}
 
 
 @pytest.mark.parametrize("case", HOSTILE)

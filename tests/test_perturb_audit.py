@@ -1,4 +1,5 @@
 """Image perturbations and the format audit, on images made here at known quality and subsampling."""
+
 from __future__ import annotations
 
 import io
@@ -22,7 +23,11 @@ def photo(height=64, width=64, channels=3, seed=0) -> np.ndarray:
     """A photo-like uint8 image: smooth structure plus fine texture."""
     rng = np.random.default_rng(seed)
     coarse = cv2.resize(rng.uniform(40, 215, (8, 8, channels)), (width, height), interpolation=cv2.INTER_CUBIC)
-    return np.clip(coarse.reshape(height, width, channels) + rng.normal(0, 12, (height, width, channels)), 0, 255).astype(np.uint8).squeeze()
+    return (
+        np.clip(coarse.reshape(height, width, channels) + rng.normal(0, 12, (height, width, channels)), 0, 255)
+        .astype(np.uint8)
+        .squeeze()
+    )
 
 
 def quantization(data: bytes) -> dict[int, list[int]]:
@@ -187,14 +192,28 @@ def test_summary_per_source_counts_files_and_the_rejects_of_rejects_csv(tmp_path
 @pytest.mark.parametrize(
     "real, fake, expected",
     [
-        ({"quality": 75}, {"suffix": ".png"}, "real sources (camera) are JPEG (q~75) but fake sources (gan) are PNG: "
-                                              "a spectral classifier may learn the container instead of the generator"),
-        ({"quality": 95}, {"quality": 75}, "are JPEG q~95 but fake sources (gan) are JPEG q~75: a spectral classifier "
-                                           "may learn the JPEG quality"),
-        ({"subsampling": "4:4:4"}, {}, "are JPEG 4:4:4 but fake sources (gan) are JPEG 4:2:0: a spectral classifier "
-                                       "may learn the chroma subsampling"),
-        ({"size": 64}, {"size": 48}, "are 64x64 but fake sources (gan) are 48x48: a spectral classifier may learn the "
-                                     "image size"),
+        (
+            {"quality": 75},
+            {"suffix": ".png"},
+            "real sources (camera) are JPEG (q~75) but fake sources (gan) are PNG: "
+            "a spectral classifier may learn the container instead of the generator",
+        ),
+        (
+            {"quality": 95},
+            {"quality": 75},
+            "are JPEG q~95 but fake sources (gan) are JPEG q~75: a spectral classifier may learn the JPEG quality",
+        ),
+        (
+            {"subsampling": "4:4:4"},
+            {},
+            "are JPEG 4:4:4 but fake sources (gan) are JPEG 4:2:0: a spectral classifier "
+            "may learn the chroma subsampling",
+        ),
+        (
+            {"size": 64},
+            {"size": 48},
+            "are 64x64 but fake sources (gan) are 48x48: a spectral classifier may learn the image size",
+        ),
     ],
 )
 def test_confound_warnings(tmp_path, real, fake, expected):

@@ -1,4 +1,5 @@
 """Stored models and `unmask predict`: the same scores as the pipeline, clear refusals."""
+
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_video import make_video
+
 from unmask.learn.model_file import ModelFileError, load_model
 
 CLASSIFIERS = ("svm", "logreg", "kmeans")
@@ -61,12 +63,16 @@ def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
 
 def test_predict_video_reports_frames(demo_models, tmp_path):
     video = make_video(tmp_path / "clip.mp4", 20)
-    result = unmask("predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "4", str(video))
+    result = unmask(
+        "predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "4", str(video)
+    )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert len(answer["frames"]) == 4 and 0 <= answer["p_fake"] <= 1 and answer["label"] in ("real", "fake")
     faceless = make_video(tmp_path / "empty.mp4", 8, face=False)
-    result = unmask("predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "3", str(faceless))
+    result = unmask(
+        "predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "3", str(faceless)
+    )
     assert result.returncode == 1
     assert "no face crop in 3 sampled frames (no face found (haar, min 64 px))" in result.stderr
 
@@ -85,6 +91,7 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
     """Without the workflow: a toy model, then a folder of hostile files around one good image."""
     import cv2
     from test_image_validation import CORPUS, zeros_png
+
     from unmask.learn.classifiers import from_sklearn
     from unmask.learn.model_file import Provenance, save_model
     from unmask.learn.protocol import make_classifier

@@ -1,4 +1,5 @@
 """The table, metrics.csv, the table's .json and the video vote table as units."""
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,9 @@ def test_table_and_metrics_agree_to_the_last_digit(runs_and_predictions, tmp_pat
 
 
 def test_table_std_is_the_sample_std():
-    runs = pd.DataFrame({"classifier": ["svm"] * 3, "samples": [20] * 3, "repeat": [0, 1, 2], "accuracy": [0.5, 0.75, 1.0]})
+    runs = pd.DataFrame(
+        {"classifier": ["svm"] * 3, "samples": [20] * 3, "repeat": [0, 1, 2], "accuracy": [0.5, 0.75, 1.0]}
+    )
     table = accuracy_table(runs, ["svm"])
     assert table["svm"].iloc[0] == 0.75 and table["svm_std"].iloc[0] == pytest.approx(0.25)  # ddof 0 gives 0.204
 
@@ -60,35 +63,61 @@ def test_table_metadata(runs_and_predictions, tmp_path):
     metadata = json.loads((tmp_path / "toy_table.json").read_text())
     assert metadata["std"] == "sample standard deviation over the repeats (ddof=1)"
     assert set(metadata["classifiers"]) == set(CLASSIFIERS)
-    assert metadata["classifiers"]["svm"]["40"] == {"solver": "libsvm", "n_samples": 40, "n_train": 30, "n_test": 10, "repeats": 4}
+    assert metadata["classifiers"]["svm"]["40"] == {
+        "solver": "libsvm",
+        "n_samples": 40,
+        "n_train": 30,
+        "n_test": 10,
+        "repeats": 4,
+    }
     assert metadata["classifiers"]["logreg"]["all"] == {
-        "solver": "liblinear", "n_samples": 120, "n_train": 90, "n_test": 30, "repeats": 4,
+        "solver": "liblinear",
+        "n_samples": 120,
+        "n_train": 90,
+        "n_test": 30,
+        "repeats": 4,
     }
 
 
 def frames(video: str, label: int, predicted: list[int], repeat: int = 0, classifier: str = "svm") -> pd.DataFrame:
     """Test frames of one video; each frame's score is its prediction shifted by its position."""
     n = len(predicted)
-    return pd.DataFrame({
-        "classifier": classifier, "samples": "20", "repeat": repeat, "id": [f"{video}/{i}" for i in range(n)],
-        "video": video, "label": label, "predicted": predicted, "score": np.array(predicted) - 0.5 + 0.01 * np.arange(n),
-    })
+    return pd.DataFrame(
+        {
+            "classifier": classifier,
+            "samples": "20",
+            "repeat": repeat,
+            "id": [f"{video}/{i}" for i in range(n)],
+            "video": video,
+            "label": label,
+            "predicted": predicted,
+            "score": np.array(predicted) - 0.5 + 0.01 * np.arange(n),
+        }
+    )
 
 
-VOTES = pd.concat([
-    frames("fake_a", 1, [1, 1, 0]),  # 2/3 fake: fake
-    frames("real_b", 0, [1, 1, 0, 0]),  # 1/2 fake: fake at threshold 0.5, real at 0.6
-    frames("real_c", 0, [0, 0, 1]),  # 1/3 fake: real
-    frames("fake_a", 1, [0, 0, 1], repeat=1),  # 1/3 fake: real (wrong)
-    frames("real_b", 0, [0, 0, 0, 0], repeat=1),
-    frames("real_c", 0, [1, 1, 0], repeat=1),  # 2/3 fake: fake (wrong)
-], ignore_index=True)
+VOTES = pd.concat(
+    [
+        frames("fake_a", 1, [1, 1, 0]),  # 2/3 fake: fake
+        frames("real_b", 0, [1, 1, 0, 0]),  # 1/2 fake: fake at threshold 0.5, real at 0.6
+        frames("real_c", 0, [0, 0, 1]),  # 1/3 fake: real
+        frames("fake_a", 1, [0, 0, 1], repeat=1),  # 1/3 fake: real (wrong)
+        frames("real_b", 0, [0, 0, 0, 0], repeat=1),
+        frames("real_c", 0, [1, 1, 0], repeat=1),  # 2/3 fake: fake (wrong)
+    ],
+    ignore_index=True,
+)
 
 
 def test_video_verdicts_are_majority_votes():
     verdicts = video_verdicts(VOTES, 0.5).set_index(["repeat", "video"])
     assert verdicts["verdict"].to_dict() == {
-        (0, "fake_a"): 1, (0, "real_b"): 1, (0, "real_c"): 0, (1, "fake_a"): 0, (1, "real_b"): 0, (1, "real_c"): 1,
+        (0, "fake_a"): 1,
+        (0, "real_b"): 1,
+        (0, "real_c"): 0,
+        (1, "fake_a"): 0,
+        (1, "real_b"): 0,
+        (1, "real_c"): 1,
     }
     assert verdicts.loc[(0, "fake_a"), "fake_votes"] == pytest.approx(2 / 3)
     assert verdicts.loc[(0, "real_b"), "label"] == 0

@@ -3,6 +3,7 @@
 The data are large enough for FFT plans: one shard of 80 images of 1024 x 1024 px, so that any engine
 that plans per shape (and may time its candidates) has planned long before the shard ends.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import copy_workflow, snakemake, write_config
 
 SIDE, PER_SOURCE = 1024, 40

@@ -1,15 +1,13 @@
 """Robustness to perturbed images, and cross-source / cross-dataset generalisation, on tiny synthetic data."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import copy_workflow, snakemake, write_config
-from unmask.features import extract as features, spectrum
-from unmask.data.acquire import demo
-from unmask.learn.protocol import Dataset, Part, fit_scores, repeat_draw, run_repeats
+
 from unmask.analyses.generalisation import (
     Member,
     check_compatible,
@@ -18,7 +16,17 @@ from unmask.analyses.generalisation import (
     cross_source_table,
     plot_matrices,
 )
-from unmask.analyses.robustness import parse_perturbations, perturbed_features, plot_robustness, robustness_repeat, robustness_table
+from unmask.analyses.robustness import (
+    parse_perturbations,
+    perturbed_features,
+    plot_robustness,
+    robustness_repeat,
+    robustness_table,
+)
+from unmask.data.acquire import demo
+from unmask.features import extract as features
+from unmask.features import spectrum
+from unmask.learn.protocol import Dataset, Part, fit_scores, repeat_draw, run_repeats
 
 VARIANT = spectrum.get_variant("faces_hq")
 SEED = 3
@@ -29,7 +37,9 @@ STYLES = ("photo", "nearest", "photo", "transposed")  # half real photo crops, h
 def dataset(X: np.ndarray, y, sources, groups=None) -> Dataset:
     ids = np.array([f"item{i}" for i in range(len(X))], dtype=object)
     groups = ids if groups is None else np.asarray(groups, dtype=object)
-    return Dataset(X, np.asarray(y, np.int8), ids, np.asarray(sources, dtype=object), groups, np.full(len(X), None, dtype=object))
+    return Dataset(
+        X, np.asarray(y, np.int8), ids, np.asarray(sources, dtype=object), groups, np.full(len(X), None, dtype=object)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +57,12 @@ def images(tmp_path_factory):
 def robustness_runs(images, names, classifiers=LOGREG, repeats=2, size="all") -> pd.DataFrame:
     data, paths = images
     perturbations = parse_perturbations(names)
-    return pd.concat([robustness_repeat(data, paths, classifiers, perturbations, VARIANT, size, r, 0.25, SEED) for r in range(repeats)])
+    return pd.concat(
+        [
+            robustness_repeat(data, paths, classifiers, perturbations, VARIANT, size, r, 0.25, SEED)
+            for r in range(repeats)
+        ]
+    )
 
 
 def mean_accuracy(runs: pd.DataFrame, perturbation: str, protocol: str) -> float:
@@ -59,8 +74,10 @@ def test_one_fit_scored_on_several_test_sets_equals_a_fit_per_test_set(images, s
     data, _ = images
     train, first, second = (Part.of(data, np.arange(start, len(data.y), 3)) for start in range(3))
     together = fit_scores(spec, SEED, train, {"first": first, "second": second})
-    assert together == {"first": fit_scores(spec, SEED, train, {"first": first})["first"],
-                        "second": fit_scores(spec, SEED, train, {"second": second})["second"]}
+    assert together == {
+        "first": fit_scores(spec, SEED, train, {"first": first})["first"],
+        "second": fit_scores(spec, SEED, train, {"second": second})["second"],
+    }
     assert together["first"] != together["second"]
 
 
@@ -75,7 +92,9 @@ def test_destroying_high_frequencies_lowers_accuracy(images):
 def test_jpeg_quality_reaches_the_encoder(images):
     data, paths = images
     rows = np.arange(8)
-    perturbed = perturbed_features(paths, rows, parse_perturbations(["jpeg:95", "jpeg:30"]), VARIANT, data.X.shape[1], SEED, 0)
+    perturbed = perturbed_features(
+        paths, rows, parse_perturbations(["jpeg:95", "jpeg:30"]), VARIANT, data.X.shape[1], SEED, 0
+    )
     change_95, change_30 = np.abs(perturbed - data.X[rows]).mean(axis=(1, 2))
     assert 0 < 2 * change_95 < change_30
 
@@ -109,13 +128,27 @@ def test_clean_protocol_is_the_papers(images):
 def test_robustness_table_columns_and_ranges(images, tmp_path):
     runs = robustness_runs(images, ["jpeg:90", "noise:5"], {**LOGREG, "kmeans": {"kind": "kmeans"}})
     table = robustness_table(runs)
-    assert list(table.columns) == ["classifier", "perturbation", "kind", "strength", "protocol", "metric", "mean", "std", "repeats"]
+    assert list(table.columns) == [
+        "classifier",
+        "perturbation",
+        "kind",
+        "strength",
+        "protocol",
+        "metric",
+        "mean",
+        "std",
+        "repeats",
+    ]
     assert len(table) == 2 * (1 + 2 * 2) * 2  # classifiers x (clean + perturbations x protocols) x metrics
     assert set(table["protocol"]) == {"clean", "train_clean", "train_perturbed"}
     assert set(table["metric"]) == {"accuracy", "roc_auc"}
     assert (table["repeats"] == 2).all()
-    noise = runs[(runs["classifier"] == "logreg") & (runs["perturbation"] == "noise:5") & (runs["protocol"] == "train_clean")]
-    row = table.set_index(["classifier", "perturbation", "protocol", "metric"]).loc[("logreg", "noise:5", "train_clean", "accuracy")]
+    noise = runs[
+        (runs["classifier"] == "logreg") & (runs["perturbation"] == "noise:5") & (runs["protocol"] == "train_clean")
+    ]
+    row = table.set_index(["classifier", "perturbation", "protocol", "metric"]).loc[
+        ("logreg", "noise:5", "train_clean", "accuracy")
+    ]
     assert (row["mean"], row["std"]) == (noise["accuracy"].mean(), noise["accuracy"].std(ddof=1))  # the sample std
     clean = table[table["protocol"] == "clean"]
     assert (clean["perturbation"] == "none").all() and clean["strength"].isna().all()
@@ -198,7 +231,10 @@ def test_cross_dataset_matrix_and_diagonal():
 
 
 def test_cross_dataset_refuses_mismatched_lengths():
-    with pytest.raises(ValueError, match="one length.*first has faces_hq features of length 6.*second has faces_hq features of length 8"):
+    with pytest.raises(
+        ValueError,
+        match="one length.*first has faces_hq features of length 6.*second has faces_hq features of length 8",
+    ):
         cross_dataset_table({"first": member(shifted({"x": 0})), "second": member(shifted({"y": 1}, dims=8))})
 
 
@@ -218,15 +254,31 @@ TWO_DEMOS = {
             "repeats": 2,
             "shards": 2,
             "robustness": {"size": 32, "repeats": 2, "perturbations": ["jpeg:50", "noise:5"]},
-            "sources": {name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")},
+            "sources": {
+                name: {"count": 16} for name in ("photo_jpeg", "photo_png", "nearest_upsampler", "transposed_conv")
+            },
         },
         "demo_b": {
             "sizes": [20],
             "repeats": 2,
             "shards": 1,
             "sources": {
-                "photos": {"label": "real", "method": "demo", "style": "photo", "format": "png", "count": 16, "seed": 11},
-                "upsampled": {"label": "fake", "method": "demo", "style": "transposed", "format": "png", "count": 16, "seed": 12},
+                "photos": {
+                    "label": "real",
+                    "method": "demo",
+                    "style": "photo",
+                    "format": "png",
+                    "count": 16,
+                    "seed": 11,
+                },
+                "upsampled": {
+                    "label": "fake",
+                    "method": "demo",
+                    "style": "transposed",
+                    "format": "png",
+                    "count": 16,
+                    "seed": 12,
+                },
             },
         },
     },
@@ -248,7 +300,11 @@ def test_workflow_outputs(two_demos):
     robustness = pd.read_csv(workdir / "results/demo_robustness.csv")
     assert set(robustness["perturbation"]) == {"none", "jpeg:50", "noise:5"} and (robustness["repeats"] == 2).all()
     cross_source = pd.read_csv(workdir / "results/demo_cross_source.csv")
-    assert set(cross_source["train_source"]) == set(cross_source["test_source"]) == {"nearest_upsampler", "transposed_conv"}
+    assert (
+        set(cross_source["train_source"])
+        == set(cross_source["test_source"])
+        == {"nearest_upsampler", "transposed_conv"}
+    )
     cross_dataset = pd.read_csv(workdir / "results/cross_dataset.csv")
     assert len(cross_dataset) == 2 * 2 * 3 * 2  # train x test datasets x classifiers x metrics
     for figure in ("demo/figures/robustness.png", "demo/figures/cross_source.png", "figures/cross_dataset.png"):
@@ -260,9 +316,19 @@ def test_workflow_outputs(two_demos):
 def test_workflow_refuses_datasets_of_other_lengths(two_demos, tmp_path):
     workdir, config = two_demos
     smaller = {"datasets": {"demo_b": {"sources": {"photos": {"size": 64}, "upsampled": {"size": 64}}}}}
-    result = snakemake(workdir, "results/cross_dataset.csv", "--configfile", str(config), str(write_config(tmp_path / "b.yaml", smaller)), check=False)
+    result = snakemake(
+        workdir,
+        "results/cross_dataset.csv",
+        "--configfile",
+        str(config),
+        str(write_config(tmp_path / "b.yaml", smaller)),
+        check=False,
+    )
     assert result.returncode != 0
-    assert "demo has faces_hq features of length 88, demo_b has faces_hq features of length 43" in (workdir / "logs/cross_dataset.log").read_text()
+    assert (
+        "demo has faces_hq features of length 88, demo_b has faces_hq features of length 43"
+        in (workdir / "logs/cross_dataset.log").read_text()
+    )
     celeba = write_config(tmp_path / "c.yaml", {"datasets": {"demo_b": {"variant": "celeba"}}})
     result = snakemake(workdir, "-n", "--configfile", str(config), str(celeba), check=False)
     assert result.returncode != 0 and "one feature variant" in result.stderr + result.stdout

@@ -1,10 +1,10 @@
 """The rule files as text: every value that reaches a shell is quoted, and no path leaves the output folders."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from conftest import REPO
 
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))

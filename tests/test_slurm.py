@@ -17,8 +17,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import pytest
 import yaml
@@ -47,9 +47,7 @@ def slurm_node_state() -> str:
     if shutil.which("sinfo") is None:
         return ""
     try:
-        out = subprocess.run(
-            ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=15
-        )
+        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=15)
     except subprocess.TimeoutExpired:
         return ""
     return out.stdout.split()[0] if out.returncode == 0 and out.stdout.split() else ""
@@ -86,17 +84,11 @@ def ensure_slurm_cluster() -> None:
             "to start one (run `sudo bash .ci/slurm/start.sh` first)"
         )
     if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
-        _skip_or_fail(
-            "no SLURM cluster is running, SLURM is not installed and apt-get "
-            "is unavailable to install it"
-        )
-    proc = subprocess.run(
-        ["bash", str(START_SCRIPT)], capture_output=True, text=True, timeout=900
-    )
+        _skip_or_fail("no SLURM cluster is running, SLURM is not installed and apt-get is unavailable to install it")
+    proc = subprocess.run(["bash", str(START_SCRIPT)], capture_output=True, text=True, timeout=900)
     if proc.returncode != 0 or not slurm_up():
         pytest.fail(
-            f".ci/slurm/start.sh failed (exit {proc.returncode}):\n"
-            f"{proc.stdout}\n{proc.stderr}",
+            f".ci/slurm/start.sh failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}",
             pytrace=False,
         )
 
@@ -165,9 +157,7 @@ def run_snakemake_slurm(
         text=True,
         timeout=timeout,
     )
-    (workdir / "snakemake_slurm.log").write_text(
-        "$ " + " ".join(cmd) + "\n" + proc.stdout
-    )
+    (workdir / "snakemake_slurm.log").write_text("$ " + " ".join(cmd) + "\n" + proc.stdout)
     return proc
 
 
@@ -218,7 +208,9 @@ def test_demo_through_sbatch_equals_the_local_run(local_demo: Path, tmp_path: Pa
     local, cluster = local_demo, copy_workflow(tmp_path)
     write_config(cluster / "small.yaml", SMALL_DEMO)
     table = "results/demo_table.csv"  # the paper's table: manifest, feature shards and training go through sbatch
-    proc = run_snakemake_slurm(cluster / "Snakefile", cluster, [table], extra_args=["--configfile", str(cluster / "small.yaml")])
+    proc = run_snakemake_slurm(
+        cluster / "Snakefile", cluster, [table], extra_args=["--configfile", str(cluster / "small.yaml")]
+    )
     assert proc.returncode == 0, proc.stdout[-6000:]
 
     assert (cluster / table).read_text() == (local / table).read_text()

@@ -1,19 +1,21 @@
 """The spectral features against the seed paper: its reference CSVs and its original algorithm."""
+
 from __future__ import annotations
 
 import csv
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO, shared_data  # research-only sample data: absent on users' machines
+from conftest import SHARED_DATA as DATA
 from scipy.interpolate import interp1d
 
 from unmask.features import spectrum
 
-from conftest import REPO, SHARED_DATA as DATA, shared_data  # research-only sample data: absent on users' machines
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 from benchmarks import original  # noqa: E402  (the seed algorithm, restated plainly)
@@ -37,7 +39,7 @@ def _reference_files() -> list:
     return sorted({*EXPECTED_REFERENCES, *(str(p.relative_to(DATA)) for p in DATA.glob("*/reference_*.csv"))})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gray(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     assert image is not None, f"cannot decode {path}"
@@ -141,7 +143,9 @@ def test_rejects_non_2d_images() -> None:
 def test_middle_third_too_small() -> None:
     with pytest.raises(ValueError, match="too small"):
         spectrum.middle_third(np.zeros((2, 9)))
-    np.testing.assert_array_equal(spectrum.middle_third(np.arange(81).reshape(9, 9)), np.arange(81).reshape(9, 9)[3:6, 3:6])
+    np.testing.assert_array_equal(
+        spectrum.middle_third(np.arange(81).reshape(9, 9)), np.arange(81).reshape(9, 9)[3:6, 3:6]
+    )
 
 
 # --- lengths, resampling, variants ---------------------------------------------------------------
@@ -160,7 +164,9 @@ def test_output_lengths(size: int, native: int) -> None:
 @pytest.mark.parametrize("target", [80, 300])
 def test_resample_equals_interp1d_cubic_at_paper_points(source: int, target: int) -> None:
     profile = np.random.default_rng(source).normal(size=source).cumsum()
-    np.testing.assert_allclose(spectrum.resample(profile, target), original.interpolate(profile, target), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        spectrum.resample(profile, target), original.interpolate(profile, target), rtol=0, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("source, target", [(4, 100), (10, 37), (50, 7), (100, 100), (300, 1000), (1000, 1), (5, 2)])
@@ -194,7 +200,9 @@ def test_variants() -> None:
     assert spectrum.VARIANTS["faces_hq"].length is None  # overriding does not touch the registry
 
 
-@pytest.mark.parametrize("call", [lambda: spectrum.get_variant("celebA"), lambda: spectrum.features(np.zeros((16, 16)), "hq")])
+@pytest.mark.parametrize(
+    "call", [lambda: spectrum.get_variant("celebA"), lambda: spectrum.features(np.zeros((16, 16)), "hq")]
+)
 def test_unknown_variant_is_a_clear_error(call) -> None:
     with pytest.raises(ValueError, match=r"unknown feature variant .*choose one of \['celeba', 'dfd', 'faces_hq'\]"):
         call()

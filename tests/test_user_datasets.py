@@ -1,4 +1,5 @@
 """A user's own dataset: folders of images named in a config file, bad files, and config mistakes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO, planned_rules, shared_data, snakemake, write_config
+
 from unmask.data.acquire.demo import make_image, photos
 
 
@@ -118,7 +119,10 @@ def test_touching_an_image_reruns_nothing_and_new_bytes_rerun_everything_after(u
         ({"sizess": [20]}, "datasets.mine: unknown key 'sizess'"),
         ({"sizes": ["many"]}, "datasets.mine.sizes[0]: 'many' does not match '^all$'"),
         ({"variant": "fft"}, "datasets.mine.variant: 'fft' is not one of"),
-        ({"classifiers": {"svm": {"kind": "svm", "n_init": 3}}}, "datasets.mine.classifiers.svm.n_init: this key does not apply here"),
+        (
+            {"classifiers": {"svm": {"kind": "svm", "n_init": 3}}},
+            "datasets.mine.classifiers.svm.n_init: this key does not apply here",
+        ),
     ],
 )
 def test_config_errors_name_the_key(user_folders, tmp_path, overrides, message):
@@ -155,7 +159,9 @@ def test_real_faces_through_the_workflow(tmp_path):
             }
         },
     }
-    snakemake(tmp_path, "--configfile", str(write_config(tmp_path / "faces.yaml", config)), snakefile=REPO / "Snakefile")
+    snakemake(
+        tmp_path, "--configfile", str(write_config(tmp_path / "faces.yaml", config)), snakefile=REPO / "Snakefile"
+    )
     assert pd.read_csv(tmp_path / "results/faces256/rejects.csv").empty
     table = pd.read_csv(tmp_path / "results/faces256_table.csv")
     assert table["samples"].tolist() == [100, 20]

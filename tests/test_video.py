@@ -1,4 +1,5 @@
 """Video sampling, face crops and video groups, on synthetic videos with a real face photo."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import shared_data
 from matplotlib import cbook
 
-from conftest import shared_data
-from unmask.features.spectrum import features
 from unmask.data.faces import FaceDetector, square_box
 from unmask.data.video import (
     actor_ids,
@@ -19,6 +19,7 @@ from unmask.data.video import (
     sample_frame_indices,
     video_group,
 )
+from unmask.features.spectrum import features
 
 WIDTH, HEIGHT, FPS = 480, 360, 25
 
@@ -38,7 +39,7 @@ def make_video(path: Path, frames: int, face: bool = True, fourcc: str = "mp4v")
         frame = np.repeat((((xx + yy + 3 * i) % 256) // 2).astype(np.uint8)[..., None], 3, axis=2)
         if face:
             x0, y0 = 40 + (4 * i) % 240, 60 + (2 * i) % 100
-            frame[y0:y0 + 188, x0:x0 + 160] = photo
+            frame[y0 : y0 + 188, x0 : x0 + 160] = photo
         frame[:16, :16] = 4 * i
         writer.write(frame)
     writer.release()
@@ -109,7 +110,7 @@ def test_crops_are_square_native_pixels_of_the_frame(videos, tmp_path):
     for r in records:
         crop = cv2.imread(r.crop_path, cv2.IMREAD_UNCHANGED)
         assert crop.shape == (r.size, r.size, 3)
-        assert np.array_equal(crop, frames[r.frame_index][r.y:r.y + r.size, r.x:r.x + r.size])
+        assert np.array_equal(crop, frames[r.frame_index][r.y : r.y + r.size, r.x : r.x + r.size])
         x0, y0 = 40 + (4 * r.frame_index) % 240, 60 + (2 * r.frame_index) % 100  # where the photo is
         assert x0 < r.x + r.size / 2 < x0 + 160 and y0 < r.y + r.size / 2 < y0 + 188 and r.size >= 60
         assert Path(r.crop_path).parent == tmp_path and Path(r.crop_path).suffix == ".png"
@@ -252,4 +253,4 @@ def test_yunet_holds_the_faceforensics_faces_as_well_as_haar(tmp_path):
             if a.crop_path:
                 width = max(0, min(a.x + a.size, b.x + b.size) - max(a.x, b.x))
                 overlap = width * max(0, min(a.y + a.size, b.y + b.size) - max(a.y, b.y))
-                assert overlap / (a.size ** 2 + b.size ** 2 - overlap) >= 0.5, (clip.name, a, b)
+                assert overlap / (a.size**2 + b.size**2 - overlap) >= 0.5, (clip.name, a, b)

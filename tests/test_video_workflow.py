@@ -1,13 +1,14 @@
 """Video datasets through the workflow: frames -> face crops -> features -> frame and video verdicts."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, shared_data, snakemake, write_config
 from test_video import FPS, HEIGHT, WIDTH, decode_all, make_video
 
-from conftest import REPO, shared_data, snakemake, write_config
 from unmask.data.acquire.demo import upsample_transposed
 
 FRAMES = 6
@@ -34,7 +35,10 @@ def video_config(real, fake, **video):
                 "repeats": 2,
                 "shards": 2,
                 "video": {"frames": FRAMES, **video},
-                "sources": {"actors": {"label": "real", "videos": str(real)}, "swaps": {"label": "fake", "videos": str(fake)}},
+                "sources": {
+                    "actors": {"label": "real", "videos": str(real)},
+                    "swaps": {"label": "fake", "videos": str(fake)},
+                },
             }
         },
     }
@@ -54,7 +58,12 @@ def test_synthetic_videos_end_to_end(tmp_path):
     workdir = tmp_path / "run"
     workdir.mkdir()
 
-    snakemake(workdir, "--configfile", str(write_config(tmp_path / "clips.yaml", video_config(real, fake))), snakefile=REPO / "Snakefile")
+    snakemake(
+        workdir,
+        "--configfile",
+        str(write_config(tmp_path / "clips.yaml", video_config(real, fake))),
+        snakefile=REPO / "Snakefile",
+    )
 
     frames = pd.read_csv(workdir / "results/clips_frames_table.csv")
     videos = pd.read_csv(workdir / "results/clips_videos_table.csv")
@@ -66,7 +75,9 @@ def test_synthetic_videos_end_to_end(tmp_path):
     assert (manifest["width"] == manifest["height"]).all(), "face crops are square"
     assert manifest["video"].nunique() == 6 and manifest.groupby("video").size().le(FRAMES).all()
     groups = manifest.drop_duplicates("video").set_index("video")["group"]
-    assert groups["01_02__kitchen__X01.mp4"] == groups["01__kitchen.mp4"] == "01__kitchen", "a fake shares its original's group"
+    assert groups["01_02__kitchen__X01.mp4"] == groups["01__kitchen.mp4"] == "01__kitchen", (
+        "a fake shares its original's group"
+    )
 
     rejects = pd.read_csv(workdir / "results/clips/rejects.csv")
     assert set(rejects["stage"]) <= {"crops", "manifest"}  # the synthetic clips repeat some frames exactly
@@ -95,4 +106,6 @@ def test_faceforensics_clips_end_to_end(tmp_path):
     manifest = pd.read_parquet(tmp_path / "results/clips/manifest.parquet")
     assert set(manifest["group"]) == {"183", "253"}, "183.mp4 and 183_253.mp4 are one group"
     assert len(manifest) >= 0.8 * 4 * 10, "faces are found in most frames"
-    assert (pd.read_csv(tmp_path / "results/clips_videos_table.csv")[["svm", "logreg", "kmeans"]].stack().between(0, 1)).all()
+    assert (
+        pd.read_csv(tmp_path / "results/clips_videos_table.csv")[["svm", "logreg", "kmeans"]].stack().between(0, 1)
+    ).all()

@@ -1,4 +1,5 @@
 """The workflow end to end on the built-in demo data: outputs, no-op reruns, and what reruns after a change."""
+
 from __future__ import annotations
 
 import ast
@@ -8,7 +9,6 @@ import shutil
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import SMALL_DEMO, copy_workflow, planned_rules, snakemake, write_config
 
 pytestmark = pytest.mark.workflow  # every test here runs Snakemake
@@ -22,8 +22,20 @@ def test_dry_run_plans_every_stage(tmp_path):
     config = write_config(workdir / "small.yaml", SMALL_DEMO)
     plan = planned_rules(workdir, "--configfile", str(config))
     assert plan == {
-        "acquire": 4, "manifest": 1, "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "audit": 1,
-        "spectra": 1, "rejects": 1, "audit": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1,
+        "acquire": 4,
+        "manifest": 1,
+        "features": 2,
+        "train": 6,
+        "model": 3,
+        "table": 1,
+        "metrics": 1,
+        "spectra": 1,
+        "rejects": 1,
+        "audit": 1,
+        "robustness_repeat": 2,
+        "robustness_table": 1,
+        "cross_source": 1,
+        "all": 1,
     }
 
 
@@ -46,10 +58,27 @@ def test_demo_outputs(demo_run):
         assert (workdir / "results/demo/figures" / figure).read_bytes()[:4] == b"\x89PNG"
     assert pd.read_csv(workdir / "results/demo/rejects.csv").empty
     metrics = pd.read_csv(workdir / "results/demo/metrics.csv")
-    assert list(metrics.columns) == ["dataset", "classifier", "samples", "metric", "mean", "std", "ci_low", "ci_high", "repeats"]
+    assert list(metrics.columns) == [
+        "dataset",
+        "classifier",
+        "samples",
+        "metric",
+        "mean",
+        "std",
+        "ci_low",
+        "ci_high",
+        "repeats",
+    ]
     assert set(metrics["metric"]) == {
-        "accuracy", "balanced_accuracy", "roc_auc", "average_precision", "eer", "tpr_at_fpr_1", "tpr_at_fpr_5",
-        "accuracy_real", "accuracy_fake",
+        "accuracy",
+        "balanced_accuracy",
+        "roc_auc",
+        "average_precision",
+        "eer",
+        "tpr_at_fpr_1",
+        "tpr_at_fpr_5",
+        "accuracy_real",
+        "accuracy_fake",
     }
     accuracy = metrics.set_index(["classifier", "samples", "metric"])["mean"]
     assert accuracy["svm", 40, "accuracy"] == pytest.approx(table.loc[table["samples"] == 40, "svm"].iloc[0])
@@ -64,9 +93,13 @@ def test_training_parameter_reruns_training_only(demo_run, tmp_path):
     workdir, _ = demo_run
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "repeats": 2}}}
     config = write_config(tmp_path / "changed.yaml", changed)
-    assert planned_rules(workdir, "--configfile", str(config)) == {"train": 6, "table": 1, "metrics": 1, "cross_source": 1, "all": 1}, (
-        "the repeats do not change the stored models, nor the robustness analysis (it has its own repeats)"
-    )
+    assert planned_rules(workdir, "--configfile", str(config)) == {
+        "train": 6,
+        "table": 1,
+        "metrics": 1,
+        "cross_source": 1,
+        "all": 1,
+    }, "the repeats do not change the stored models, nor the robustness analysis (it has its own repeats)"
 
 
 def test_variant_reruns_features_and_below(demo_run, tmp_path):
@@ -75,18 +108,82 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
     config = write_config(tmp_path / "changed.yaml", changed)
     plan = planned_rules(workdir, "--configfile", str(config))
     assert plan == {
-        "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1,
-        "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1,
+        "features": 2,
+        "train": 6,
+        "model": 3,
+        "table": 1,
+        "metrics": 1,
+        "spectra": 1,
+        "rejects": 1,
+        "audit": 1,
+        "robustness_repeat": 2,
+        "robustness_table": 1,
+        "cross_source": 1,
+        "all": 1,
     }
 
 
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("learn/protocol.py", {"train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, **GENERALISATION, "all": 1}),
-        ("features/fourier.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, **GENERALISATION, "all": 1}),
-        ("features/spectrum.py", {"features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, **GENERALISATION, "all": 1}),
-        ("analyses/report.py", {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, "robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "all": 1}),
+        (
+            "learn/protocol.py",
+            {
+                "train": 6,
+                "model": 3,
+                "table": 1,
+                "metrics": 1,
+                "spectra": 1,
+                "rejects": 1,
+                "audit": 1,
+                **GENERALISATION,
+                "all": 1,
+            },
+        ),
+        (
+            "features/fourier.py",
+            {
+                "features": 2,
+                "train": 6,
+                "model": 3,
+                "table": 1,
+                "metrics": 1,
+                "spectra": 1,
+                "rejects": 1,
+                "audit": 1,
+                **GENERALISATION,
+                "all": 1,
+            },
+        ),
+        (
+            "features/spectrum.py",
+            {
+                "features": 2,
+                "train": 6,
+                "model": 3,
+                "table": 1,
+                "metrics": 1,
+                "spectra": 1,
+                "rejects": 1,
+                "audit": 1,
+                **GENERALISATION,
+                "all": 1,
+            },
+        ),
+        (
+            "analyses/report.py",
+            {
+                "table": 1,
+                "metrics": 1,
+                "spectra": 1,
+                "rejects": 1,
+                "audit": 1,
+                "robustness_repeat": 2,
+                "robustness_table": 1,
+                "cross_source": 1,
+                "all": 1,
+            },
+        ),
         ("analyses/robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
         ("analyses/generalisation.py", {"cross_source": 1, "all": 1}),  # robustness draws with learn/protocol.py
         ("commands/train.py", {"train": 6, "table": 1, "metrics": 1, "all": 1}),
@@ -121,7 +218,14 @@ def test_report_gathers_figures_and_tables(demo_run):
     workdir, config = demo_run
     snakemake(workdir, "--report", "results/report.html", "--configfile", str(config))
     html = (workdir / "results/report.html").read_text()
-    for name in ("accuracy.png", "spectra.png", "demo_table.csv", "metrics.csv", "format_audit.csv", "svm.calibration.csv"):
+    for name in (
+        "accuracy.png",
+        "spectra.png",
+        "demo_table.csv",
+        "metrics.csv",
+        "format_audit.csv",
+        "svm.calibration.csv",
+    ):
         assert name in html, name
     assert "fake sources dashed" in html, "figures carry their captions"
 
@@ -142,8 +246,15 @@ def test_a_changed_function_body_reruns_its_stage_and_what_follows_only(demo_run
     try:
         edit_a_function_body(path)
         assert planned_rules(workdir, "--configfile", str(config)) == {
-            "features": 2, "train": 6, "model": 3, "table": 1, "metrics": 1, "spectra": 1, "rejects": 1,
-            **GENERALISATION, "all": 1,
+            "features": 2,
+            "train": 6,
+            "model": 3,
+            "table": 1,
+            "metrics": 1,
+            "spectra": 1,
+            "rejects": 1,
+            **GENERALISATION,
+            "all": 1,
         }, "the manifest and the acquisition do not run the FFT"
     finally:
         path.write_text(original)
@@ -184,7 +295,11 @@ def evil_dataset():
 @pytest.mark.parametrize(
     ("config", "target", "message"),
     [
-        (evil_dataset(), f"results/{EVIL}/manifest.parquet", f"datasets: the name '{EVIL}' does not match ^(?!.*[.][.])"),
+        (
+            evil_dataset(),
+            f"results/{EVIL}/manifest.parquet",
+            f"datasets: the name '{EVIL}' does not match ^(?!.*[.][.])",
+        ),
         (
             {"default_datasets": ["nosuch"]},
             "results/demo/manifest.parquet",

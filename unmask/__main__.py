@@ -1,4 +1,5 @@
 """``python -m unmask`` runs the command-line interface."""
+
 import sys
 
 from unmask.cli import main

@@ -2,6 +2,7 @@
 
 Each command is defined in ``unmask/commands/``. Logging is set up here, once, for every command.
 """
+
 from __future__ import annotations
 
 import argparse

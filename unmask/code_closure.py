@@ -10,11 +10,12 @@ source (module level and inside functions); modules loaded by name at run time
 path under ``unmask/`` without ``.py``: ``commands/features``,
 ``data/acquire/download``, ``data/acquire/__init__``.
 """
+
 from __future__ import annotations
 
 import ast
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -29,12 +30,12 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _syntax(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _direct_imports(path: Path) -> frozenset[Path]:
     """The unmask module files that ``path`` imports, and the packages that hold them."""
     package = path.parent.relative_to(PACKAGE).parts

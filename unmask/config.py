@@ -1,4 +1,5 @@
 """Load and validate the workflow configuration; fill in defaults; name the bad key on error."""
+
 from __future__ import annotations
 
 import copy
@@ -95,13 +96,17 @@ def _migrate_face_keys(config: dict) -> None:
                 continue
             faces = dataset.setdefault("faces", {})
             if new in faces:
-                raise ConfigError(f"invalid configuration:\n  datasets.{name}.video.{old}: moved to faces.{new}, "
-                                  f"which is also given; keep only datasets.{name}.faces.{new}")
+                raise ConfigError(
+                    f"invalid configuration:\n  datasets.{name}.video.{old}: moved to faces.{new}, "
+                    f"which is also given; keep only datasets.{name}.faces.{new}"
+                )
             faces[new] = video.pop(old)
             if old == "yunet_model" and faces[new] is not None:
                 faces["detector"] = "yunet"  # the old key meant: use YuNet
-            logger.warning(f"unmask: datasets.{name}.video.{old} is now datasets.{name}.faces.{new}; "
-                  f"please rename it in your configuration")
+            logger.warning(
+                f"unmask: datasets.{name}.video.{old} is now datasets.{name}.faces.{new}; "
+                f"please rename it in your configuration"
+            )
 
 
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
@@ -127,7 +132,9 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     for name, dataset in config["datasets"].items():
         labels = {source["label"] for source in dataset["sources"].values()}
         if labels != {"real", "fake"}:
-            raise ConfigError(f"invalid configuration:\n  datasets.{name}.sources: needs at least one real and one fake source")
+            raise ConfigError(
+                f"invalid configuration:\n  datasets.{name}.sources: needs at least one real and one fake source"
+            )
         for source_name, source in dataset["sources"].items():
             if "videos" in source:
                 source["videos"] = source["videos"].replace("{compression}", dataset["compression"])

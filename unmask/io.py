@@ -1,15 +1,15 @@
 """Atomic file writes: every output appears under its final name complete, or not at all."""
+
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

@@ -5,13 +5,14 @@ Modules log through ``logging.getLogger(__name__)``; a command calls
 a tqdm bar when stderr is a terminal, otherwise (Snakemake job logs) one plain
 line at most every ``interval`` seconds and a last line when it closes.
 """
+
 from __future__ import annotations
 
 import logging
 import sys
 import threading
 import time
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -60,8 +61,16 @@ def setup_logging(verbosity: int = 0) -> None:
 class LineProgress:
     """tqdm's counting without the bar: a plain line on stderr at most every ``interval`` seconds."""
 
-    def __init__(self, iterable: Iterable | None, total: int | None, unit: str, desc: str, interval: float,
-                 unit_scale: bool, initial: int):
+    def __init__(
+        self,
+        iterable: Iterable | None,
+        total: int | None,
+        unit: str,
+        desc: str,
+        interval: float,
+        unit_scale: bool,
+        initial: int,
+    ):
         self.iterable, self.total, self.unit, self.desc = iterable, total, unit, desc
         self.interval, self.unit_scale = interval, unit_scale
         self.initial = self.n = initial
@@ -102,15 +111,32 @@ class LineProgress:
     def _print(self) -> None:
         self.last = now = time.monotonic()
         self.shown = (self.n, self.postfix)
-        counts, rate = (tqdm.format_meter(self.n, self.total, now - self.start, prefix=self.desc, unit=self.unit,
-                                          unit_scale=self.unit_scale, initial=self.initial, bar_format=part)
-                       for part in LINE_FORMAT)
+        counts, rate = (
+            tqdm.format_meter(
+                self.n,
+                self.total,
+                now - self.start,
+                prefix=self.desc,
+                unit=self.unit,
+                unit_scale=self.unit_scale,
+                initial=self.initial,
+                bar_format=part,
+            )
+            for part in LINE_FORMAT
+        )
         postfix = f" ({self.postfix})" if self.postfix else ""
         print(f"{counts}{postfix} {rate}", file=sys.stderr, flush=True)
 
 
-def progress(iterable: Iterable | None = None, total: int | None = None, unit: str = "it", desc: str = "",
-             interval: float = 30.0, unit_scale: bool = False, initial: int = 0) -> tqdm | LineProgress:
+def progress(
+    iterable: Iterable | None = None,
+    total: int | None = None,
+    unit: str = "it",
+    desc: str = "",
+    interval: float = 30.0,
+    unit_scale: bool = False,
+    initial: int = 0,
+) -> tqdm | LineProgress:
     """A tqdm bar when stderr is a terminal, else a ``LineProgress`` printing every ``interval`` seconds.
 
     Use it like tqdm: iterate over it, or call ``update(n)`` / ``set_postfix_str``
@@ -118,6 +144,7 @@ def progress(iterable: Iterable | None = None, total: int | None = None, unit: s
     1.5M instead of 1500000 (use it with ``unit="B"``); ``initial`` counts work done earlier.
     """
     if sys.stderr.isatty():
-        return tqdm(iterable, total=total, unit=unit, desc=desc, unit_scale=unit_scale, initial=initial,
-                    file=sys.stderr)
+        return tqdm(
+            iterable, total=total, unit=unit, desc=desc, unit_scale=unit_scale, initial=initial, file=sys.stderr
+        )
     return LineProgress(iterable, total, unit, desc, interval, unit_scale, initial)

@@ -11,6 +11,7 @@
 Results are tables in long format: the pair, ``classifier``, ``metric``
 (accuracy, roc_auc), ``mean``, ``std`` (ddof 1) and ``repeats`` over the repeats.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,7 +24,14 @@ import pandas as pd
 
 from unmask.analyses.report import save_figure
 from unmask.learn.protocol import (
-    Dataset, Part, available_size, fit_scores, load_features, repeat_draw, split, summarize_rows,
+    Dataset,
+    Part,
+    available_size,
+    fit_scores,
+    load_features,
+    repeat_draw,
+    split,
+    summarize_rows,
 )
 
 
@@ -48,7 +56,9 @@ def source_pools(data: Dataset, index: np.ndarray) -> dict[str, np.ndarray]:
     return pools
 
 
-def draw_balanced(pools: dict[str, np.ndarray], rng: np.random.Generator, cap: int | None = None) -> dict[str, np.ndarray]:
+def draw_balanced(
+    pools: dict[str, np.ndarray], rng: np.random.Generator, cap: int | None = None
+) -> dict[str, np.ndarray]:
     """The same number of items from every pool: the smallest pool's size, at most ``cap``."""
     count = min(len(pool) for pool in pools.values())
     count = count if cap is None else min(count, cap)
@@ -74,7 +84,9 @@ def cross_source_draw(data: Dataset, size: int, repeat: int, test_fraction: floa
     return trains, tests, model_seed
 
 
-def cross_source_repeat(data: Dataset, classifiers: dict[str, dict], size: int, repeat: int, test_fraction: float, seed: int) -> list[dict]:
+def cross_source_repeat(
+    data: Dataset, classifiers: dict[str, dict], size: int, repeat: int, test_fraction: float, seed: int
+) -> list[dict]:
     """One repeat: train on each fake source, test on each."""
     trains, tests, model_seed = cross_source_draw(data, size, repeat, test_fraction, seed)
     test_parts = {source: Part.of(data, index) for source, index in tests.items()}
@@ -85,7 +97,9 @@ def cross_source_repeat(data: Dataset, classifiers: dict[str, dict], size: int, 
     return rows
 
 
-def cross_source_table(data: Dataset, classifiers: dict[str, dict], size: int | str, repeats: int, test_fraction: float, seed: int) -> pd.DataFrame:
+def cross_source_table(
+    data: Dataset, classifiers: dict[str, dict], size: int | str, repeats: int, test_fraction: float, seed: int
+) -> pd.DataFrame:
     """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats.
 
     ``size`` (a number or ``all``) caps each training set, both classes together.
@@ -105,7 +119,10 @@ def check_compatible(features: dict[str, tuple[str, int | None]]) -> None:
     variants = {variant for variant, _ in features.values()}
     lengths = {length for _, length in features.values() if length is not None}
     if len(variants) > 1 or len(lengths) > 1:
-        described = ", ".join(f"{name} has {variant} features of length {length or 'set by its images'}" for name, (variant, length) in features.items())
+        described = ", ".join(
+            f"{name} has {variant} features of length {length or 'set by its images'}"
+            for name, (variant, length) in features.items()
+        )
         raise ValueError(
             f"cross-dataset generalisation needs one feature variant and one length, but {described}; "
             "give these datasets one `variant` and one `spectrum_length`"
@@ -150,12 +167,16 @@ def cross_dataset_table(members: dict[str, Member]) -> pd.DataFrame:
             if repeat < member.repeats:
                 train, _, model_seed = splits[name]
                 scored = score_tests(Part.of(member.data, train), tests, member.classifiers, model_seed)
-                rows += [{"train_dataset": name, "test_dataset": row.pop("test"), "repeat": repeat, **row} for row in scored]
+                rows += [
+                    {"train_dataset": name, "test_dataset": row.pop("test"), "repeat": repeat, **row} for row in scored
+                ]
         print(f"cross-dataset repeat {repeat + 1} done", file=sys.stderr)
     return summarize_rows(pd.DataFrame(rows), ["train_dataset", "test_dataset", "classifier"])
 
 
-def plot_matrices(table: pd.DataFrame, train_key: str, test_key: str, path: str | Path, title: str, metric: str = "accuracy") -> None:
+def plot_matrices(
+    table: pd.DataFrame, train_key: str, test_key: str, path: str | Path, title: str, metric: str = "accuracy"
+) -> None:
     """One heat-map per classifier: mean ``metric``, training set in rows, test set in columns."""
     selected = table[table["metric"] == metric]
     classifiers = list(dict.fromkeys(selected["classifier"]))
@@ -168,7 +189,9 @@ def plot_matrices(table: pd.DataFrame, train_key: str, test_key: str, path: str 
         values = matrix.to_numpy(dtype=float)
         image = axis.imshow(values, vmin=0, vmax=1, cmap="viridis")
         for (i, j), value in np.ndenumerate(values):
-            axis.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black", fontsize=8)
+            axis.text(
+                j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black", fontsize=8
+            )
         axis.set_xticks(range(len(tested)), tested, rotation=30, ha="right", fontsize=8)
         axis.set_yticks(range(len(trained)), trained, fontsize=8)
         axis.set(xlabel=test_key.replace("_", " "), title=classifier)

@@ -1,4 +1,5 @@
 """Tables and figures: the paper's accuracy table, spectra per source, accuracy vs samples, rejects."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,9 @@ import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from unmask.learn.protocol import load_features  # noqa: E402
 from unmask.io import atomic_output, write_text  # noqa: E402
 from unmask.learn.metrics import STD, binary_metrics, summarize, summarize_repeats  # noqa: E402
+from unmask.learn.protocol import load_features  # noqa: E402
 
 
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:
@@ -29,10 +30,14 @@ def accuracy_table(runs: pd.DataFrame, classifiers: list[str]) -> pd.DataFrame:
 
     Mean and std are ``metrics.summarize`` over the repeats (sample std, ddof 1), as in ``metrics.csv``.
     """
-    runs = runs.assign(samples=runs["samples"].astype(str)).sort_values(["samples", "classifier", "repeat"], kind="stable")
+    runs = runs.assign(samples=runs["samples"].astype(str)).sort_values(
+        ["samples", "classifier", "repeat"], kind="stable"
+    )
     summary = pd.DataFrame(
-        [{"samples": samples, "classifier": name, **summarize(group["accuracy"])}
-         for (samples, name), group in runs.groupby(["samples", "classifier"], sort=False)]
+        [
+            {"samples": samples, "classifier": name, **summarize(group["accuracy"])}
+            for (samples, name), group in runs.groupby(["samples", "classifier"], sort=False)
+        ]
     )
     mean = summary.pivot(index="samples", columns="classifier", values="mean")[classifiers]
     std = summary.pivot(index="samples", columns="classifier", values="std")[classifiers].add_suffix("_std")
@@ -66,7 +71,9 @@ def video_verdicts(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame:
     predicted fake.
     """
     keys = ["classifier", "samples", "repeat", "video"]
-    videos = predictions.groupby(keys).agg(label=("label", "first"), fake_votes=("predicted", "mean"), score=("score", "mean"))
+    videos = predictions.groupby(keys).agg(
+        label=("label", "first"), fake_votes=("predicted", "mean"), score=("score", "mean")
+    )
     videos["verdict"] = (videos["fake_votes"] >= threshold).astype(int)
     return videos.reset_index()
 
@@ -83,18 +90,29 @@ def video_table(predictions: pd.DataFrame, classifiers: list[str], threshold: fl
         include_groups=False,
     )
     table = accuracy_table(per_repeat.reset_index(), classifiers)
-    auc = per_repeat.groupby(["samples", "classifier"])["auc"].mean().unstack("classifier")[classifiers].add_suffix("_auc")
+    auc = (
+        per_repeat.groupby(["samples", "classifier"])["auc"]
+        .mean()
+        .unstack("classifier")[classifiers]
+        .add_suffix("_auc")
+    )
     return table.merge(auc.reset_index(), on="samples")
 
 
 def write_table_metadata(runs: pd.DataFrame, table: str | Path) -> None:
     """``<table>.json`` beside a table: what its std is, and per classifier and size the solver used and the items behind each mean."""
     facts = runs.groupby(["classifier", "samples"]).agg(
-        solver=("solver", "first"), n_samples=("n_samples", "first"), n_train=("n_train", "first"),
-        n_test=("n_test", "first"), repeats=("repeat", "count"),
+        solver=("solver", "first"),
+        n_samples=("n_samples", "first"),
+        n_train=("n_train", "first"),
+        n_test=("n_test", "first"),
+        repeats=("repeat", "count"),
     )
     classifiers = {
-        name: {str(samples): {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for (_, samples), row in group.iterrows()}
+        name: {
+            str(samples): {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for (_, samples), row in group.iterrows()
+        }
         for name, group in facts.groupby(level="classifier")
     }
     metadata = {"std": STD, "classifiers": classifiers}
@@ -117,7 +135,9 @@ def plot_spectra(shards: list[str | Path], path: str | Path, title: str) -> None
         mean, std = data.X[rows].mean(axis=0), data.X[rows].std(axis=0)
         fake = bool(data.y[rows][0])
         x = np.arange(len(mean))
-        (line,) = axes.plot(x, mean, linestyle="--" if fake else "-", label=f"{source} ({'fake' if fake else 'real'}, n={rows.sum()})")
+        (line,) = axes.plot(
+            x, mean, linestyle="--" if fake else "-", label=f"{source} ({'fake' if fake else 'real'}, n={rows.sum()})"
+        )
         axes.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
     axes.set(xlabel="spatial frequency (ring index)", ylabel="power spectrum", title=f"{title}: mean ± std per source")
     axes.legend(fontsize=8)
@@ -130,7 +150,9 @@ def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path,
     ordered = table.iloc[::-1]  # smallest size first
     positions = np.arange(len(ordered))
     for name in classifiers:
-        axes.errorbar(positions, ordered[name], yerr=ordered[f"{name}_std"].fillna(0), marker="o", capsize=3, label=name)
+        axes.errorbar(
+            positions, ordered[name], yerr=ordered[f"{name}_std"].fillna(0), marker="o", capsize=3, label=name
+        )
     axes.set_xticks(positions, [str(n) for n in ordered["samples"]])
     axes.set(xlabel="number of samples (both classes)", ylabel="test accuracy", ylim=(0, 1.05), title=title)
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")

@@ -10,6 +10,7 @@ with the dataset's variant. Per classifier and perturbation, three protocols:
 * ``train_clean``: train clean, test perturbed;
 * ``train_perturbed``: train perturbed, test perturbed.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,15 +23,20 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from unmask.features import spectrum
-from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw, summarize_rows
-from unmask.features.extract import image_features
-from unmask.data.images import read_gray
-from unmask.features.perturb import Perturbation, parse_perturbation
 from unmask.analyses.report import save_figure
+from unmask.data.images import read_gray
+from unmask.features import spectrum
+from unmask.features.extract import image_features
+from unmask.features.perturb import Perturbation, parse_perturbation
+from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw, summarize_rows
 
 KEYS = ["classifier", "perturbation", "kind", "strength", "protocol"]
-STRENGTHS = {"jpeg": "JPEG quality", "scale": "scale factor", "blur": "blur sigma (pixels)", "noise": "noise sigma (grey levels)"}
+STRENGTHS = {
+    "jpeg": "JPEG quality",
+    "scale": "scale factor",
+    "blur": "blur sigma (pixels)",
+    "noise": "noise sigma (grey levels)",
+}
 STRONGER_WHEN_LOWER = {"jpeg", "scale"}  # a lower quality or factor is a stronger perturbation
 PROGRESS_SECONDS = 10.0
 
@@ -76,7 +82,10 @@ def perturbed_features(
         if (now := time.perf_counter()) - reported > PROGRESS_SECONDS or i + 1 == len(rows):
             reported = now
             rate = (i + 1) / (now - started)
-            print(f"repeat {repeat}: {i + 1}/{len(rows)} images x {len(perturbations)} perturbations, {rate:.1f} images/s", file=sys.stderr)
+            print(
+                f"repeat {repeat}: {i + 1}/{len(rows)} images x {len(perturbations)} perturbations, {rate:.1f} images/s",
+                file=sys.stderr,
+            )
     return features
 
 
@@ -87,8 +96,15 @@ def _described(perturbation: Perturbation | None) -> dict:
     return {"perturbation": perturbation.name, "kind": perturbation.kind, "strength": perturbation.strength}
 
 
-def _evaluations(spec: dict, seed: int, perturbations: list[Perturbation], train: Part, test: Part,
-                 perturbed_train: np.ndarray, perturbed_test: np.ndarray):
+def _evaluations(
+    spec: dict,
+    seed: int,
+    perturbations: list[Perturbation],
+    train: Part,
+    test: Part,
+    perturbed_train: np.ndarray,
+    perturbed_test: np.ndarray,
+):
     """(perturbation or None, evaluation protocol, metrics) of one classifier.
 
     One clean fit is scored on the clean and on every perturbed test set; each
@@ -99,7 +115,9 @@ def _evaluations(spec: dict, seed: int, perturbations: list[Perturbation], train
     yield None, "clean", clean_fit["clean"]
     for i, perturbation in enumerate(perturbations):
         yield perturbation, "train_clean", clean_fit[perturbation.name]
-        perturbed_fit = fit_scores(spec, seed, Part(perturbed_train[i], train.y), {"perturbed": tests[perturbation.name]})
+        perturbed_fit = fit_scores(
+            spec, seed, Part(perturbed_train[i], train.y), {"perturbed": tests[perturbation.name]}
+        )
         yield perturbation, "train_perturbed", perturbed_fit["perturbed"]
 
 
@@ -122,7 +140,10 @@ def robustness_repeat(
     ``protocol`` is the dataset's (``protocol.draw``).
     """
     size = available_size(data.y, size)
-    print(f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers", file=sys.stderr)
+    print(
+        f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers",
+        file=sys.stderr,
+    )
     train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol)
     sample = np.concatenate([train, test])
     perturbed = perturbed_features(paths, sample, perturbations, variant, data.X.shape[1], seed, repeat, reencode)
@@ -156,7 +177,9 @@ def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> None:
     accuracy = table[table["metric"] == "accuracy"]
     perturbed = accuracy[accuracy["protocol"] != "clean"]
     kinds, classifiers = list(dict.fromkeys(perturbed["kind"])), list(dict.fromkeys(accuracy["classifier"]))
-    figure, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 4.6), squeeze=False, sharey=True, layout="constrained")
+    figure, axes = plt.subplots(
+        1, len(kinds), figsize=(3.6 * len(kinds), 4.6), squeeze=False, sharey=True, layout="constrained"
+    )
     for axis, kind in zip(axes[0], kinds):
         for colour, classifier in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], classifiers):
             mine = accuracy[accuracy["classifier"] == classifier]
@@ -165,8 +188,15 @@ def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> None:
             for protocol, style in (("train_clean", "-"), ("train_perturbed", "--")):
                 rows = mine[(mine["kind"] == kind) & (mine["protocol"] == protocol)].sort_values("strength")
                 axis.errorbar(
-                    rows["strength"], rows["mean"], yerr=rows["std"].fillna(0), color=colour, linestyle=style,
-                    marker="o", markersize=3, capsize=2, label=f"{classifier}: {protocol}",
+                    rows["strength"],
+                    rows["mean"],
+                    yerr=rows["std"].fillna(0),
+                    color=colour,
+                    linestyle=style,
+                    marker="o",
+                    markersize=3,
+                    capsize=2,
+                    label=f"{classifier}: {protocol}",
                 )
         if kind in STRONGER_WHEN_LOWER:
             axis.invert_xaxis()

@@ -1,4 +1,5 @@
 """``unmask acquire``: bring a source's files into place (workflow stage)."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """``unmask audit``: format, size and JPEG quality per source (workflow stage)."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """``unmask crops``: face crops from a shard of videos and images (workflow stage)."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,12 @@ def _crops(args: argparse.Namespace) -> int:
     spec = json.loads(args.spec)
     videos = shard_videos(spec["sources"], args.shards, spec["seed"]).get(args.shard, [])
     images = shard_images(spec.get("images", {}), args.shards, spec["seed"]).get(args.shard, [])
-    table = pa.concat_tables([
-        crop_videos(videos, args.crops_dir, spec["frames"], spec["faces"]),
-        crop_images(images, args.crops_dir, spec["faces"]),
-    ])
+    table = pa.concat_tables(
+        [
+            crop_videos(videos, args.crops_dir, spec["frames"], spec["faces"]),
+            crop_images(images, args.crops_dir, spec["faces"]),
+        ]
+    )
     write_parquet(table, args.out)
     logger.info(f"crops: {table.num_rows} rows from {len(videos)} videos and {len(images)} images")
     return 0
@@ -28,11 +31,10 @@ def _crops(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask crops`` to the ``unmask`` sub-commands."""
-    command = commands.add_parser(
-        "crops", description="face crops from a shard of videos and images (workflow stage)"
-    )
+    command = commands.add_parser("crops", description="face crops from a shard of videos and images (workflow stage)")
     command.add_argument(
-        "--spec", required=True,
+        "--spec",
+        required=True,
         help='JSON: {"sources": {video sources}, "images": {image sources}, "seed": S, "frames": N, "faces": {...}}',
     )
     command.add_argument("--shard", type=int, required=True, help="this shard's number, from 0")

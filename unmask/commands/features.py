@@ -1,4 +1,5 @@
 """``unmask features``: the features of one manifest shard (workflow stage)."""
+
 from __future__ import annotations
 
 import argparse

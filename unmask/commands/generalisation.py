@@ -1,4 +1,5 @@
 """``unmask cross-source`` and ``unmask cross-dataset``: generalisation matrices (workflow stages)."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser("cross-source", description="train on one fake source, test on each (workflow stage)")
     command.add_argument("features", nargs="+", help="feature shards")
     command.add_argument(
-        "--spec", required=True,
+        "--spec",
+        required=True,
         help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S}',
     )
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
@@ -41,7 +43,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     command = commands.add_parser("cross-dataset", description="train on one dataset, test on each (workflow stage)")
     command.add_argument(
-        "--spec", required=True,
+        "--spec",
+        required=True,
         help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, ...}}',
     )
     command.add_argument("--out", required=True, help="one row per train and test dataset (CSV)")

@@ -1,4 +1,5 @@
 """``unmask manifest``: one row per usable image of a dataset (workflow stage)."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,12 @@ def _manifest(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask manifest`` to the ``unmask`` sub-commands."""
     command = commands.add_parser("manifest", description="one row per usable image of a dataset (workflow stage)")
-    command.add_argument("--spec", required=True, help='JSON: {"sources": {...}, "seed": N, "image_size": [W, H], '
-                         '"pixel_limit": {"pixels": N, "setting": "datasets.<name>.max_pixels"}}')
+    command.add_argument(
+        "--spec",
+        required=True,
+        help='JSON: {"sources": {...}, "seed": N, "image_size": [W, H], '
+        '"pixel_limit": {"pixels": N, "setting": "datasets.<name>.max_pixels"}}',
+    )
     command.add_argument("--out", required=True, help="one row per usable image (Parquet)")
     command.add_argument("--rejects", required=True, help="one row per rejected file with its reason (Parquet)")
     command.add_argument("--cache", help="hashes and header facts of files from earlier builds (Parquet, updated)")

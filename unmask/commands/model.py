@@ -1,4 +1,5 @@
 """``unmask model``: one calibrated classifier on a whole dataset (workflow stage)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,9 @@ def _model(args: argparse.Namespace) -> int:
     from unmask.learn.model_file import save_model
     from unmask.learn.protocol import load_features
 
-    model, calibration = fit_final_model(load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed)
+    model, calibration = fit_final_model(
+        load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed
+    )
     model = dataclasses.replace(model, provenance=dataclasses.replace(model.provenance, face_crops=args.face_crops))
     save_model(args.out, model)
     write_csv(calibration, args.calibration)

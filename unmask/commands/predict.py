@@ -1,4 +1,5 @@
 """``unmask predict``: p_fake of images, folders and videos with a stored model."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,22 +36,46 @@ def register(commands: argparse._SubParsersAction) -> None:
     from unmask.config import schema_default
 
     command = commands.add_parser(
-        "predict", help="p_fake of images, videos and folders with a model",
+        "predict",
+        help="p_fake of images, videos and folders with a model",
         description="p_fake of images, folders and videos with a stored model, one JSON line each",
     )
     command.add_argument("paths", nargs="+", help="images, videos, or folders of them")
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
-    command.add_argument("--frames", type=int, default=schema_default("datasets", "*", "video", "frames"),
-                         help="frames sampled per video (default %(default)s)")
-    command.add_argument("--margin", type=float, default=schema_default("datasets", "*", "faces", "margin"),
-                         help="margin around a face, a fraction of its side (default %(default)s)")
-    command.add_argument("--max-pixels", type=int, default=schema_default("datasets", "*", "max_pixels"),
-                         help="refuse an image with more pixels, read from its header (default %(default)s)")
-    command.add_argument("--faces", action="store_true",
-                         help="crop each image's most prominent face (a square, never resized) first; prints the box")
-    command.add_argument("--detector", choices=["haar", "yunet"], default=schema_default("datasets", "*", "faces", "detector"),
-                         help="face detector (default %(default)s)")
+    command.add_argument(
+        "--frames",
+        type=int,
+        default=schema_default("datasets", "*", "video", "frames"),
+        help="frames sampled per video (default %(default)s)",
+    )
+    command.add_argument(
+        "--margin",
+        type=float,
+        default=schema_default("datasets", "*", "faces", "margin"),
+        help="margin around a face, a fraction of its side (default %(default)s)",
+    )
+    command.add_argument(
+        "--max-pixels",
+        type=int,
+        default=schema_default("datasets", "*", "max_pixels"),
+        help="refuse an image with more pixels, read from its header (default %(default)s)",
+    )
+    command.add_argument(
+        "--faces",
+        action="store_true",
+        help="crop each image's most prominent face (a square, never resized) first; prints the box",
+    )
+    command.add_argument(
+        "--detector",
+        choices=["haar", "yunet"],
+        default=schema_default("datasets", "*", "faces", "detector"),
+        help="face detector (default %(default)s)",
+    )
     command.add_argument("--detector-model", help="the YuNet model file (.onnx), for --detector yunet")
-    command.add_argument("--min-face", type=int, default=schema_default("datasets", "*", "faces", "min_face"),
-                         help="smallest face side in pixels (default %(default)s)")
+    command.add_argument(
+        "--min-face",
+        type=int,
+        default=schema_default("datasets", "*", "faces", "min_face"),
+        help="smallest face side in pixels (default %(default)s)",
+    )
     command.set_defaults(run=_predict)

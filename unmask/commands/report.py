@@ -1,4 +1,5 @@
 """``unmask table``, ``metrics``, ``videos-table``, ``crops-figure``, ``spectra``, ``rejects``: a dataset's tables and figures (workflow stages)."""
+
 from __future__ import annotations
 
 import argparse
@@ -76,7 +77,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("predictions", nargs="+", help="per-frame test predictions")
     command.add_argument("--classifiers", nargs="+", required=True, help="the table's classifiers, in order")
     command.add_argument(
-        "--threshold", type=float, required=True,
+        "--threshold",
+        type=float,
+        required=True,
         help="fraction of fake frames that makes a video fake",
     )
     command.add_argument("--out", required=True, help="the video table (CSV)")

@@ -1,4 +1,5 @@
 """``unmask robustness`` and ``unmask robustness-table``: accuracy under perturbed images (workflow stages)."""
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--repeat", type=int, required=True, help="the repeat's number, from 0")
     command.add_argument("--test-fraction", type=float, required=True, help="fraction of a repeat's items tested")
     command.add_argument("--seed", type=int, required=True, help="seed of the draws")
-    command.add_argument("--protocol", default=schema_default("datasets", "*", "protocol"),
-                         choices=["sample_split", "held_out_videos"],
-                         help="how a repeat draws its items (default %(default)s)")
+    command.add_argument(
+        "--protocol",
+        default=schema_default("datasets", "*", "protocol"),
+        choices=["sample_split", "held_out_videos"],
+        help="how a repeat draws its items (default %(default)s)",
+    )
     command.add_argument("--out", required=True, help="per-repeat results (Parquet)")
     command.set_defaults(run=_robustness)
 

@@ -1,4 +1,5 @@
 """``unmask spectrum``: print the features of image files."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     command = commands.add_parser("spectrum", help="print the feature vector of images as CSV rows")
     command.add_argument("images", nargs="+", help="image files")
-    command.add_argument("--variant", default=schema_default("datasets", "*", "variant"),
-                         choices=sorted(spectrum.VARIANTS), help="feature definition (default %(default)s)")
+    command.add_argument(
+        "--variant",
+        default=schema_default("datasets", "*", "variant"),
+        choices=sorted(spectrum.VARIANTS),
+        help="feature definition (default %(default)s)",
+    )
     command.add_argument("--length", type=int, help="resample spectra to this many points (default: the variant's)")
     command.add_argument("--no-header", action="store_true", help="omit the header row")
     command.set_defaults(run=_spectrum)

@@ -1,4 +1,5 @@
 """``unmask train``: repeated fits of one classifier at one size (workflow stage)."""
+
 from __future__ import annotations
 
 import argparse

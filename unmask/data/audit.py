@@ -13,15 +13,16 @@ difference wins. Files written by IJG-based encoders match one table exactly
 (``quality_error`` 0); other encoders (cameras, Photoshop) get the closest IJG
 quality and a positive ``quality_error``.
 """
+
 from __future__ import annotations
 
 import logging
 import statistics
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 from PIL import Image
@@ -261,4 +262,3 @@ def confound_warnings(summaries: Iterable[SourceSummary]) -> list[str]:
             texts = (f"JPEG q~{summary.median_quality:g}" for summary in (real, fake))
             warnings.append(_warning(real, fake, *texts, "JPEG quality"))
     return warnings
-

@@ -4,6 +4,7 @@ Video sources always give face crops of their sampled frames; image sources do w
 dataset's ``faces.crop`` is set. Both use one detector (``unmask.data.faces``) and land in
 one crop table, which the manifest reads: the crop is the item, the original is kept.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -83,8 +84,13 @@ def crop_image(image: dict, out_dir: str | Path, detector: FaceDetector, margin:
 
     Returns its crop-table row; without a crop the row says why.
     """
-    row = {"source": image["source"], "image": image["image"], "path": image["path"],
-           "group": f"{image['source']}/{image['image']}", "detector": detector.name}
+    row = {
+        "source": image["source"],
+        "image": image["image"],
+        "path": image["path"],
+        "group": f"{image['source']}/{image['image']}",
+        "detector": detector.name,
+    }
     try:
         pixels = read_image(image["path"])
     except OSError as error:
@@ -95,14 +101,16 @@ def crop_image(image: dict, out_dir: str | Path, detector: FaceDetector, margin:
     if box is None:
         return row | {"reason": f"no face found ({detector.describe()})"}
     crop = Path(out_dir) / image["source"] / f"{image['image']}.png"
-    write_png(crop, pixels[box.y:box.y + box.size, box.x:box.x + box.size])
+    write_png(crop, pixels[box.y : box.y + box.size, box.x : box.x + box.size])
     return row | {"crop": str(crop), "x": box.x, "y": box.y, "size": box.size}
 
 
 def crop_images(images: list[dict], out_dir: str | Path, faces: dict) -> pa.Table:
     """Face crops of a shard of images (``{source, image, path}``), one row each."""
     detector, margin = make_detector(faces), faces["margin"]
-    rows = [crop_image(image, out_dir, detector, margin) for image in progress(images, len(images), "image", "face crops")]
+    rows = [
+        crop_image(image, out_dir, detector, margin) for image in progress(images, len(images), "image", "face crops")
+    ]
     return pa.Table.from_pylist(rows, CROPS_SCHEMA)
 
 
@@ -111,7 +119,9 @@ def crop_videos(videos: list[dict], out_dir: str | Path, frames: int, faces: dic
     detector, margin = make_detector(faces), faces["margin"]
     rows, faces_found, bar = [], 0, progress(videos, len(videos), "video", "face crops")
     for video in bar:
-        records = process_video(video["path"], Path(out_dir) / video["source"], n=frames, margin=margin, detector=detector)
+        records = process_video(
+            video["path"], Path(out_dir) / video["source"], n=frames, margin=margin, detector=detector
+        )
         for record in records:
             rows.append(
                 {

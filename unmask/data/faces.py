@@ -6,6 +6,7 @@ reduced grayscale or colour copy (YuNet works best on inputs of about 320-640 px
 only the box is mapped back to the original's pixels. Crops are squares cut from the
 original itself, so the spectrum sees the native frequencies.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,14 @@ class FaceDetector:
     original are neither searched for nor returned (too small for a spectrum).
     """
 
-    def __init__(self, detector: str = "haar", model: str | os.PathLike | None = None, min_face: int = 64,
-                 max_side: int | None = 640, score_threshold: float = 0.8):
+    def __init__(
+        self,
+        detector: str = "haar",
+        model: str | os.PathLike | None = None,
+        min_face: int = 64,
+        max_side: int | None = 640,
+        score_threshold: float = 0.8,
+    ):
         if detector not in DETECTORS:
             raise ValueError(f"unknown face detector {detector!r}; expected one of {', '.join(DETECTORS)}")
         self.name, self.min_face, self.max_side = detector, min_face, max_side
@@ -93,8 +100,9 @@ class FaceDetector:
         return [faces[i] for i in np.argsort(-(faces[:, 2] * faces[:, 3]), kind="stable")]
 
 
-def square_box(face: tuple[float, float, float, float], width: int, height: int,
-               margin: float = 0.25) -> tuple[int, int, int]:
+def square_box(
+    face: tuple[float, float, float, float], width: int, height: int, margin: float = 0.25
+) -> tuple[int, int, int]:
     """Square ``(x, y, size)`` centred on ``face`` with ``margin`` x face size added on each side.
 
     A square that would leave the frame is shifted inside; one larger than the frame is
@@ -130,4 +138,4 @@ def crop_face(image: np.ndarray, detector: FaceDetector, margin: float = 0.25) -
         return None
     height, width = image.shape[:2]
     x, y, size = square_box(face, width, height, margin)
-    return Crop(x, y, size, image[y:y + size, x:x + size])
+    return Crop(x, y, size, image[y : y + size, x : x + size])

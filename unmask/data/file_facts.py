@@ -7,15 +7,16 @@ whatever the code; cached header facts only while the probing code is
 unchanged (``PROBE_VERSION``). The cache is never trusted beyond that: delete
 it and the next build reads every file again.
 """
+
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -148,7 +149,9 @@ class FactsCache:
         with ThreadPoolExecutor(self.workers) as pool:
             for (path, key, *_), facts in zip(todo, pool.map(_read_facts, todo)):
                 result[path] = facts
-                if facts.sha256 is not None:  # under the times seen before reading: a file changed meanwhile is read again
+                if (
+                    facts.sha256 is not None
+                ):  # under the times seen before reading: a file changed meanwhile is read again
                     self._store(path, key, facts.sha256, facts)
         return result
 

@@ -1,4 +1,5 @@
 """File lists: what an acquisition brought in, one row per file (path, size, sha256)."""
+
 from __future__ import annotations
 
 import csv

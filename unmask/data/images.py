@@ -9,6 +9,7 @@ pixels are not computed); a PNG must have intact chunk checksums up to IEND
 decoder does. The pixels for the features are OpenCV's grayscale decode, as in
 the seed code.
 """
+
 from __future__ import annotations
 
 import io
@@ -126,16 +127,20 @@ def read_gray(path: str | Path, limit: PixelLimit | None = None) -> np.ndarray:
     return decode_gray(Path(path).read_bytes(), limit)
 
 
-def write_image(path: str | Path, image: np.ndarray, quality: int | None = None,
-                compression: int | None = None) -> None:
+def write_image(
+    path: str | Path, image: np.ndarray, quality: int | None = None, compression: int | None = None
+) -> None:
     """Encode ``image`` in the format of ``path``'s suffix and write it atomically.
 
     ``quality`` is the JPEG quality (0-100) and ``compression`` the PNG
     compression level (0-9); None keeps OpenCV's default.
     """
     suffix = Path(path).suffix.lower()
-    flag, value = {".jpg": (cv2.IMWRITE_JPEG_QUALITY, quality), ".jpeg": (cv2.IMWRITE_JPEG_QUALITY, quality),
-                   ".png": (cv2.IMWRITE_PNG_COMPRESSION, compression)}.get(suffix, (None, None))
+    flag, value = {
+        ".jpg": (cv2.IMWRITE_JPEG_QUALITY, quality),
+        ".jpeg": (cv2.IMWRITE_JPEG_QUALITY, quality),
+        ".png": (cv2.IMWRITE_PNG_COMPRESSION, compression),
+    }.get(suffix, (None, None))
     try:
         ok, data = cv2.imencode(suffix, image, [] if value is None else [flag, int(value)])
     except cv2.error:

@@ -1,4 +1,5 @@
 """The manifest: one row per usable image, with a deterministic sample and a stable shard key."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,13 @@ MANIFEST_SCHEMA = pa.schema(
     ]
 )
 REJECTS_SCHEMA = pa.schema(
-    [("id", pa.string()), ("path", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("reason", pa.string())]
+    [
+        ("id", pa.string()),
+        ("path", pa.string()),
+        ("source", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
 )
 
 
@@ -66,11 +73,18 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
             frame = "no-frame" if record["frame"] is None else f"{record['frame']:06d}"
             item_id = f"{name}/{record['image']}" if record.get("image") else f"{name}/{record['video']}/{frame}"
             if record["crop"] is None:  # samples that do not exist share one id and reason: keep one
-                rejects[item_id, record["reason"]] = reject_row(item_id, record["path"], name, "crops", record["reason"])
+                rejects[item_id, record["reason"]] = reject_row(
+                    item_id, record["path"], name, "crops", record["reason"]
+                )
                 continue
             group = record["actors"].split("|")[0] if split_by == "actor" and record["actors"] else record["group"]
-            box = {"original": record["path"], "crop_x": record["x"], "crop_y": record["y"],
-                   "crop_size": record["size"], "detector": record.get("detector")}
+            box = {
+                "original": record["path"],
+                "crop_x": record["x"],
+                "crop_y": record["y"],
+                "crop_size": record["size"],
+                "detector": record.get("detector"),
+            }
             candidates.append(Candidate(item_id, Path(record["crop"]), group, record["video"], record["frame"], box))
     return candidates, list(rejects.values())
 

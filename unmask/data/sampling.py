@@ -1,4 +1,5 @@
 """Seeded, stable choices of items: hashes that are the same everywhere, shards, samples of a folder."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """What an image source offers the manifest and the crop stage: its candidate items, and the rows of the
 entries its listing skipped."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,5 +52,5 @@ def _item_id(name: str, path: Path, root: Path) -> str:
     """``<source>/<path under the source folder>`` (or the file name, outside it)."""
     text, prefix = path.as_posix(), root.as_posix().rstrip("/") + "/"
     if text.startswith(prefix):  # the usual case, without pathlib's cost (seconds at 40k files)
-        return f"{name}/{text[len(prefix):]}"
+        return f"{name}/{text[len(prefix) :]}"
     return f"{name}/{path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name}"

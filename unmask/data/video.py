@@ -18,13 +18,14 @@ Crops are squares cut from the decoded frame itself, never resized: the
 spectral features depend on the pixels' native frequencies. Detection may run
 on a downscaled grayscale copy; only the box is mapped back.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import av
 import cv2
@@ -184,8 +185,11 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
                 for sample in samples:
                     produced += 1
                     yield sample
-                reason = (f"no decodable frames in video: {path}" if claimed == 0
-                          else f"video has only {claimed} frames, fewer than the {n} requested")
+                reason = (
+                    f"no decodable frames in video: {path}"
+                    if claimed == 0
+                    else f"video has only {claimed} frames, fewer than the {n} requested"
+                )
         finally:
             capture.release()
     for _ in range(n - produced):
@@ -197,8 +201,14 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     write_image(path, image)
 
 
-def process_video(path: str | os.PathLike, out_dir: str | os.PathLike, n: int = 20, margin: float = 0.25,
-                  detector: FaceDetector | None = None, method: str = "auto") -> list[FrameRecord]:
+def process_video(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    n: int = 20,
+    margin: float = 0.25,
+    detector: FaceDetector | None = None,
+    method: str = "auto",
+) -> list[FrameRecord]:
     """Sample ``n`` frames, crop the face of each into ``out_dir/<stem>_<frame:06d>.png``.
 
     Returns exactly ``n`` records; the ones without a crop carry the reason.

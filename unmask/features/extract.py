@@ -1,4 +1,5 @@
 """One manifest shard -> one Parquet file of spectral features, streamed in batches."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -19,6 +19,7 @@ Features computed with and without the extra differ by up to ~5e-14 relative
 (measured on the sample faces), so each run is bit-for-bit reproducible on its
 machine and installation, not across the two.
 """
+
 from __future__ import annotations
 
 import threading

@@ -8,6 +8,7 @@ Every later run rebuilds those plans from it without timing anything, so their
 results are the same in every process. Rewriting it changes features in their
 last bits (and reruns every feature job): do it only for a new pyFFTW (FFTW).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -4,10 +4,11 @@ Each takes an image and one strength and returns an image of the same shape
 and dtype. ``parse_perturbation`` turns names such as ``jpeg:70``,
 ``scale:0.5``, ``blur:1.0`` or ``noise:5`` into a callable ``Perturbation``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -62,7 +63,9 @@ def scale(image: np.ndarray, factor: float) -> np.ndarray:
     image = _uint8_image(image)
     height, width = image.shape[:2]
     small = (max(1, round(width * check_factor(factor))), max(1, round(height * factor)))
-    return cv2.resize(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (width, height), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(
+        cv2.resize(image, small, interpolation=cv2.INTER_AREA), (width, height), interpolation=cv2.INTER_CUBIC
+    )
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:

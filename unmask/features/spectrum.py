@@ -15,6 +15,7 @@ The profile equals the seed code's ``azimuthalAverage`` (fft2 -> fftshift ->
 single-threaded) with ring indices cached per image shape, which is an order
 of magnitude faster.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@ often fake) is corrected to ``a = 0``, the best fit with a slope of the right
 sign: p_fake is then the smoothed fraction of fakes for every input. A warning
 says so in the log.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,7 +66,8 @@ def fit_platt(decision, y) -> Platt:
     log.warning(
         "Platt calibration: the fitted slope a = %+.4g has the wrong sign (on held-out items, higher decision "
         "values were less often fake); corrected to a = 0: p_fake is %.4f for every input",
-        a, float(constant(0.0)),
+        a,
+        float(constant(0.0)),
     )
     return constant
 

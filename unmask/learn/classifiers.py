@@ -1,4 +1,5 @@
 """Classifiers: scikit-learn estimators from a classifier spec, and fitted ones as a stored ``Model``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ from sklearn.svm import SVC, LinearSVC
 
 from unmask.features.spectrum import get_variant
 from unmask.learn.calibration import Platt
-from unmask.learn.model_file import Centroids, Linear, Model, Provenance, RBF, Scaler
+from unmask.learn.model_file import RBF, Centroids, Linear, Model, Provenance, Scaler
 
 
 def make_classifier(spec: dict, seed: int, n_train: int = 0) -> tuple[object, str]:
@@ -36,7 +37,10 @@ def make_classifier(spec: dict, seed: int, n_train: int = 0) -> tuple[object, st
     elif kind == "svm":
         estimator, solver = SVC(kernel=spec.get("kernel", "linear"), C=C, gamma=spec.get("gamma", "scale")), "libsvm"
     elif kind == "logreg":
-        estimator, solver = LogisticRegression(solver="liblinear", C=C, max_iter=spec.get("max_iter", 1000)), "liblinear"
+        estimator, solver = (
+            LogisticRegression(solver="liblinear", C=C, max_iter=spec.get("max_iter", 1000)),
+            "liblinear",
+        )
     elif kind == "kmeans":
         estimator, solver = KMeans(n_clusters=2, n_init=spec.get("n_init", 10), random_state=seed), "lloyd"
     else:
@@ -82,7 +86,9 @@ def _parameters(classifier, labels: tuple[int, int] | None) -> tuple[str, Linear
         support_vectors = np.asarray(classifier.support_vectors_, dtype=np.float64)
         dual_coef = np.asarray(classifier.dual_coef_, dtype=np.float64)[0]
         return "rbf_svm", RBF(support_vectors, dual_coef, float(classifier._gamma), float(classifier.intercept_[0]))
-    raise ValueError(f"cannot store a {type(classifier).__name__}: use SVC (linear or rbf), LinearSVC, LogisticRegression or KMeans")
+    raise ValueError(
+        f"cannot store a {type(classifier).__name__}: use SVC (linear or rbf), LinearSVC, LogisticRegression or KMeans"
+    )
 
 
 def from_sklearn(
@@ -104,4 +110,6 @@ def from_sklearn(
         raise ValueError(f"a {kind} model needs a calibration (fit_platt) to give p_fake and labels")
     calibration = calibration or Platt(-1.0, 0.0)
     n_features = int(classifier.n_features_in_)
-    return Model(kind, parameters, get_variant(variant).name, n_features, provenance, calibration, float(threshold), scaler)
+    return Model(
+        kind, parameters, get_variant(variant).name, n_features, provenance, calibration, float(threshold), scaler
+    )

@@ -16,13 +16,14 @@ standardised ones alike (benchmarks/bench_model.py); the primal converges in a
 few dozen Newton steps. The paper table keeps the paper's setting; k-means
 keeps the dataset's (standardising changes its clusters).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from unmask.learn.calibration import fit_platt, reliability_curve, brier_score
+from unmask.learn.calibration import brier_score, fit_platt, reliability_curve
 from unmask.learn.classifiers import from_sklearn, make_classifier, match_clusters
 from unmask.learn.model_file import Model, Provenance
 from unmask.learn.protocol import Dataset, fit_and_score

@@ -17,10 +17,11 @@ Definitions:
   interval ``mean ± t(0.975, n-1) std / sqrt(n)`` over the finite values; with
   one value std and interval are NaN. The t-interval is not clipped to [0, 1].
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from scipy import stats
@@ -37,7 +38,9 @@ def _checked(y_true, score, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     if not y_true.size:
         raise ValueError("no test items")
     if not (y_true.shape == score.shape == y_pred.shape) or y_true.ndim != 1:
-        raise ValueError(f"labels, scores and predictions differ in shape: {y_true.shape}, {score.shape}, {y_pred.shape}")
+        raise ValueError(
+            f"labels, scores and predictions differ in shape: {y_true.shape}, {score.shape}, {y_pred.shape}"
+        )
     for name, labels in (("labels", y_true), ("predictions", y_pred)):
         if not np.isin(labels, (0, 1)).all():
             raise ValueError(f"{name} must be 0 (real) or 1 (fake), got {sorted(set(np.unique(labels)) - {0, 1})[:5]}")

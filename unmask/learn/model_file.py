@@ -28,6 +28,7 @@ checksum. Every refusal is a ``ModelFileError`` naming the file and the field.
 The checksum catches corruption and accidental edits; it is not a signature:
 anyone can compute it for a file they changed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -78,8 +79,18 @@ MODEL_SCHEMA = {
     "title": "unmask model file",
     "type": "object",
     "additionalProperties": False,
-    "required": ["format_version", "kind", "variant", "feature_length", "threshold", "scaler", "parameters",
-                 "calibration", "provenance", "checksum"],
+    "required": [
+        "format_version",
+        "kind",
+        "variant",
+        "feature_length",
+        "threshold",
+        "scaler",
+        "parameters",
+        "calibration",
+        "provenance",
+        "checksum",
+    ],
     "properties": {
         "format_version": {"const": FORMAT_VERSION},
         "kind": {"enum": sorted(PARAMETERS)},
@@ -93,7 +104,10 @@ MODEL_SCHEMA = {
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["mean", "scale"],
-                    "properties": {"mean": _NUMBERS, "scale": dict(_NUMBERS, items={"type": "number", "exclusiveMinimum": 0})},
+                    "properties": {
+                        "mean": _NUMBERS,
+                        "scale": dict(_NUMBERS, items={"type": "number", "exclusiveMinimum": 0}),
+                    },
                 },
             ]
         },
@@ -102,7 +116,11 @@ MODEL_SCHEMA = {
             "type": "object",
             "additionalProperties": False,
             "required": ["method", "a", "b"],
-            "properties": {"method": {"const": "platt"}, "a": {"type": "number", "maximum": 0}, "b": {"type": "number"}},
+            "properties": {
+                "method": {"const": "platt"},
+                "a": {"type": "number", "maximum": 0},
+                "b": {"type": "number"},
+            },
         },
         "provenance": {
             "type": "object",
@@ -178,7 +196,9 @@ def _parse(text: str, source: str) -> object:
     try:
         return json.loads(text, parse_float=_finite_float, parse_int=_finite_int, parse_constant=_Unrepresentable)
     except ValueError as error:  # JSONDecodeError, or an integer beyond Python's digit limit
-        raise ModelFileError(f"{source}: field '(top level)': not a JSON model file ({_short(str(error), 200)[1:-1]})") from None
+        raise ModelFileError(
+            f"{source}: field '(top level)': not a JSON model file ({_short(str(error), 200)[1:-1]})"
+        ) from None
 
 
 def _field(path) -> str:
@@ -220,7 +240,11 @@ def _check_lengths(document: dict, source: str) -> None:
     n = document["feature_length"]
     parameters = document["parameters"]
     vectors = [("parameters.coef", parameters.get("coef"))]
-    vectors += [(f"parameters.{key}[{i}]", row) for key in ("support_vectors", "centroids") for i, row in enumerate(parameters.get(key, []))]
+    vectors += [
+        (f"parameters.{key}[{i}]", row)
+        for key in ("support_vectors", "centroids")
+        for i, row in enumerate(parameters.get(key, []))
+    ]
     if document["scaler"] is not None:
         vectors += [(f"scaler.{key}", document["scaler"][key]) for key in ("mean", "scale")]
     for field, values in vectors:
@@ -311,8 +335,14 @@ class Provenance:
 
 def _as_arrays(fields: dict) -> dict:
     """JSON lists as float arrays (k-means cluster labels as a tuple)."""
-    return {key: tuple(value) if key == "labels" else np.asarray(value, dtype=np.float64) if isinstance(value, list) else value
-            for key, value in fields.items()}
+    return {
+        key: tuple(value)
+        if key == "labels"
+        else np.asarray(value, dtype=np.float64)
+        if isinstance(value, list)
+        else value
+        for key, value in fields.items()
+    }
 
 
 def _to_json(component) -> dict:
@@ -343,7 +373,9 @@ class Model:
     def _features(self, X) -> np.ndarray:
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if X.ndim != 2 or X.shape[1] != self.feature_length:
-            raise ValueError(f"{self.source}: expects {self.feature_length} features ({self.variant}), got shape {X.shape}")
+            raise ValueError(
+                f"{self.source}: expects {self.feature_length} features ({self.variant}), got shape {X.shape}"
+            )
         return X if self.scaler is None else self.scaler.transform(X)
 
     def decision(self, X) -> np.ndarray:

@@ -9,11 +9,12 @@ encoding) and its crop box is reported. Every label follows its p_fake by the mo
 (``Model.is_fake``: fake where p_fake >= the stored threshold), so a label never contradicts the
 p_fake printed beside it.
 """
+
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -66,7 +67,10 @@ def crop_features(
 
 
 def predict_image(
-    model: Model, path: Path, limit: PixelLimit | None = None, detector: FaceDetector | None = None,
+    model: Model,
+    path: Path,
+    limit: PixelLimit | None = None,
+    detector: FaceDetector | None = None,
     margin: float = 0.25,
 ) -> dict:
     """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box)."""
@@ -83,8 +87,10 @@ def crop_mismatch(model: Model, faces: bool) -> str | None:
     """A warning when images are (not) face-cropped but the model was trained otherwise."""
     trained = model.provenance.face_crops
     if trained is True and not faces:
-        return (f"{model.source} was trained on face crops, but images are scored whole; "
-                "pass --faces to crop them the same way")
+        return (
+            f"{model.source} was trained on face crops, but images are scored whole; "
+            "pass --faces to crop them the same way"
+        )
     if trained is False and faces:
         return f"{model.source} was trained on whole images, but images are face-cropped (--faces)"
     return None
@@ -104,15 +110,25 @@ def predict_video(model: Model, path: Path, frames: int, margin: float, detector
         "p_fake": float(p_fake.mean()),
         "label": LABEL_NAMES[int(model.is_fake(p_fake.mean()))],
         "frames": [
-            {"frame": r.frame_index, "timestamp_ms": r.timestamp_ms, "p_fake": float(p), "label": LABEL_NAMES[int(model.is_fake(p))]}
+            {
+                "frame": r.frame_index,
+                "timestamp_ms": r.timestamp_ms,
+                "p_fake": float(p),
+                "label": LABEL_NAMES[int(model.is_fake(p))],
+            }
             for r, p in zip(cropped, p_fake)
         ],
     }
 
 
 def predict(
-    model: Model, paths: list[str | Path], frames: int = 20, margin: float = 0.25, limit: PixelLimit | None = None,
-    detector: FaceDetector | None = None, faces: bool = False,
+    model: Model,
+    paths: list[str | Path],
+    frames: int = 20,
+    margin: float = 0.25,
+    limit: PixelLimit | None = None,
+    detector: FaceDetector | None = None,
+    faces: bool = False,
 ) -> Iterator[dict | UnreadableInput]:
     """One result per input file: a dict (path, p_fake, label[, frames][, crop]) or the UnreadableInput it raised.
 

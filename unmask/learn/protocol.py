@@ -6,6 +6,7 @@ seed ``(seed, n, r)`` (``repeat_draw``), so every analysis and classifier sees
 the same data in the same repeat. Summaries over repeats (``summarize_rows``)
 use ``metrics.summarize``: mean and sample std (ddof 1).
 """
+
 from __future__ import annotations
 
 import sys
@@ -73,7 +74,7 @@ def load_features(shards: list[str | Path]) -> Dataset:
     if len(np.unique(lengths)) > 1:
         counts = dict(zip(*np.unique(lengths, return_counts=True)))
         raise ValueError(
-            f"spectra of different lengths {({int(k): int(v) for k, v in counts.items()})}: the images have "
+            f"spectra of different lengths { ({int(k): int(v) for k, v in counts.items()}) }: the images have "
             "different sizes; set the dataset's spectrum_length to resample every spectrum to one length"
         )
     X = np.asarray(table["features"].combine_chunks().flatten(), dtype=np.float64).reshape(table.num_rows, -1)
@@ -122,7 +123,9 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     n_groups = len(set(groups[index]))
     if n_groups < 2:
         raise ValueError("the sample holds a single group (video or actor): it cannot be split without leakage")
-    folds = StratifiedGroupKFold(n_splits=min(max(2, round(1 / test_fraction)), n_groups), shuffle=True, random_state=seed)
+    folds = StratifiedGroupKFold(
+        n_splits=min(max(2, round(1 / test_fraction)), n_groups), shuffle=True, random_state=seed
+    )
     train, test = next(folds.split(index, y[index], groups[index]))
     return index[train], index[test]
 
@@ -209,7 +212,15 @@ def summarize_rows(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     for key, group in rows.groupby(keys, dropna=False, sort=False):
         for metric in METRICS:
             stats = summarize(group[metric])
-            summary.append({**dict(zip(keys, key)), "metric": metric, "mean": stats["mean"], "std": stats["std"], "repeats": stats["n"]})
+            summary.append(
+                {
+                    **dict(zip(keys, key)),
+                    "metric": metric,
+                    "mean": stats["mean"],
+                    "std": stats["std"],
+                    "repeats": stats["n"],
+                }
+            )
     return pd.DataFrame(summary, columns=[*keys, "metric", "mean", "std", "repeats"])
 
 
@@ -222,7 +233,9 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
     label, size = str(size), resolve_size(size, data.y)
     rows, predictions = [], []
     for repeat in range(repeats):
-        train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, spec.get("protocol", "sample_split"))
+        train, test, model_seed = repeat_draw(
+            data, size, repeat, test_fraction, seed, spec.get("protocol", "sample_split")
+        )
         model, solver = make_classifier(spec, seed=model_seed, n_train=len(train))
         started = time.perf_counter()
         predicted, scores = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])

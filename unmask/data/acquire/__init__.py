@@ -6,6 +6,7 @@ files under ``dest`` (resuming from what is already there) and returns them.
 ``acquire_source`` then writes the file list (path, size, sha256) that the
 workflow's manifest stage reads.
 """
+
 from __future__ import annotations
 
 import importlib

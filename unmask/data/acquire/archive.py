@@ -16,6 +16,7 @@ among the selected members before anything is written. A downloaded archive
 lives in ``_archive/``; a record there of what was extracted lets a rerun
 skip the archive entirely.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,13 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     done = _recorded(record, selection, dest)
     if done is not None:
         return _images(done)
-    item = Item(str(archive) if local else source_url(spec), archive,
-                spec.get("archive_size"), spec.get("md5"), spec.get("sha256"))
+    item = Item(
+        str(archive) if local else source_url(spec),
+        archive,
+        spec.get("archive_size"),
+        spec.get("md5"),
+        spec.get("sha256"),
+    )
     if not local:
         Downloader(Options.from_spec(spec)).fetch_all([item], dest).check()
     elif not archive.is_file():
@@ -74,15 +80,22 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     elif problem := verify(archive, item):
         raise ArchiveError(f"{archive}: {problem}")
     files = extract(archive, dest, spec.get("members"), spec.get("count"), spec.get("max_size", MAX_SIZE))
-    write_text(record, json.dumps({"selection": selection,
-                                   "files": {str(p.relative_to(dest)): p.stat().st_size for p in files}}))
+    write_text(
+        record,
+        json.dumps({"selection": selection, "files": {str(p.relative_to(dest)): p.stat().st_size for p in files}}),
+    )
     if not local and not spec.get("keep_archive", True):
         archive.unlink()
     return _images(files)
 
 
-def extract(archive: Path, dest: Path, patterns: str | list[str] | None = None,
-            count: int | None = None, max_size: int = MAX_SIZE) -> list[Path]:
+def extract(
+    archive: Path,
+    dest: Path,
+    patterns: str | list[str] | None = None,
+    count: int | None = None,
+    max_size: int = MAX_SIZE,
+) -> list[Path]:
     """Safely extract the members matching ``patterns`` (first ``count`` by name); return their paths."""
     opener, lister, writer = _format(archive)
     with opener(archive) as handle:
@@ -95,8 +108,7 @@ def extract(archive: Path, dest: Path, patterns: str | list[str] | None = None,
                 raise ArchiveError(f"{archive}: member {m.name!r} rejected: {problem}")
         total = sum(m.size for m in members)
         if total > max_size:
-            raise ArchiveError(f"{archive}: selected members hold {total} bytes uncompressed, "
-                               f"over max_size {max_size}")
+            raise ArchiveError(f"{archive}: selected members hold {total} bytes uncompressed, over max_size {max_size}")
         todo = [m for m in members if not _present(dest / m.name, m.size)]
         if todo:
             writer(handle, archive, todo, dest, max_size)
@@ -118,22 +130,37 @@ def _members_zip(zf: zipfile.ZipFile) -> list[Member]:
     out = []
     for info in zf.infolist():
         mode = info.external_attr >> 16
-        kind = ("dir" if info.is_dir() else "link" if stat.S_ISLNK(mode)
-                else "special" if mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode) else "file")
+        kind = (
+            "dir"
+            if info.is_dir()
+            else "link"
+            if stat.S_ISLNK(mode)
+            else "special"
+            if mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode)
+            else "file"
+        )
         out.append(Member(info.filename, info.file_size, kind, info))
     return out
 
 
 def _members_tar(tf: tarfile.TarFile) -> list[Member]:
-    return [Member(m.name, m.size, "dir" if m.isdir() else "file" if m.isreg()
-                   else "link" if m.issym() or m.islnk() else "special", m) for m in tf.getmembers()]
+    return [
+        Member(
+            m.name,
+            m.size,
+            "dir" if m.isdir() else "file" if m.isreg() else "link" if m.issym() or m.islnk() else "special",
+            m,
+        )
+        for m in tf.getmembers()
+    ]
 
 
 def _members_7z(sz: py7zr.SevenZipFile) -> list[Member]:
     out = []
     for f in sz.files:
-        kind = ("dir" if f.is_directory else "link" if f.is_symlink or f.is_junction
-                else "file" if f.is_file else "special")
+        kind = (
+            "dir" if f.is_directory else "link" if f.is_symlink or f.is_junction else "file" if f.is_file else "special"
+        )
         out.append(Member(f.filename, f.uncompressed or 0, kind, f))
     return out
 
@@ -147,13 +174,11 @@ def _write_streams(handle, archive: Path, members: list[Member], dest: Path, max
             while block := src.read(1 << 20):
                 written += len(block)
                 if written > max_size:
-                    raise ArchiveError(f"{archive}: extraction passed max_size {max_size} bytes "
-                                       f"at member {m.name!r}")
+                    raise ArchiveError(f"{archive}: extraction passed max_size {max_size} bytes at member {m.name!r}")
                 out.write(block)
 
 
-def _write_7z(handle: py7zr.SevenZipFile, archive: Path, members: list[Member], dest: Path,
-              max_size: int) -> None:
+def _write_7z(handle: py7zr.SevenZipFile, archive: Path, members: list[Member], dest: Path, max_size: int) -> None:
     """Extract 7z members into a staging folder, check their sizes, move them into place."""
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".extract-", dir=dest) as staging:
@@ -161,8 +186,7 @@ def _write_7z(handle: py7zr.SevenZipFile, archive: Path, members: list[Member], 
         for m in members:
             staged = Path(staging, m.name)
             if not staged.is_file() or staged.is_symlink() or staged.stat().st_size != m.size:
-                raise ArchiveError(f"{archive}: member {m.name!r} did not extract as a "
-                                   f"regular file of {m.size} bytes")
+                raise ArchiveError(f"{archive}: member {m.name!r} did not extract as a regular file of {m.size} bytes")
             (dest / m.name).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(staged, dest / m.name)
 

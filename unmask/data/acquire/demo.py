@@ -7,6 +7,7 @@ two, then up-sample by two with nearest neighbour + convolution or with a
 transposed convolution (zero insertion + a 4x4 kernel), the mechanism that
 Durall et al.'s follow-up work blames for the spectral artefacts of GANs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

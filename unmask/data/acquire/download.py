@@ -11,6 +11,7 @@ thread pool with a per-host minimum interval between requests; progress
 interstitial pages (confirm token, virus-scan form, quota exceeded) are
 passed in ``_drive_next_url``.
 """
+
 from __future__ import annotations
 
 import html
@@ -20,11 +21,11 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -59,8 +60,11 @@ class NetworkUnavailable(DownloadError):
 
 def with_local_advice(error: NetworkUnavailable, folder: Path) -> NetworkUnavailable:
     """``error`` extended with the advice to fill ``folder`` by hand and use ``method: local``."""
-    return NetworkUnavailable(f"{error}\nThe network seems unavailable. Put this source's files "
-                              f"in {folder} yourself and set `method: local` for it.", error.url)
+    return NetworkUnavailable(
+        f"{error}\nThe network seems unavailable. Put this source's files "
+        f"in {folder} yourself and set `method: local` for it.",
+        error.url,
+    )
 
 
 class DriveQuotaExceeded(DownloadError):
@@ -125,8 +129,10 @@ class Summary:
     bytes: int = 0
 
     def __str__(self) -> str:
-        return (f"download summary: {len(self.fetched)} fetched ({tqdm.format_sizeof(self.bytes, 'B')}), "
-                f"{len(self.present)} already present, {len(self.failed)} failed")
+        return (
+            f"download summary: {len(self.fetched)} fetched ({tqdm.format_sizeof(self.bytes, 'B')}), "
+            f"{len(self.present)} already present, {len(self.failed)} failed"
+        )
 
     def check(self, ignore: Callable[[DownloadError], bool] = lambda e: False) -> None:
         """Raise a DownloadError listing the failures, except those ``ignore`` accepts."""
@@ -188,9 +194,14 @@ class Downloader:
 
     def __init__(self, options: Options | None = None):
         self.options = opts = options or Options()
-        retry = _Backoff(total=opts.retries, backoff_factor=opts.backoff, backoff_max=opts.max_delay,
-                         status_forcelist=[429, *range(500, 600)], respect_retry_after_header=True,
-                         raise_on_status=False)
+        retry = _Backoff(
+            total=opts.retries,
+            backoff_factor=opts.backoff,
+            backoff_max=opts.max_delay,
+            status_forcelist=[429, *range(500, 600)],
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
         adapter = _PacedAdapter(opts.host_interval, max_retries=retry, pool_maxsize=max(1, opts.workers))
         self.session = requests.Session()
         self.session.mount("http://", adapter)
@@ -200,8 +211,7 @@ class Downloader:
         self._lock = threading.Lock()
         self._bytes = None
 
-    def fetch_all(self, items: list[Item], folder: Path,
-                  on_done: Callable[[Item], None] | None = None) -> Summary:
+    def fetch_all(self, items: list[Item], folder: Path, on_done: Callable[[Item], None] | None = None) -> Summary:
         """Fetch what is missing or bad among ``items``, in parallel; show progress and log a summary.
 
         ``on_done(item)`` runs in the worker after an item is fetched or found
@@ -216,8 +226,13 @@ class Downloader:
         interval = self.options.progress_interval
         sizes = [item.size for item in items]
         files = progress(total=len(items), unit="file", desc="download", interval=interval)
-        self._bytes = progress(total=None if None in sizes else sum(sizes), unit="B", unit_scale=True,
-                               desc="download bytes", interval=interval)
+        self._bytes = progress(
+            total=None if None in sizes else sum(sizes),
+            unit="B",
+            unit_scale=True,
+            desc="download bytes",
+            interval=interval,
+        )
 
         def work(item: Item) -> None:
             if stop.is_set():
@@ -306,15 +321,17 @@ class Downloader:
             if response.status_code == 206:
                 match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
                 if not match or int(match[1]) != offset:
-                    raise DownloadError(f"{item.url}: asked to resume at byte {offset}, server sent "
-                                        f"{response.headers.get('Content-Range')!r}", item.url)
+                    raise DownloadError(
+                        f"{item.url}: asked to resume at byte {offset}, server sent "
+                        f"{response.headers.get('Content-Range')!r}",
+                        item.url,
+                    )
                 total, mode = None if match[2] == "*" else int(match[2]), "ab"
             else:
                 length = response.headers.get("Content-Length")
                 offset, total, mode = 0, None if length is None else int(length), "wb"
             if item.size is not None and total is not None and total != item.size:
-                raise DownloadError(f"{item.url}: server announces {total} bytes, "
-                                    f"expected {item.size}", item.url)
+                raise DownloadError(f"{item.url}: server announces {total} bytes, expected {item.size}", item.url)
             received = 0
             response.raw.enforce_content_length = False  # keep the bytes of a short body: checked below
             try:
@@ -403,11 +420,16 @@ class _Forms(HTMLParser):
 def _drive_next_url(page: str, url: str, item: Item | None) -> str:
     """The URL an HTML answer leads to (Drive confirm token or virus-scan form), or raise."""
     if "Quota exceeded" in page or "Too many users have viewed or downloaded" in page:
-        where = (f"download it in a browser and put it at {item.dest} (the next run verifies "
-                 f"and uses it)") if item else "download it in a browser"
+        where = (
+            (f"download it in a browser and put it at {item.dest} (the next run verifies and uses it)")
+            if item
+            else "download it in a browser"
+        )
         raise DriveQuotaExceeded(
             f"{url}: Google Drive quota exceeded (too many downloads of this file recently). "
-            f"Retry in a few hours (Drive quotas reset within 24 hours), or {where}.", url)
+            f"Retry in a few hours (Drive quotas reset within 24 hours), or {where}.",
+            url,
+        )
     parser = _Forms()
     parser.feed(page)
     for action, inputs in parser.forms:
@@ -418,5 +440,6 @@ def _drive_next_url(page: str, url: str, item: Item | None) -> str:
     if confirm:
         return urljoin(url, confirm[0])
     title = re.search(r"<title>(.*?)</title>", page, re.S | re.I)
-    raise DownloadError(f"{url}: expected a file, got an HTML page"
-                        f"{f' titled {title[1].strip()!r}' if title else ''}", url)
+    raise DownloadError(
+        f"{url}: expected a file, got an HTML page{f' titled {title[1].strip()!r}' if title else ''}", url
+    )

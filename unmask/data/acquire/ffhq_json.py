@@ -15,6 +15,7 @@ fetched as ``images1024x1024/%05d/%05d.png`` and checked against the JSON's
 ``jpeg_q<quality>/%05d.jpg`` (OpenCV encoder, recorded in
 ``jpeg_q<quality>/conversion.json``).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import cv2
 
-from unmask.data.acquire.download import DownloadError, Downloader, Item, Options
+from unmask.data.acquire.download import Downloader, DownloadError, Item, Options
 from unmask.data.acquire.google_drive import drive_url, rebase
 from unmask.data.images import write_image
 from unmask.io import write_text
@@ -38,11 +39,16 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     """Fetch the JSON, then the selected PNGs, converting each to JPEG; return the images."""
     downloader = Downloader(Options.from_spec(spec))
     base = spec.get("drive_base")
-    json_item = Item(spec.get("json_url") or drive_url(spec.get("json_drive_id", JSON_DRIVE_ID), base),
-                     dest / JSON_NAME, spec.get("json_size", JSON_SIZE), spec.get("json_md5", JSON_MD5))
+    json_item = Item(
+        spec.get("json_url") or drive_url(spec.get("json_drive_id", JSON_DRIVE_ID), base),
+        dest / JSON_NAME,
+        spec.get("json_size", JSON_SIZE),
+        spec.get("json_md5", JSON_MD5),
+    )
     downloader.fetch_all([json_item], dest).check()
-    records = select(json.loads(json_item.dest.read_text()), spec.get("start", 0),
-                     spec.get("count", 10_000), spec.get("category"))
+    records = select(
+        json.loads(json_item.dest.read_text()), spec.get("start", 0), spec.get("count", 10_000), spec.get("category")
+    )
     quality, keep_png = spec.get("jpeg_quality", JPEG_QUALITY), spec.get("keep_png", False)
     jpeg_dir = dest / f"jpeg_q{quality}"
     outputs, items, targets = [], [], {}
@@ -56,8 +62,10 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
         items.append(Item(url, png, image["file_size"], image["file_md5"]))
         targets[png] = out
     if quality is not None:
-        write_text(jpeg_dir / "conversion.json", json.dumps(
-            {"source": "FFHQ PNG", "quality": quality, "encoder": f"opencv {cv2.__version__}"}) + "\n")
+        write_text(
+            jpeg_dir / "conversion.json",
+            json.dumps({"source": "FFHQ PNG", "quality": quality, "encoder": f"opencv {cv2.__version__}"}) + "\n",
+        )
 
     def convert(item: Item) -> None:
         if quality is not None:
@@ -71,8 +79,7 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
 
 def select(records: dict, start: int, count: int, category: str | None) -> list[tuple[int, dict]]:
     """The first ``count`` (index, image) pairs with index >= ``start`` in ``category``."""
-    chosen = sorted((int(k), v) for k, v in records.items()
-                    if int(k) >= start and category in (None, v["category"]))
+    chosen = sorted((int(k), v) for k, v in records.items() if int(k) >= start and category in (None, v["category"]))
     return [(index, record["image"]) for index, record in chosen[:count]]
 
 

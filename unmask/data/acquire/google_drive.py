@@ -5,6 +5,7 @@ Spec keys: ``files`` (list of ``{id, name, size?, md5?, sha256?}``),
 or test server) and ``download`` (downloader options). The confirm-token,
 virus-scan and quota pages are handled by the downloader.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +24,7 @@ def drive_url(file_id: str, base: str | None = None) -> str:
 def rebase(url: str, base: str | None) -> str:
     """``url`` with the Drive origin replaced by ``base`` (unchanged if not a Drive URL)."""
     if base and url.startswith(DRIVE_BASE + "/"):
-        return base.rstrip("/") + url[len(DRIVE_BASE):]
+        return base.rstrip("/") + url[len(DRIVE_BASE) :]
     return url
 
 
@@ -38,7 +39,9 @@ def source_url(spec: dict) -> str:
 
 def acquire(spec: dict, dest: Path) -> list[Path]:
     """Download the listed Drive files into ``dest``; return the images among them."""
-    items = [Item(drive_url(f["id"], spec.get("drive_base")), dest / f["name"],
-                  f.get("size"), f.get("md5"), f.get("sha256")) for f in spec["files"]]
+    items = [
+        Item(drive_url(f["id"], spec.get("drive_base")), dest / f["name"], f.get("size"), f.get("md5"), f.get("sha256"))
+        for f in spec["files"]
+    ]
     Downloader(Options.from_spec(spec)).fetch_all(items, dest).check()
     return [item.dest for item in items if item.dest.suffix.lower() in IMAGE_SUFFIXES]

@@ -8,6 +8,7 @@ Requests are sequential and carry the unmask User-Agent. Images are kept as
 ``<sha256[:16]>.jpg``; repeats (same sha256), non-JPEG or wrongly sized
 answers are discarded. Files already in ``dest`` are checked and counted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.data.acquire.download import DownloadError, Downloader, NetworkUnavailable, Options, with_local_advice
+from unmask.data.acquire.download import Downloader, DownloadError, NetworkUnavailable, Options, with_local_advice
 from unmask.io import atomic_output, file_digest
 from unmask.log import progress
 
@@ -41,14 +42,18 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     downloader = Downloader(replace(options, host_interval=max(options.host_interval, delay)))
     dest.mkdir(parents=True, exist_ok=True)
     files = _existing(dest, size)
-    bar = progress(total=count, initial=len(files), unit="image", desc="scrape",
-                   interval=downloader.options.progress_interval)
+    bar = progress(
+        total=count, initial=len(files), unit="image", desc="scrape", interval=downloader.options.progress_interval
+    )
     outcomes: Counter[str] = Counter()
     while len(files) < count:
         if outcomes.total() >= max_attempts:
-            raise DownloadError(f"{url}: only {len(files)} of {count} distinct images after "
-                                f"{max_attempts} requests ({_describe(outcomes)}); "
-                                f"raise `max_attempts` or `delay`", url)
+            raise DownloadError(
+                f"{url}: only {len(files)} of {count} distinct images after "
+                f"{max_attempts} requests ({_describe(outcomes)}); "
+                f"raise `max_attempts` or `delay`",
+                url,
+            )
         try:
             body = downloader.get(url)
         except NetworkUnavailable as e:
@@ -65,8 +70,13 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
             bar.update()
     bar.close()
     already = len(files) - outcomes["saved"]
-    log.info("scrape summary: %d new, %d already present, %d requests (%s)",
-             outcomes["saved"], already, outcomes.total(), _describe(outcomes))
+    log.info(
+        "scrape summary: %d new, %d already present, %d requests (%s)",
+        outcomes["saved"],
+        already,
+        outcomes.total(),
+        _describe(outcomes),
+    )
     return sorted(files.values())[:count]
 
 
@@ -81,7 +91,9 @@ def _existing(dest: Path, size: tuple[int, int]) -> dict[str, Path]:
         if not re.fullmatch(f"[0-9a-f]{{{PREFIX_LEN}}}", path.stem):
             continue
         digest = file_digest(path)
-        problem = "content does not match its name" if path.stem != digest[:PREFIX_LEN] else _problem(path.read_bytes(), size)
+        problem = (
+            "content does not match its name" if path.stem != digest[:PREFIX_LEN] else _problem(path.read_bytes(), size)
+        )
         if problem:
             log.warning("%s: %s; removing it", path, problem)
             path.unlink()

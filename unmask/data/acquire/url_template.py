@@ -6,6 +6,7 @@ Each file is saved under its URL's base name. Indices that answer 404 are
 skipped, counted and recorded in ``missing.tsv`` (index, url); later runs
 do not ask for the same URL again.
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,8 +44,9 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     if in_range:
         rows = "".join(f"{i}\t{url}\n" for i, url in sorted(missing.items()))
         write_text(dest / MISSING, "index\turl\n" + rows)
-        log.warning("url_template: %d of %d indices missing (HTTP 404), listed in %s",
-                    len(in_range), count, dest / MISSING)
+        log.warning(
+            "url_template: %d of %d indices missing (HTTP 404), listed in %s", len(in_range), count, dest / MISSING
+        )
     summary.check(ignore=lambda e: e.status == 404)
     return [item.dest for item in items.values() if item.dest.is_file()]
 
