@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import os
 import tempfile
@@ -17,7 +18,10 @@ os.umask(_UMASK)
 
 @contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+
+    Once it has, the temporaries that writers of ``path`` killed mid-write left behind are removed too.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -27,6 +31,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs get the usual permissions
         os.replace(tmp, path)
+        random_part = "?" * (len(tmp.name) - len(f".{path.name}..tmp"))  # mkstemp's random letters
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.{random_part}.tmp"):
+            stale.unlink(missing_ok=True)
     finally:
         tmp.unlink(missing_ok=True)
 
