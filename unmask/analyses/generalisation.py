@@ -14,7 +14,7 @@ Results are tables in long format: the pair, ``classifier``, ``metric``
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,8 @@ from unmask.learn.protocol import (
     split,
     summarize_rows,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def score_tests(train: Part, tests: dict[str, Part], classifiers: dict[str, dict], seed: int) -> list[dict]:
@@ -110,7 +112,7 @@ def cross_source_table(
     size, rows = available_size(data.y, size), []
     for repeat in range(repeats):
         rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed)
-        print(f"cross-source repeat {repeat + 1}/{repeats} done", file=sys.stderr)
+        logger.info(f"cross-source repeat {repeat + 1}/{repeats} done")
     return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
 
 
@@ -170,7 +172,7 @@ def cross_dataset_table(members: dict[str, Member]) -> pd.DataFrame:
                 rows += [
                     {"train_dataset": name, "test_dataset": row.pop("test"), "repeat": repeat, **row} for row in scored
                 ]
-        print(f"cross-dataset repeat {repeat + 1} done", file=sys.stderr)
+        logger.info(f"cross-dataset repeat {repeat + 1} done")
     return summarize_rows(pd.DataFrame(rows), ["train_dataset", "test_dataset", "classifier"])
 
 

@@ -13,8 +13,8 @@ with the dataset's variant. Per classifier and perturbation, three protocols:
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -29,6 +29,8 @@ from unmask.features import spectrum
 from unmask.features.extract import image_features
 from unmask.features.perturb import Perturbation, parse_perturbation
 from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw, summarize_rows
+
+logger = logging.getLogger(__name__)
 
 KEYS = ["classifier", "perturbation", "kind", "strength", "protocol"]
 STRENGTHS = {
@@ -82,9 +84,8 @@ def perturbed_features(
         if (now := time.perf_counter()) - reported > PROGRESS_SECONDS or i + 1 == len(rows):
             reported = now
             rate = (i + 1) / (now - started)
-            print(
-                f"repeat {repeat}: {i + 1}/{len(rows)} images x {len(perturbations)} perturbations, {rate:.1f} images/s",
-                file=sys.stderr,
+            logger.info(
+                f"repeat {repeat}: {i + 1}/{len(rows)} images x {len(perturbations)} perturbations, {rate:.1f} images/s"
             )
     return features
 
@@ -140,10 +141,7 @@ def robustness_repeat(
     ``protocol`` is the dataset's (``protocol.draw``).
     """
     size = available_size(data.y, size)
-    print(
-        f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers",
-        file=sys.stderr,
-    )
+    logger.info(f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers")
     train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol)
     sample = np.concatenate([train, test])
     perturbed = perturbed_features(paths, sample, perturbations, variant, data.X.shape[1], seed, repeat, reencode)

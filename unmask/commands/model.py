@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
+import logging
 
 from unmask.features import spectrum
 from unmask.io import write_csv
+
+logger = logging.getLogger(__name__)
 
 
 def _model(args: argparse.Namespace) -> int:
@@ -22,7 +24,7 @@ def _model(args: argparse.Namespace) -> int:
     model = dataclasses.replace(model, provenance=dataclasses.replace(model.provenance, face_crops=args.face_crops))
     save_model(args.out, model)
     write_csv(calibration, args.calibration)
-    print(f"model: {args.out}, Brier score {calibration['brier'].iloc[0]:.4f} on held-out items", file=sys.stderr)
+    logger.info(f"model: {args.out}, Brier score {calibration['brier'].iloc[0]:.4f} on held-out items")
     return 0
 
 

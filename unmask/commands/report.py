@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 from unmask.io import write_csv
+
+logger = logging.getLogger(__name__)
 
 
 def _table(args: argparse.Namespace) -> int:
@@ -53,7 +55,7 @@ def _rejects(args: argparse.Namespace) -> int:
 
     rejects = report.collect_rejects(args.manifest, args.manifest_rejects, args.features)
     write_csv(rejects, args.out)
-    print(f"rejects: {len(rejects)} files rejected", file=sys.stderr)
+    logger.info(f"rejects: {len(rejects)} files rejected")
     return 0
 
 

@@ -9,7 +9,7 @@ use ``metrics.summarize``: mean and sample std (ddof 1).
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,8 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from unmask.learn.classifiers import make_classifier, match_clusters
 from unmask.learn.metrics import binary_metrics, summarize
+
+logger = logging.getLogger(__name__)
 
 METRICS = ("accuracy", "roc_auc")  # what robustness and generalisation tables report
 
@@ -269,5 +271,5 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
                 "fit_seconds": elapsed,
             }
         )
-        print(f"{name} n={size} repeat {repeat + 1}/{repeats}: accuracy {accuracy:.3f}", file=sys.stderr)
+        logger.info(f"{name} n={size} repeat {repeat + 1}/{repeats}: accuracy {accuracy:.3f}")
     return pa.Table.from_pylist(rows, RUN_SCHEMA), pa.concat_tables(predictions)
