@@ -19,7 +19,7 @@ from unmask.config import ConfigError, validate
 from unmask.data.crops import crop_image
 from unmask.data.faces import FaceDetector
 from unmask.learn.classifiers import from_sklearn
-from unmask.learn.model_file import ModelFileError, Provenance, load_model, save_model
+from unmask.learn.model_file import ModelFileError, Provenance, checksum, load_model, save_model
 
 YUNET = REPO.parent / "shared" / "models" / "face_detection_yunet.onnx"
 SCENE_HEIGHT, SCENE_WIDTH = 900, 1200
@@ -109,7 +109,7 @@ def test_an_unreadable_image_is_a_row_with_its_reason(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     image = {"source": "s", "image": "broken.jpg", "path": str(tmp_path / "broken.jpg")}
     row = crop_image(image, tmp_path, make_detector("haar"), 0.25)
-    assert row["reason"] == "not a readable image (OpenCV cannot decode it)"
+    assert row["reason"] == "not a readable image (no JPEG or PNG decoder accepts its header)"
 
 
 def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
@@ -215,12 +215,12 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
     assert whole.returncode == 0 and "was trained on face crops, but images are scored whole" in whole.stderr
 
     document = json.loads(model.read_text())
-    document["provenance"]["face_crops"] = False
-    (tmp_path / "whole.json").write_text(json.dumps(document))
+    document["provenance"]["face_crops"] = False  # as a model of whole images would say
+    (tmp_path / "whole.json").write_text(json.dumps({**document, "checksum": checksum(document)}))
     cropped = unmask("predict", "--model", str(tmp_path / "whole.json"), "--faces", item["original"])
     assert cropped.returncode == 0 and "was trained on whole images, but images are face-cropped" in cropped.stderr
     del document["provenance"]["face_crops"]  # model files written before the field: nothing recorded, no warning
-    (tmp_path / "older.json").write_text(json.dumps(document))
+    (tmp_path / "older.json").write_text(json.dumps({**document, "checksum": checksum(document)}))
     assert load_model(tmp_path / "older.json").provenance.face_crops is None
     older = unmask("predict", "--model", str(tmp_path / "older.json"), "--faces", item["original"])
     assert older.returncode == 0 and "warning" not in older.stderr

@@ -255,6 +255,7 @@ def test_a_changed_function_body_reruns_its_stage_and_what_follows_only(demo_run
             "metrics": 1,
             "spectra": 1,
             "rejects": 1,
+            "audit": 1,  # it counts the rejects, which the features stage adds to
             **GENERALISATION,
             "all": 1,
         }, "the manifest and the acquisition do not run the FFT"

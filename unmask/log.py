@@ -136,8 +136,10 @@ def progress(
     interval: float = 30.0,
     unit_scale: bool = False,
     initial: int = 0,
+    terminal_only: bool = False,
 ) -> tqdm | LineProgress:
-    """A tqdm bar when stderr is a terminal, else a ``LineProgress`` printing every ``interval`` seconds.
+    """A tqdm bar when stderr is a terminal, else a ``LineProgress`` printing every ``interval`` seconds
+    (or, with ``terminal_only``, nothing: for a user command whose stderr is its own output).
 
     Use it like tqdm: iterate over it, or call ``update(n)`` / ``set_postfix_str``
     and ``close()`` (or use it as a context manager). ``unit_scale`` shows
@@ -147,4 +149,6 @@ def progress(
         return tqdm(
             iterable, total=total, unit=unit, desc=desc, unit_scale=unit_scale, initial=initial, file=sys.stderr
         )
+    if terminal_only:
+        return tqdm(iterable, total=total, disable=True)
     return LineProgress(iterable, total, unit, desc, interval, unit_scale, initial)

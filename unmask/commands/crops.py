@@ -13,6 +13,7 @@ def _crops(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from unmask.data.crops import crop_images, crop_videos, shard_images, shard_videos
+    from unmask.data.images import PixelLimit
     from unmask.io import write_parquet
 
     spec = json.loads(args.spec)
@@ -21,7 +22,7 @@ def _crops(args: argparse.Namespace) -> int:
     table = pa.concat_tables(
         [
             crop_videos(videos, args.crops_dir, spec["frames"], spec["faces"]),
-            crop_images(images, args.crops_dir, spec["faces"]),
+            crop_images(images, args.crops_dir, spec["faces"], PixelLimit(**spec["pixel_limit"])),
         ]
     )
     write_parquet(table, args.out)
@@ -35,7 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--spec",
         required=True,
-        help='JSON: {"sources": {video sources}, "images": {image sources}, "seed": S, "frames": N, "faces": {...}}',
+        help='JSON: {"sources": {video sources}, "images": {image sources}, "seed": S, "frames": N, "faces": {...}, '
+        '"pixel_limit": {"pixels": N, "setting": "datasets.<name>.max_pixels"}}',
     )
     command.add_argument("--shard", type=int, required=True, help="this shard's number, from 0")
     command.add_argument("--shards", type=int, required=True, help="number of shards")

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from unmask import VIDEO_SUFFIXES
 from unmask.data.faces import FaceDetector, crop_face, read_image
+from unmask.data.images import DECODER_ERRORS, PixelLimit, RejectedImage, probe
 from unmask.data.sampling import sample_paths, shard_of, stable_hash
 from unmask.data.sources import image_candidates
 from unmask.data.video import actor_ids, process_video, video_group, write_png
@@ -67,22 +68,27 @@ def make_detector(faces: dict) -> FaceDetector:
 def shard_images(sources: dict[str, dict], shards: int, seed: int) -> dict[int, list[dict]]:
     """The selected images of every image source (``{source, image, path}``), by shard of a stable hash of their id.
 
-    The selection is the manifest's own (``count``, file lists), so crops and manifest agree.
+    The selection is the manifest's own (``count``, file lists), so crops and manifest agree. An entry the
+    listing skipped comes with its ``reason``: it becomes a crop-table row without a crop, and so a reject.
     """
     by_shard: dict[int, list[dict]] = {}
     for name in sorted(sources):
-        for item in image_candidates(name, sources[name], seed):
-            image = item.id.removeprefix(f"{name}/")
-            by_shard.setdefault(shard_of(stable_hash(item.id), shards), []).append(
-                {"source": name, "image": image, "path": str(item.path)}
-            )
-    return dict(sorted(by_shard.items()))
+        candidates, skipped = image_candidates(name, sources[name], seed)
+        entries = [(item.id, str(item.path), None) for item in candidates]
+        entries += [(row["id"], row["path"], row["reason"]) for row in skipped]
+        for item_id, path, reason in entries:
+            image = {"source": name, "image": item_id.removeprefix(f"{name}/"), "path": path, "reason": reason}
+            by_shard.setdefault(shard_of(stable_hash(item_id), shards), []).append(image)
+    return {shard: sorted(images, key=lambda image: image["image"]) for shard, images in sorted(by_shard.items())}
 
 
-def crop_image(image: dict, out_dir: str | Path, detector: FaceDetector, margin: float) -> dict:
+def crop_image(
+    image: dict, out_dir: str | Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
+) -> dict:
     """Crop the most prominent face of one image (``{source, image, path}``) into ``out_dir/<source>/<image>.png``.
 
-    Returns its crop-table row; without a crop the row says why.
+    Returns its crop-table row; without a crop the row says why (the listing's ``reason``, an image over the
+    pixel ``limit`` read from its header, one that cannot be decoded, or no face).
     """
     row = {
         "source": image["source"],
@@ -91,9 +97,14 @@ def crop_image(image: dict, out_dir: str | Path, detector: FaceDetector, margin:
         "group": f"{image['source']}/{image['image']}",
         "detector": detector.name,
     }
+    if image.get("reason"):
+        return row | {"reason": image["reason"]}
     try:
+        probe(image["path"], limit)
         pixels = read_image(image["path"])
-    except OSError as error:
+    except RejectedImage as error:
+        return row | {"reason": str(error)}
+    except DECODER_ERRORS as error:
         return row | {"reason": f"cannot read the image: {error}"}
     if pixels is None:
         return row | {"reason": "not a readable image (OpenCV cannot decode it)"}
@@ -105,12 +116,11 @@ def crop_image(image: dict, out_dir: str | Path, detector: FaceDetector, margin:
     return row | {"crop": str(crop), "x": box.x, "y": box.y, "size": box.size}
 
 
-def crop_images(images: list[dict], out_dir: str | Path, faces: dict) -> pa.Table:
+def crop_images(images: list[dict], out_dir: str | Path, faces: dict, limit: PixelLimit | None = None) -> pa.Table:
     """Face crops of a shard of images (``{source, image, path}``), one row each."""
     detector, margin = make_detector(faces), faces["margin"]
-    rows = [
-        crop_image(image, out_dir, detector, margin) for image in progress(images, len(images), "image", "face crops")
-    ]
+    images = progress(images, len(images), "image", "face crops")
+    rows = [crop_image(image, out_dir, detector, margin, limit) for image in images]
     return pa.Table.from_pylist(rows, CROPS_SCHEMA)
 
 

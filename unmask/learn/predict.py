@@ -137,7 +137,7 @@ def predict(
     an image with more pixels than ``limit`` is refused from its header, before it is decoded.
     """
     files = expand(paths)
-    for path in progress(files, len(files), "file", "predict"):
+    for path in progress(files, len(files), "file", "predict", terminal_only=True):
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 detector = detector or FaceDetector()

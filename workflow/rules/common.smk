@@ -192,11 +192,16 @@ def crops_spec(wildcards):
     sampled = any("count" in s for s in [*sources.values(), *images.values()])
     spec = {"sources": sources, "images": images, "seed": dataset["seed"] if sampled else 0}
     faces = {key: value for key, value in dataset["faces"].items() if key != "crop"}  # crop picks the sources
-    spec.update(frames=dataset["video"]["frames"], faces=faces)
+    spec.update(frames=dataset["video"]["frames"], faces=faces, pixel_limit=pixel_limit(wildcards.dataset))
     return json.dumps(spec, sort_keys=True)
 
 
 # manifest
+
+
+def pixel_limit(dataset):
+    """The most pixels an image of ``dataset`` may have, with the setting to name when one has more."""
+    return {"pixels": DATASETS[dataset]["max_pixels"], "setting": f"datasets.{dataset}.max_pixels"}
 
 
 def manifest_cache(dataset):
@@ -253,7 +258,7 @@ def manifest_spec(wildcards):
     }
     cache.save()
     spec = {"sources": sources}
-    spec["pixel_limit"] = {"pixels": dataset["max_pixels"], "setting": f"datasets.{wildcards.dataset}.max_pixels"}
+    spec["pixel_limit"] = pixel_limit(wildcards.dataset)
     if video_sources(wildcards.dataset):
         spec["split_by"] = dataset["video"]["split_by"]
     if size := dataset.get("image_size"):
