@@ -74,7 +74,7 @@ def test_synthetic_videos_end_to_end(tmp_path):
         frames_of = predictions[predictions["classifier"] == classifier]
         votes = frames_of.groupby(["repeat", "video"]).agg(label=("label", "first"), fake=("predicted", "mean"))
         correct = ((votes["fake"] >= 0.5).astype(int) == votes["label"]).groupby("repeat").mean()
-        assert videos[classifier].iloc[0] == pytest.approx(correct.mean(), abs=1e-12), classifier
+        assert videos[classifier].iloc[0] == pytest.approx(correct.mean(), abs=5e-7), classifier  # CSV: 6 digits
 
     manifest = pd.read_parquet(workdir / "results/clips/manifest.parquet")
     assert (manifest["width"] == manifest["height"]).all(), "face crops are square"

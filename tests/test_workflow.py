@@ -47,7 +47,7 @@ def test_demo_outputs(demo_run):
     for classifier in CLASSIFIERS:  # each cell is the mean of that classifier's repeats at that size
         for samples, cell in zip(table["samples"], table[classifier]):
             runs = pq.read_table(workdir / f"results/demo/runs/{classifier}/n{samples}.parquet").to_pandas()
-            assert cell == pytest.approx(runs["accuracy"].mean(), abs=1e-12), (classifier, samples)
+            assert cell == pytest.approx(runs["accuracy"].mean(), abs=5e-7), (classifier, samples)  # CSV: 6 digits
     assert table["logreg"].iloc[0] > 0.6, "the demo's fakes are spectrally distinct: a linear model must beat chance"
     runs = pq.read_table(workdir / "results/demo/runs/svm/n40.parquet").to_pandas()
     assert len(runs) == 3 and set(runs["n_test"]) == {8}
