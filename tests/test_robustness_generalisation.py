@@ -10,14 +10,12 @@ from conftest import copy_workflow, snakemake, write_config
 
 from unmask.analyses.generalisation import (
     Member,
-    check_compatible,
     cross_dataset_table,
     cross_source_draw,
     cross_source_table,
     plot_matrices,
 )
 from unmask.analyses.robustness import (
-    parse_perturbations,
     perturbed_features,
     plot_robustness,
     robustness_repeat,
@@ -26,6 +24,8 @@ from unmask.analyses.robustness import (
 from unmask.data.acquire import demo
 from unmask.features import extract as features
 from unmask.features import spectrum
+from unmask.features.perturb import parse_perturbations
+from unmask.features.spectrum import check_compatible
 from unmask.learn.protocol import Dataset, Part, fit_scores, repeat_draw, run_repeats
 
 VARIANT = spectrum.get_variant("faces_hq")

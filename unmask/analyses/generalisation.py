@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from unmask.analyses.report import save_figure
+from unmask.features import spectrum
 from unmask.learn.protocol import (
     Dataset,
     Part,
@@ -116,21 +117,6 @@ def cross_source_table(
     return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
 
 
-def check_compatible(features: dict[str, tuple[str, int | None]]) -> None:
-    """Refuse datasets whose features differ in variant or length (a length of None is not known yet)."""
-    variants = {variant for variant, _ in features.values()}
-    lengths = {length for _, length in features.values() if length is not None}
-    if len(variants) > 1 or len(lengths) > 1:
-        described = ", ".join(
-            f"{name} has {variant} features of length {length or 'set by its images'}"
-            for name, (variant, length) in features.items()
-        )
-        raise ValueError(
-            f"cross-dataset generalisation needs one feature variant and one length, but {described}; "
-            "give these datasets one `variant` and one `spectrum_length`"
-        )
-
-
 @dataclass(frozen=True)
 class Member:
     """A dataset of a cross-dataset comparison with its protocol settings."""
@@ -160,7 +146,7 @@ def load_members(spec: dict[str, dict]) -> dict[str, Member]:
 
 def cross_dataset_table(members: dict[str, Member]) -> pd.DataFrame:
     """Train on each dataset's training part, test on every dataset's test part, with each dataset's classifiers."""
-    check_compatible({name: (m.variant, m.data.X.shape[1]) for name, m in members.items()})
+    spectrum.check_compatible({name: (m.variant, m.data.X.shape[1]) for name, m in members.items()})
     rows = []
     for repeat in range(max(m.repeats for m in members.values())):
         splits = {name: m.draw(repeat) for name, m in members.items()}

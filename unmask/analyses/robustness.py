@@ -27,7 +27,7 @@ from unmask.analyses.report import save_figure
 from unmask.data.images import read_gray
 from unmask.features import spectrum
 from unmask.features.extract import image_features
-from unmask.features.perturb import Perturbation, parse_perturbation
+from unmask.features.perturb import Perturbation
 from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw, summarize_rows
 
 logger = logging.getLogger(__name__)
@@ -155,14 +155,6 @@ def robustness_repeat(
         )
     ]
     return pd.DataFrame(rows)
-
-
-def parse_perturbations(names: list[str]) -> list[Perturbation]:
-    """Perturbations from names such as ``jpeg:70``; duplicates are an error."""
-    perturbations = [parse_perturbation(name) for name in names]
-    if len({p.name for p in perturbations}) < len(perturbations):
-        raise ValueError(f"perturbations listed twice in {names}")
-    return perturbations
 
 
 def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ def _robustness(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from unmask.analyses import robustness
+    from unmask.features.perturb import parse_perturbations
     from unmask.io import write_parquet
     from unmask.learn.protocol import load_features
 
@@ -21,7 +22,7 @@ def _robustness(args: argparse.Namespace) -> int:
         data,
         robustness.image_paths(args.manifest, data.ids),
         json.loads(args.classifiers),
-        robustness.parse_perturbations(args.perturbations),
+        parse_perturbations(args.perturbations),
         spectrum.get_variant(args.variant, args.length),
         args.size,
         args.repeat,

@@ -140,3 +140,11 @@ def parse_perturbation(text: str) -> Perturbation:
         return Perturbation(kind, strength)
     except ValueError as error:
         raise ValueError(f"perturbation {text!r}: {error}; write {KINDS[kind].example}") from None
+
+
+def parse_perturbations(names: list[str]) -> list[Perturbation]:
+    """Perturbations from names such as ``jpeg:70``; duplicates are an error."""
+    perturbations = [parse_perturbation(name) for name in names]
+    if len({p.name for p in perturbations}) < len(perturbations):
+        raise ValueError(f"perturbations listed twice in {names}")
+    return perturbations

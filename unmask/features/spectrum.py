@@ -194,3 +194,18 @@ def features(image: np.ndarray, variant: Variant | str) -> np.ndarray:
     if variant.normalise:
         profile = profile / profile[0]
     return profile
+
+
+def check_compatible(features: dict[str, tuple[str, int | None]]) -> None:
+    """Refuse datasets whose features differ in variant or length (a length of None is not known yet)."""
+    variants = {variant for variant, _ in features.values()}
+    lengths = {length for _, length in features.values() if length is not None}
+    if len(variants) > 1 or len(lengths) > 1:
+        described = ", ".join(
+            f"{name} has {variant} features of length {length or 'set by its images'}"
+            for name, (variant, length) in features.items()
+        )
+        raise ValueError(
+            f"cross-dataset generalisation needs one feature variant and one length, but {described}; "
+            "give these datasets one `variant` and one `spectrum_length`"
+        )

@@ -16,14 +16,13 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
 )
 
-from unmask.analyses.generalisation import check_compatible
-from unmask.analyses.robustness import parse_perturbations
 from unmask.code_closure import code_digest
 from unmask.config import ConfigError, load_yaml, validate
 from unmask.data.crops import shard_videos
 from unmask.data.file_facts import FactsCache
 from unmask.data.manifest import listing_fingerprint
-from unmask.features.spectrum import VARIANTS
+from unmask.features.perturb import parse_perturbations
+from unmask.features.spectrum import VARIANTS, check_compatible
 
 
 def stop(message):
