@@ -24,7 +24,8 @@ import numpy as np
 from matplotlib import cbook
 
 from unmask.data.faces import HAAR_CASCADE, FaceDetector, square_box
-from unmask.data.video import process_video, read_samples, sample_frame_indices, write_png
+from unmask.data.images import write_image
+from unmask.data.video import process_video, read_samples, sample_frame_indices
 
 YUNET = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "face_detection_yunet.onnx"
 
@@ -111,7 +112,7 @@ def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
         crop = np.ascontiguousarray(sample.image[y : y + size, x : x + size])
         stages["crop"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        write_png(out_dir / f"{sample.index:06d}.png", crop)
+        write_image(out_dir / f"{sample.index:06d}.png", crop)
         stages["write"].append(time.perf_counter() - start)
     stages["decode"].pop()  # the final call that found the generator exhausted
     return stages
@@ -136,7 +137,7 @@ def before(video: Path, n: int, out_dir: Path) -> list[tuple[int, int, int] | No
             continue
         face = tuple(float(v) / scale for v in faces[np.argmax(faces[:, 2] * faces[:, 3])])
         x, y, size = square_box(face, frame.shape[1], frame.shape[0])
-        write_png(out_dir / f"{index:06d}.png", frame[y : y + size, x : x + size])
+        write_image(out_dir / f"{index:06d}.png", frame[y : y + size, x : x + size])
         boxes.append((x, y, size))
     capture.release()
     return boxes

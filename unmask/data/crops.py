@@ -13,10 +13,10 @@ import pyarrow as pa
 
 from unmask import VIDEO_SUFFIXES
 from unmask.data.faces import FaceDetector, crop_face, read_image
-from unmask.data.images import DECODER_ERRORS, PixelLimit, RejectedImage, probe
+from unmask.data.images import DECODER_ERRORS, PixelLimit, RejectedImage, probe, write_image
 from unmask.data.sampling import sample_paths, shard_of, stable_hash
 from unmask.data.sources import image_candidates
-from unmask.data.video import actor_ids, process_video, video_group, write_png
+from unmask.data.video import actor_ids, process_video, video_group
 from unmask.io import list_files
 from unmask.log import progress
 
@@ -112,7 +112,7 @@ def crop_image(
     if box is None:
         return row | {"reason": f"no face found ({detector.describe()})"}
     crop = Path(out_dir) / image["source"] / f"{image['image']}.png"
-    write_png(crop, pixels[box.y : box.y + box.size, box.x : box.x + box.size])
+    write_image(crop, pixels[box.y : box.y + box.size, box.x : box.x + box.size])
     return row | {"crop": str(crop), "x": box.x, "y": box.y, "size": box.size}
 
 

@@ -196,11 +196,6 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
         yield SampledFrame(None, None, None, reason)
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write an image as a lossless PNG, atomically."""
-    write_image(path, image)
-
-
 def process_video(
     path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -226,7 +221,7 @@ def process_video(
             else:
                 x, y, size = crop.x, crop.y, crop.size
                 crop_path = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
-                write_png(crop_path, crop.pixels)
+                write_image(crop_path, crop.pixels)
                 crop_path = str(crop_path)
         records.append(FrameRecord(str(path), sample.index, sample.timestamp_ms, crop_path, x, y, size, reason))
     return records
