@@ -206,9 +206,34 @@ def test_cross_source_holds_out_items_and_groups():
     tested = np.concatenate(list(tests.values()))
     assert not set(data.groups[trained]) & set(data.groups[tested])
     for source in ("a", "b"):
-        assert len(trains[source]) == 40 and set(data.sources[trains[source]]) == {"real", source}
-        assert (data.y[tests[source]] == 1).sum() == (data.y[tests[source]] == 0).sum()
+        assert set(data.sources[trains[source]]) == {"real", source} == set(data.sources[tests[source]])
+        assert len(trains[source]) + len(tests[source]) == 40, "size is the sample before the test split"
     assert set(tests["a"][data.y[tests["a"]] == 0]) == set(tests["b"][data.y[tests["b"]] == 0]), "one held-out real set"
+    assert set(trains["a"][data.y[trains["a"]] == 0]) == set(trains["b"][data.y[trains["b"]] == 0]), "one real set"
+
+
+def test_cross_source_is_the_paper_draw_over_sources():
+    """Without groups, each source's training and test parts are the stratified split of one balanced draw."""
+    data = shifted({"a": 0, "b": 1, "c": 2})
+    trains, tests, model_seed = cross_source_draw(data, 40, 3, 0.25, SEED)
+    strata = np.array([0 if s == "real" else " abc".index(s) for s in data.sources])
+    train, test, seed = repeat_draw(data, 80, 3, 0.25, SEED, "sample_split", strata)
+    assert model_seed == seed
+    assert sorted(
+        np.concatenate([trains["a"], trains["b"][data.y[trains["b"]] == 1], trains["c"][data.y[trains["c"]] == 1]])
+    ) == sorted(train)
+    for source in "abc":
+        assert (data.sources[tests[source]] == source).sum() == (data.y[tests[source]] == 0).sum() == 5
+        assert len(trains[source]) == 30
+
+
+def test_cross_source_held_out_videos_tests_every_held_out_item():
+    data = shifted({"a": 0, "b": 1}, groups=True)
+    trains, tests, _ = cross_source_draw(data, 20, 0, 0.25, SEED, "held_out_videos")
+    tested = np.concatenate(list(tests.values()))
+    held_out = np.flatnonzero(np.isin(data.groups, data.groups[tested]))
+    assert set(tested) == set(held_out), "every item of the held-out groups is tested"
+    assert all(len(index) == 20 for index in trains.values())
 
 
 def test_cross_source_needs_two_fake_sources():

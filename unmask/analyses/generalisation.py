@@ -3,6 +3,7 @@
 * cross-source: within a dataset with at least two fake sources, train on one
   fake source (+ real images) and test on the held-out images of every fake
   source, each with held-out real images; the diagonal is the within-source result.
+  One ``protocol.repeat_draw`` per repeat, balanced over the real items and each fake source.
 * cross-dataset: train on dataset A's features, test on dataset B's; both
   must have one feature variant and length. Every dataset is sampled and split
   under its protocol by ``protocol.repeat_draw`` (the paper table's draw), so
@@ -24,16 +25,7 @@ import pandas as pd
 
 from unmask.analyses.report import save_figure
 from unmask.features import spectrum
-from unmask.learn.protocol import (
-    Dataset,
-    Part,
-    available_size,
-    fit_scores,
-    load_features,
-    repeat_draw,
-    split,
-    summarize_rows,
-)
+from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, load_features, repeat_draw, summarize_rows
 
 logger = logging.getLogger(__name__)
 
@@ -52,46 +44,44 @@ def fake_sources(data: Dataset) -> list[str]:
     return sorted(set(data.sources[data.y == 1]))
 
 
-def source_pools(data: Dataset, index: np.ndarray) -> dict[str, np.ndarray]:
-    """``index`` by pool: ``real`` (every real source together) and each fake source."""
-    pools = {"real": index[data.y[index] == 0]}
-    pools.update({source: index[data.sources[index] == source] for source in fake_sources(data)})
-    return pools
+def source_strata(data: Dataset, fakes: list[str]) -> np.ndarray:
+    """0 for every real item, ``k`` for an item of the ``k``-th fake source."""
+    return np.array([0 if label == 0 else 1 + fakes.index(source) for label, source in zip(data.y, data.sources)])
 
 
-def draw_balanced(
-    pools: dict[str, np.ndarray], rng: np.random.Generator, cap: int | None = None
-) -> dict[str, np.ndarray]:
-    """The same number of items from every pool: the smallest pool's size, at most ``cap``."""
-    count = min(len(pool) for pool in pools.values())
-    count = count if cap is None else min(count, cap)
-    return {name: rng.choice(pool, size=count, replace=False) for name, pool in pools.items()}
-
-
-def cross_source_draw(data: Dataset, size: int, repeat: int, test_fraction: float, seed: int) -> tuple[dict, dict, int]:
+def cross_source_draw(
+    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
+) -> tuple[dict, dict, int]:
     """One repeat's training and test indices per fake source, and its model seed.
 
-    Every item is split once, stratified by source and group-aware; each training set holds the
-    same real items and ``size // 2`` (at most) of one fake source, each test set the same held-out
-    real items and as many held-out items of one fake source.
+    One ``repeat_draw`` balanced over the real items and each fake source (``size // 2`` items
+    of each, before the test split, as in the paper table): the training set of a source is
+    its training items with the real ones, every test set the held-out real items with one
+    source's held-out items.
     """
-    rng = np.random.default_rng([seed, size, repeat])  # a draw of its own: per source, not per class
-    _, codes = np.unique(data.sources, return_inverse=True)
-    train, test = split(np.arange(len(data.y)), codes, data.groups, test_fraction, seed=int(rng.integers(2**31)))
-    model_seed = int(rng.integers(2**31))
-    train_draw = draw_balanced(source_pools(data, train), rng, cap=size // 2)
-    test_draw = draw_balanced(source_pools(data, test), rng)
-    real_train, real_test = train_draw.pop("real"), test_draw.pop("real")
-    trains = {source: np.concatenate([real_train, fakes]) for source, fakes in train_draw.items()}
-    tests = {source: np.concatenate([real_test, fakes]) for source, fakes in test_draw.items()}
-    return trains, tests, model_seed
+    fakes = fake_sources(data)
+    strata = source_strata(data, fakes)
+    train, test, model_seed = repeat_draw(
+        data, size // 2 * (len(fakes) + 1), repeat, test_fraction, seed, protocol, strata
+    )
+
+    def by_source(index: np.ndarray) -> dict[str, np.ndarray]:
+        return {source: index[np.isin(strata[index], (0, k))] for k, source in enumerate(fakes, start=1)}
+
+    return by_source(train), by_source(test), model_seed
 
 
 def cross_source_repeat(
-    data: Dataset, classifiers: dict[str, dict], size: int, repeat: int, test_fraction: float, seed: int
+    data: Dataset,
+    classifiers: dict[str, dict],
+    size: int,
+    repeat: int,
+    test_fraction: float,
+    seed: int,
+    protocol: str = "sample_split",
 ) -> list[dict]:
     """One repeat: train on each fake source, test on each."""
-    trains, tests, model_seed = cross_source_draw(data, size, repeat, test_fraction, seed)
+    trains, tests, model_seed = cross_source_draw(data, size, repeat, test_fraction, seed, protocol)
     test_parts = {source: Part.of(data, index) for source, index in tests.items()}
     rows = []
     for source, index in trains.items():
@@ -101,18 +91,26 @@ def cross_source_repeat(
 
 
 def cross_source_table(
-    data: Dataset, classifiers: dict[str, dict], size: int | str, repeats: int, test_fraction: float, seed: int
+    data: Dataset,
+    classifiers: dict[str, dict],
+    size: int | str,
+    repeats: int,
+    test_fraction: float,
+    seed: int,
+    protocol: str = "sample_split",
 ) -> pd.DataFrame:
     """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats.
 
-    ``size`` (a number or ``all``) caps each training set, both classes together.
+    ``size`` (a number or ``all``) is each training source's sample, both classes together, before
+    the test split; it is capped by the smallest of the real items and the fake sources.
     """
     fakes = fake_sources(data)
     if len(fakes) < 2:
         raise ValueError(f"cross-source generalisation needs at least two fake sources, the dataset has {fakes}")
-    size, rows = available_size(data.y, size), []
+    smallest = int(np.bincount(source_strata(data, fakes)).min())
+    size, rows = 2 * min(available_size(data.y, size) // 2, smallest), []
     for repeat in range(repeats):
-        rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed)
+        rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed, protocol)
         logger.info(f"cross-source repeat {repeat + 1}/{repeats} done")
     return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
 

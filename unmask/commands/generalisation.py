@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--spec",
         required=True,
-        help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S}',
+        help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S, "protocol": P}',
     )
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="one row per train and test source (CSV)")

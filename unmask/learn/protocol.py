@@ -101,14 +101,19 @@ def available_size(y: np.ndarray, size: int | str) -> int:
     return min(resolve_size(size, y), resolve_size("all", y))
 
 
-def balanced_sample(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``size`` items, half real and half fake (the fake half takes an odd one)."""
-    wanted = {0: size // 2, 1: size - size // 2}
+def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``size`` items, as many from each stratum as can be (later strata take the remainder).
+
+    The strata are the classes (0 real, 1 fake: the fake half takes an odd item) or, for
+    cross-source, the real items and each fake source.
+    """
+    codes = np.unique(strata)
     chosen = []
-    for label, count in wanted.items():
-        pool = np.flatnonzero(y == label)
+    for i, code in enumerate(codes):
+        count = size * (i + 1) // len(codes) - size * i // len(codes)
+        pool = np.flatnonzero(strata == code)
         if len(pool) < count:
-            name = "fake" if label else "real"
+            name = {0: "real", 1: "fake"}.get(code, f"'{code}'")
             raise ValueError(f"{size} samples need {count} {name} images, but only {len(pool)} are usable")
         chosen.append(rng.choice(pool, size=count, replace=False))
     return np.sort(np.concatenate(chosen))
@@ -132,27 +137,38 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     return index[train], index[test]
 
 
-def draw(data: Dataset, size: int, test_fraction: float, rng: np.random.Generator, protocol: str):
-    """Training and test indices of one repeat under a protocol.
+def draw(
+    data: Dataset, size: int, test_fraction: float, rng: np.random.Generator, protocol: str, strata: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test indices of one repeat under a protocol, balanced and stratified over ``strata``.
 
-    ``sample_split`` (the paper's Faces-HQ and CelebA protocol): a class-balanced
+    ``sample_split`` (the paper's Faces-HQ and CelebA protocol): a balanced
     sample of ``size`` items, split ``test_fraction`` for testing. ``held_out_videos``
-    (its DFD protocol): ``size`` class-balanced training items from the groups
+    (its DFD protocol): ``size`` balanced training items from the groups
     (videos) of the training part, tested on every item of the held-out groups.
     """
     if protocol == "held_out_videos":
-        pool, test = split(np.arange(len(data.y)), data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
-        return pool[balanced_sample(data.y[pool], size, rng)], test
-    index = balanced_sample(data.y, size, rng)
-    return split(index, data.y, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+        pool, test = split(np.arange(len(data.y)), strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+        return pool[balanced_sample(strata[pool], size, rng)], test
+    index = balanced_sample(strata, size, rng)
+    return split(index, strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
 
 
 def repeat_draw(
-    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
+    data: Dataset,
+    size: int,
+    repeat: int,
+    test_fraction: float,
+    seed: int,
+    protocol: str = "sample_split",
+    strata: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol."""
+    """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol.
+
+    The strata are the classes unless given (cross-source balances the real items and each fake source).
+    """
     rng = np.random.default_rng([seed, size, repeat])
-    train, test = draw(data, size, test_fraction, rng, protocol)
+    train, test = draw(data, size, test_fraction, rng, protocol, data.y if strata is None else strata)
     return train, test, int(rng.integers(2**31))
 
 

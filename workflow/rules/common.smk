@@ -336,6 +336,7 @@ def generalisation_spec(dataset):
         "repeats": settings["repeats"],
         "test_fraction": settings["test_fraction"],
         "seed": settings["seed"],
+        "protocol": settings["protocol"],
     }
 
 
