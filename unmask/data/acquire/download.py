@@ -1,15 +1,10 @@
-"""HTTP downloads shared by the acquisition methods, on a ``requests`` session.
-
-urllib3's ``Retry`` retries requests (connection errors, timeouts, 429, 5xx) with exponential backoff and
-honours ``Retry-After``. Each file streams to ``<name>.part``, which a body cut short resumes with an HTTP
-Range request, and gets its final name only once its size and checksums check out. Files download in a
-thread pool with a minimum interval between requests to one host. Google Drive's confirm link, virus-scan
-form and quota page are handled in ``_drive_next_url``.
+"""HTTP downloads shared by the acquisition methods: a ``requests`` session whose urllib3 ``Retry`` retries
+with backoff and ``Retry-After``; files stream to ``<name>.part``, resume with HTTP Range, and get their final
+name once size and checksums check out; a thread pool with per-host pacing; Google Drive's pages passed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 import re
@@ -29,6 +24,7 @@ from tqdm import tqdm
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util import Retry
 
+from unmask.io import file_digest
 from unmask.log import progress
 
 log = logging.getLogger(__name__)
@@ -99,11 +95,8 @@ def verify(path: Path, item: Item) -> str | None:
     if item.size is not None and size != item.size:
         return f"size {size} bytes, expected {item.size}"
     for name, expected in (("md5", item.md5), ("sha256", item.sha256)):
-        if expected:
-            with open(path, "rb") as f:
-                actual = hashlib.file_digest(f, name).hexdigest()
-            if actual != expected.lower():
-                return f"{name} {actual}, expected {expected.lower()}"
+        if expected and (actual := file_digest(path, name)) != expected.lower():
+            return f"{name} {actual}, expected {expected.lower()}"
     return None
 
 
@@ -182,12 +175,9 @@ class Downloader:
         self._bytes = None
 
     def fetch_all(self, items: list[Item], folder: Path, on_done: Callable[[Item], None] | None = None) -> Summary:
-        """Fetch what is missing or bad among ``items``, in parallel; show progress and log a summary.
-
-        ``on_done(item)`` runs in the worker after an item is fetched or found present and verified; a
-        DownloadError from it counts as that item's failure. If the network turns out unreachable, the
-        remaining items are skipped and NetworkUnavailable names ``folder`` as the place for files got by hand.
-        """
+        """Fetch what is missing or bad among ``items`` in parallel, calling ``on_done(item)`` after each (its
+        DownloadError is the item's failure). If the network is unreachable, the rest is skipped and
+        NetworkUnavailable names ``folder`` as the place for files got by hand."""
         summary, outcomes, unreachable = Summary(), Counter(), []
         interval, sizes = self.options.progress_interval, [item.size for item in items]
         files = progress(total=len(items), unit="file", desc="download", interval=interval)
@@ -225,10 +215,7 @@ class Downloader:
         return summary
 
     def fetch(self, item: Item) -> str:
-        """Make ``item.dest`` a verified copy of ``item.url``: ``'present'`` or ``'fetched'``.
-
-        After transient failures a partial ``.part`` stays for the next run to resume.
-        """
+        """Make ``item.dest`` a verified copy of ``item.url``: ``'present'`` or ``'fetched'``."""
         if item.dest.is_file():
             if (problem := verify(item.dest, item)) is None:
                 return "present"
@@ -287,10 +274,7 @@ class Downloader:
                 raise _Retry(f"truncated at byte {end} of {total}")
 
     def _open(self, url: str, offset: int, item: Item | None) -> requests.Response:
-        """GET ``url`` from byte ``offset``, past Google Drive's pages (the way through is remembered).
-
-        Failed requests (after urllib3's retries) and error statuses other than 416 raise DownloadError.
-        """
+        """GET ``url`` from byte ``offset`` past Google Drive's pages (remembered); raise for failures but 416."""
         origin, url = url, self.confirmed.get(url, url)
         for _ in range(MAX_HOPS + 1):
             headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -332,10 +316,8 @@ def _failure(url: str, attempts: int, last: str, status: int | None = None, kind
 
 
 def _request_failure(url: str, error: requests.RequestException, retries: int) -> DownloadError:
-    """The error for a failed request: NetworkUnavailable if its ``retries`` never connected.
-
-    An error that urllib3 does not retry (a malformed URL, say) was one attempt.
-    """
+    """The error for a failed request: NetworkUnavailable if its ``retries`` never connected; one attempt if
+    urllib3 does not retry the error (a malformed URL, say)."""
     retried = error.args[0] if error.args and isinstance(error.args[0], MaxRetryError) else None
     if retried is None:
         return _failure(url, 1, f"{type(error).__name__}: {error}")

@@ -52,13 +52,15 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
         encoder = {"source": "FFHQ PNG", "quality": quality, "encoder": f"opencv {cv2.__version__}"}
         write_text(jpeg_dir / "conversion.json", json.dumps(encoder) + "\n")
 
-    def convert(item: Item) -> None:
-        if quality is not None:
-            to_jpeg(item.dest, jpegs[item.dest], quality)
-            if not keep_png:
-                item.dest.unlink()
+    def to_jpeg(item: Item) -> None:
+        image = cv2.imread(str(item.dest), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DownloadError(f"{item.dest}: cannot convert to JPEG (not a decodable image)")
+        write_image(jpegs[item.dest], image, quality=quality)
+        if not keep_png:
+            item.dest.unlink()
 
-    downloader.fetch_all(items, dest, on_done=convert).check()
+    downloader.fetch_all(items, dest, on_done=None if quality is None else to_jpeg).check()
     return outputs
 
 
@@ -66,11 +68,3 @@ def select(records: dict, start: int, count: int, category: str | None) -> list[
     """The first ``count`` (index, image) pairs with index >= ``start`` in ``category``."""
     chosen = sorted((int(k), v) for k, v in records.items() if int(k) >= start and category in (None, v["category"]))
     return [(index, record["image"]) for index, record in chosen[:count]]
-
-
-def to_jpeg(png: Path, jpeg: Path, quality: int) -> None:
-    """Re-encode ``png`` as a JPEG of ``quality`` at ``jpeg`` (atomically)."""
-    image = cv2.imread(str(png), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DownloadError(f"{png}: cannot convert to JPEG (not a decodable image)")
-    write_image(jpeg, image, quality=quality)

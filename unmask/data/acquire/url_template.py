@@ -30,7 +30,10 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     items = {i: Item(url, dest / posixpath.basename(urlsplit(url).path)) for i, url in urls.items()}
     if len({item.dest for item in items.values()}) != len(items):
         raise ValueError(f"template {template!r} gives the same file name to different indices")
-    missing = _read_missing(dest / MISSING)
+    missing = {}
+    if (dest / MISSING).exists():
+        with open(dest / MISSING, newline="") as f:
+            missing = {int(row["index"]): row["url"] for row in csv.DictReader(f, delimiter="\t")}
     wanted = [item for i, item in items.items() if missing.get(i) != item.url]
     summary = Downloader(Options.from_spec(spec)).fetch_all(wanted, dest)
     not_found = {e.url for _, e in summary.failed if e.status == 404}
@@ -42,11 +45,3 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
         )
     summary.check(ignore=lambda e: e.status == 404)
     return [item.dest for item in items.values() if item.dest.is_file()]
-
-
-def _read_missing(path: Path) -> dict[int, str]:
-    """Indices recorded as missing by earlier runs."""
-    if not path.exists():
-        return {}
-    with open(path, newline="") as f:
-        return {int(row["index"]): row["url"] for row in csv.DictReader(f, delimiter="\t")}
