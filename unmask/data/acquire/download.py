@@ -175,8 +175,8 @@ class Downloader:
         self._bytes = None
 
     def fetch_all(self, items: list[Item], folder: Path, on_done: Callable[[Item], None] | None = None) -> Summary:
-        """Fetch what is missing or bad among ``items`` in parallel, calling ``on_done(item)`` after each (its
-        DownloadError is the item's failure). If the network is unreachable, the rest is skipped and
+        """Fetch what is missing or bad among ``items`` in parallel; ``on_done(item)`` follows each item fetched or
+        present (its DownloadError is the item's failure). If the network is unreachable, the rest is skipped and
         NetworkUnavailable names ``folder`` as the place for files got by hand."""
         summary, outcomes, unreachable = Summary(), Counter(), []
         interval, sizes = self.options.progress_interval, [item.size for item in items]
@@ -188,18 +188,16 @@ class Downloader:
             if unreachable:
                 return
             try:
-                outcome = self.fetch(item)
+                outcome, entry = self.fetch(item), item
                 if on_done:
                     on_done(item)
             except NetworkUnavailable as e:
                 unreachable.append(e)
                 return
             except DownloadError as e:
-                outcome = "failed"
-                summary.failed.append((item, e))
-            else:
-                getattr(summary, outcome).append(item)
+                outcome, entry = "failed", (item, e)
             with self._lock:
+                getattr(summary, outcome).append(entry)
                 outcomes[outcome] += 1
                 files.set_postfix_str(", ".join(f"{k} {n}" for k, n in sorted(outcomes.items())))
                 files.update()
