@@ -286,11 +286,11 @@ class Downloader:
                 status = f"HTTP {response.status_code} {response.reason}"
                 raise _failure(url, attempts, status, status=response.status_code)
             if response.headers.get("Content-Type", "").split(";")[0].strip() != "text/html":
-                self.confirmed[origin] = url
                 return response
             with response:
                 page = response.raw.read(MAX_PAGE, decode_content=True).decode("utf-8", "replace")
             url = _drive_next_url(page, response.url, item)
+            self.confirmed[origin] = url  # a resumed attempt starts past this page
         raise DownloadError(f"{url}: still an HTML page after {MAX_HOPS} confirmation steps", url)
 
     def _retrying(self, url: str, attempt: Callable):
