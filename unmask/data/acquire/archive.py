@@ -1,20 +1,17 @@
 """Images from a zip, tar(.gz/.bz2/.xz) or 7z archive (CelebA-HQ, CelebA), extracted safely.
 
-Spec keys: ``url`` or ``drive_id`` (+ ``drive_base``) to download, or
-``file`` for a local archive; ``filename`` (download name, default the
-URL's base name or ``<drive_id>.archive``); ``archive_size``, ``sha256``,
-``md5`` (optional checks of the archive file); ``members`` (glob or list of globs matched per path
-segment, so ``dataset_celebA/*.jpg`` takes top-level files only; default
-all); ``count`` (first N selected members by name; default all);
-``max_size`` (total uncompressed bytes, default 100 GiB); ``keep_archive``
+Spec keys: ``url`` or ``drive_id`` (+ ``drive_base``) to download, or ``file`` for a local archive;
+``filename`` (download name, default the URL's base name or ``<drive_id>.archive``); ``archive_size``,
+``sha256``, ``md5`` (optional checks of the archive file); ``members`` (glob or list of globs matched per path
+segment, so ``dataset_celebA/*.jpg`` takes top-level files only; default all); ``count`` (first N selected
+members by name; default all); ``max_size`` (total uncompressed bytes, default 100 GiB); ``keep_archive``
 (default true); ``download``.
 
-The format is detected from the file's content. Absolute paths, ``..``,
-links, special files, members inside ``_archive/`` and a member that is both
-a file and a folder of another (``x.jpg`` and ``x.jpg/y.jpg``) are rejected
-among the selected members before anything is written. A downloaded archive
-lives in ``_archive/``; a record there of what was extracted lets a rerun
-skip the archive entirely.
+The format is detected from the file's content. Among the selected members, absolute paths, ``..``, links,
+special files, members inside ``_archive/`` and a member that is both a file and a folder of another
+(``x.jpg`` and ``x.jpg/y.jpg``) are rejected before anything is written; tar members also pass
+``tarfile.data_filter``. A downloaded archive lives in ``_archive/``, beside a record of what was extracted
+that lets a rerun skip the archive.
 """
 
 from __future__ import annotations
@@ -49,12 +46,12 @@ class ArchiveError(ValueError):
 
 @dataclass(frozen=True)
 class Member:
-    """An archive entry: its path, declared size, kind ('file', 'dir', 'link', 'special')."""
+    """An archive entry: its path, declared size, kind ('file', 'dir', 'link', 'special') and the format's own entry."""
 
     name: str
     size: int
     kind: str
-    ref: object = None  # the format's own entry object
+    ref: object = None
 
 
 def acquire(spec: dict, dest: Path) -> list[Path]:
@@ -63,15 +60,10 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     local = spec.get("file")
     archive = Path(local) if local else dest / ARCHIVE_DIR / _filename(spec)
     record = dest / ARCHIVE_DIR / f"{archive.name}.extracted.json"
-    done = _recorded(record, selection, dest)
-    if done is not None:
+    if (done := _recorded(record, selection, dest)) is not None:
         return _images(done)
     item = Item(
-        str(archive) if local else source_url(spec),
-        archive,
-        spec.get("archive_size"),
-        spec.get("md5"),
-        spec.get("sha256"),
+        str(archive) if local else source_url(spec), archive, *(spec.get(k) for k in ("archive_size", "md5", "sha256"))
     )
     if not local:
         Downloader(Options.from_spec(spec)).fetch_all([item], dest).check()
@@ -99,18 +91,16 @@ def extract(
     """Safely extract the members matching ``patterns`` (first ``count`` by name); return their paths."""
     opener, lister, writer = _format(archive)
     with opener(archive) as handle:
-        members = [m for m in lister(handle) if m.kind != "dir" and _selected(m.name, patterns)]
-        members = sorted(members, key=lambda m: m.name)[:count]
+        members = sorted(
+            (m for m in lister(handle) if m.kind != "dir" and _selected(m.name, patterns)), key=lambda m: m.name
+        )[:count]
         names = {posixpath.normpath(m.name.replace("\\", "/")) for m in members}
         for m in members:
-            problem = _unsafe(m, names)
-            if problem:
+            if problem := _unsafe(m, names, dest):
                 raise ArchiveError(f"{archive}: member {m.name!r} rejected: {problem}")
-        total = sum(m.size for m in members)
-        if total > max_size:
+        if (total := sum(m.size for m in members)) > max_size:
             raise ArchiveError(f"{archive}: selected members hold {total} bytes uncompressed, over max_size {max_size}")
-        todo = [m for m in members if not _present(dest / m.name, m.size)]
-        if todo:
+        if todo := [m for m in members if not _present(dest / m.name, m.size)]:
             writer(handle, archive, todo, dest, max_size)
     return [dest / m.name for m in members]
 
@@ -120,53 +110,40 @@ def _format(archive: Path):
     if py7zr.is_7zfile(archive):
         return lambda p: py7zr.SevenZipFile(p, "r"), _members_7z, _write_7z
     if zipfile.is_zipfile(archive):
-        return lambda p: zipfile.ZipFile(p), _members_zip, _write_streams
+        return zipfile.ZipFile, _members_zip, _write_streams
     if tarfile.is_tarfile(archive):
-        return lambda p: tarfile.open(p, "r:*"), _members_tar, _write_streams
+        return tarfile.open, _members_tar, _write_streams
     raise ArchiveError(f"{archive}: not a zip, tar or 7z archive")
 
 
 def _members_zip(zf: zipfile.ZipFile) -> list[Member]:
-    out = []
-    for info in zf.infolist():
+    def kind(info: zipfile.ZipInfo) -> str:
         mode = info.external_attr >> 16
-        kind = (
-            "dir"
-            if info.is_dir()
-            else "link"
-            if stat.S_ISLNK(mode)
-            else "special"
-            if mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode)
-            else "file"
-        )
-        out.append(Member(info.filename, info.file_size, kind, info))
-    return out
+        if info.is_dir():
+            return "dir"
+        return "link" if stat.S_ISLNK(mode) else "special" if stat.S_IFMT(mode) and not stat.S_ISREG(mode) else "file"
+
+    return [Member(info.filename, info.file_size, kind(info), info) for info in zf.infolist()]
 
 
 def _members_tar(tf: tarfile.TarFile) -> list[Member]:
-    return [
-        Member(
-            m.name,
-            m.size,
-            "dir" if m.isdir() else "file" if m.isreg() else "link" if m.issym() or m.islnk() else "special",
-            m,
-        )
-        for m in tf.getmembers()
-    ]
+    def kind(m: tarfile.TarInfo) -> str:
+        return "dir" if m.isdir() else "file" if m.isreg() else "link" if m.issym() or m.islnk() else "special"
+
+    return [Member(m.name, m.size, kind(m), m) for m in tf.getmembers()]
 
 
 def _members_7z(sz: py7zr.SevenZipFile) -> list[Member]:
-    out = []
-    for f in sz.files:
-        kind = (
+    def kind(f) -> str:
+        return (
             "dir" if f.is_directory else "link" if f.is_symlink or f.is_junction else "file" if f.is_file else "special"
         )
-        out.append(Member(f.filename, f.uncompressed or 0, kind, f))
-    return out
+
+    return [Member(f.filename, f.uncompressed or 0, kind(f), f) for f in sz.files]
 
 
 def _write_streams(handle, archive: Path, members: list[Member], dest: Path, max_size: int) -> None:
-    """Copy zip/tar members to their paths, each atomically, stopping past ``max_size`` bytes."""
+    """Copy zip/tar members to their paths, each atomically, stopping past ``max_size`` bytes written."""
     written = 0
     for m in progress(members, total=len(members), unit="file", desc=f"extract {archive.name}"):
         src = handle.open(m.ref) if isinstance(handle, zipfile.ZipFile) else handle.extractfile(m.ref)
@@ -191,34 +168,34 @@ def _write_7z(handle: py7zr.SevenZipFile, archive: Path, members: list[Member], 
             shutil.move(staged, dest / m.name)
 
 
-def _unsafe(m: Member, names: set[str]) -> str | None:
-    """Why a member must not be extracted beside the other selected ``names`` (normalised), or None."""
+def _unsafe(m: Member, names: set[str], dest: Path) -> str | None:
+    """Why a member must not be extracted into ``dest`` beside the other selected ``names`` (normalised), or None."""
     name = m.name.replace("\\", "/")
+    parts = posixpath.normpath(name).split("/")
+    folders = {"/".join(parts[:i]) for i in range(1, len(parts))}
     if name.startswith("/") or re.match(r"[A-Za-z]:", name):
         return "absolute path"
     if ".." in name.split("/"):
         return "'..' in path"
     if m.kind in ("link", "special"):
         return f"{m.kind} entry"
-    parts = posixpath.normpath(name).split("/")
     if parts[0] == ARCHIVE_DIR:
         return f"inside {ARCHIVE_DIR}/, where the download and its record are kept (leave it out with `members`)"
-    folders = ["/".join(parts[:i]) for i in range(1, len(parts))]
-    if clash := next((f for f in folders if f in names), None):
-        return f"{clash!r} is a file in the archive and also a folder of this member"
+    if clash := sorted(folders & names):
+        return f"{clash[0]!r} is a file in the archive and also a folder of this member"
+    if isinstance(m.ref, tarfile.TarInfo):
+        try:
+            tarfile.data_filter(m.ref, str(dest))
+        except tarfile.FilterError as e:
+            return str(e)
     return None
 
 
 def _selected(name: str, patterns: str | list[str] | None) -> bool:
     """Whether ``name`` matches one of the globs segment by segment (``*`` stays within a folder)."""
-    if patterns is None:
-        return True
     parts = posixpath.normpath(name).split("/")
-    for pattern in [patterns] if isinstance(patterns, str) else patterns:
-        globs = pattern.split("/")
-        if len(globs) == len(parts) and all(map(fnmatchcase, parts, globs)):
-            return True
-    return False
+    globs = [pattern.split("/") for pattern in ([patterns] if isinstance(patterns, str) else patterns or [])]
+    return patterns is None or any(len(g) == len(parts) and all(map(fnmatchcase, parts, g)) for g in globs)
 
 
 def _present(path: Path, size: int) -> bool:
@@ -227,22 +204,18 @@ def _present(path: Path, size: int) -> bool:
 
 def _filename(spec: dict) -> str:
     """Where a downloaded archive is saved: ``filename``, the URL's base name or ``<drive_id>.archive``."""
-    if spec.get("filename"):
-        return spec["filename"]
     if spec.get("url"):
-        return posixpath.basename(spec["url"].split("?")[0]) or "source.archive"
-    return f"{spec.get('drive_id', 'source')}.archive"
+        return spec.get("filename") or posixpath.basename(spec["url"].split("?")[0]) or "source.archive"
+    return spec.get("filename") or f"{spec.get('drive_id', 'source')}.archive"
 
 
 def _recorded(record: Path, selection: dict, dest: Path) -> list[Path] | None:
     """The files a previous extraction with the same selection recorded, if all are intact."""
-    if not record.is_file():
-        return None
-    data = json.loads(record.read_text())
-    if data.get("selection") != selection:
-        return None
-    files = {dest / name: size for name, size in data["files"].items()}
-    return list(files) if all(_present(p, s) for p, s in files.items()) else None
+    data = json.loads(record.read_text()) if record.is_file() else {}
+    files = {dest / name: size for name, size in data.get("files", {}).items()}
+    if data.get("selection") == selection and all(_present(p, s) for p, s in files.items()):
+        return list(files)
+    return None
 
 
 def _images(paths: list[Path]) -> list[Path]:

@@ -1,11 +1,9 @@
 """Built-in demo data, made from the photos that the dependencies ship (a smoke test, not a benchmark).
 
-Real images are square crops of matplotlib's ``grace_hopper.jpg`` and
-scikit-learn's ``china.jpg`` and ``flower.jpg``. Fake images are the same kind
-of crops passed through a generator-style up-sampling stage: down-sample by
-two, then up-sample by two with nearest neighbour + convolution or with a
-transposed convolution (zero insertion + a 4x4 kernel), the mechanism that
-Durall et al.'s follow-up work blames for the spectral artefacts of GANs.
+Real images are square crops of matplotlib's ``grace_hopper.jpg`` and scikit-learn's ``china.jpg`` and
+``flower.jpg``. Fake images are such crops down-sampled by two, then up-sampled by two with nearest neighbour +
+convolution or with a transposed convolution (zero insertion + a 4x4 kernel), the mechanism that Durall et
+al.'s follow-up work blames for the spectral artefacts of GANs.
 """
 
 from __future__ import annotations

@@ -1,19 +1,15 @@
 """FFHQ images listed in NVlabs' ``ffhq-dataset-v2.json``, converted to JPEG.
 
-Spec keys (defaults in brackets): ``json_url`` [none: use ``json_drive_id``],
-``json_drive_id`` [NVlabs' id], ``json_size`` / ``json_md5`` [the official
-file's; null skips the check], ``drive_base`` [https://drive.google.com],
-``start`` [0], ``count`` [10,000], ``category`` [null: any; or "training" /
-"validation"], ``image_url`` [null: each record's ``file_url``; else a
-template over the record's ``image`` fields, e.g.
-``https://mirror/{file_path}``], ``jpeg_quality`` [95; null keeps PNGs
-only], ``keep_png`` [false], ``download``.
+Spec keys (defaults in brackets): ``json_url`` [none: use ``json_drive_id``], ``json_drive_id`` [NVlabs' id],
+``json_size`` / ``json_md5`` [the official file's; null skips the check], ``drive_base``
+[https://drive.google.com], ``start`` [0], ``count`` [10,000], ``category`` [null: any; or "training" /
+"validation"], ``image_url`` [null: each record's ``file_url``; else a template over the record's ``image``
+fields, e.g. ``https://mirror/{file_path}``], ``jpeg_quality`` [95; null keeps PNGs only], ``keep_png``
+[false], ``download``.
 
-The first ``count`` records with index >= ``start`` (and the category) are
-fetched as ``images1024x1024/%05d/%05d.png`` and checked against the JSON's
-``file_size`` and ``file_md5``; each PNG then becomes
-``jpeg_q<quality>/%05d.jpg`` (OpenCV encoder, recorded in
-``jpeg_q<quality>/conversion.json``).
+The first ``count`` records with index >= ``start`` (and the category) are fetched as
+``images1024x1024/%05d/%05d.png`` and checked against the JSON's ``file_size`` and ``file_md5``; each PNG then
+becomes ``jpeg_q<quality>/%05d.jpg`` (OpenCV encoder, recorded in ``jpeg_q<quality>/conversion.json``).
 """
 
 from __future__ import annotations
@@ -37,43 +33,34 @@ JPEG_QUALITY = 95
 
 def acquire(spec: dict, dest: Path) -> list[Path]:
     """Fetch the JSON, then the selected PNGs, converting each to JPEG; return the images."""
-    downloader = Downloader(Options.from_spec(spec))
-    base = spec.get("drive_base")
-    json_item = Item(
-        spec.get("json_url") or drive_url(spec.get("json_drive_id", JSON_DRIVE_ID), base),
-        dest / JSON_NAME,
-        spec.get("json_size", JSON_SIZE),
-        spec.get("json_md5", JSON_MD5),
-    )
+    downloader, base = Downloader(Options.from_spec(spec)), spec.get("drive_base")
+    json_url = spec.get("json_url") or drive_url(spec.get("json_drive_id", JSON_DRIVE_ID), base)
+    json_item = Item(json_url, dest / JSON_NAME, spec.get("json_size", JSON_SIZE), spec.get("json_md5", JSON_MD5))
     downloader.fetch_all([json_item], dest).check()
-    records = select(
-        json.loads(json_item.dest.read_text()), spec.get("start", 0), spec.get("count", 10_000), spec.get("category")
-    )
+    records = json.loads(json_item.dest.read_text())
     quality, keep_png = spec.get("jpeg_quality", JPEG_QUALITY), spec.get("keep_png", False)
     jpeg_dir = dest / f"jpeg_q{quality}"
-    outputs, items, targets = [], [], {}
-    for index, image in records:
+    outputs, items, jpegs = [], [], {}
+    for index, image in select(records, spec.get("start", 0), spec.get("count", 10_000), spec.get("category")):
         png = dest / image["file_path"]
-        out = png if quality is None else jpeg_dir / f"{index:05d}.jpg"
-        outputs.append(out)
-        if quality is not None and out.is_file() and (png.is_file() or not keep_png):
-            continue
-        url = spec["image_url"].format(**image) if spec.get("image_url") else rebase(image["file_url"], base)
-        items.append(Item(url, png, image["file_size"], image["file_md5"]))
-        targets[png] = out
+        outputs.append(png if quality is None else jpeg_dir / f"{index:05d}.jpg")
+        if quality is None or not outputs[-1].is_file() or (keep_png and not png.is_file()):
+            url = spec["image_url"].format(**image) if spec.get("image_url") else rebase(image["file_url"], base)
+            items.append(Item(url, png, image["file_size"], image["file_md5"]))
+            jpegs[png] = outputs[-1]
     if quality is not None:
-        write_text(
-            jpeg_dir / "conversion.json",
-            json.dumps({"source": "FFHQ PNG", "quality": quality, "encoder": f"opencv {cv2.__version__}"}) + "\n",
-        )
+        encoder = {"source": "FFHQ PNG", "quality": quality, "encoder": f"opencv {cv2.__version__}"}
+        write_text(jpeg_dir / "conversion.json", json.dumps(encoder) + "\n")
 
-    def convert(item: Item) -> None:
-        if quality is not None:
-            to_jpeg(item.dest, targets[item.dest], quality)
-            if not keep_png:
-                item.dest.unlink()
+    def to_jpeg(item: Item) -> None:
+        image = cv2.imread(str(item.dest), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DownloadError(f"{item.dest}: cannot convert to JPEG (not a decodable image)")
+        write_image(jpegs[item.dest], image, quality=quality)
+        if not keep_png:
+            item.dest.unlink()
 
-    downloader.fetch_all(items, dest, on_done=convert).check()
+    downloader.fetch_all(items, dest, on_done=None if quality is None else to_jpeg).check()
     return outputs
 
 
@@ -81,11 +68,3 @@ def select(records: dict, start: int, count: int, category: str | None) -> list[
     """The first ``count`` (index, image) pairs with index >= ``start`` in ``category``."""
     chosen = sorted((int(k), v) for k, v in records.items() if int(k) >= start and category in (None, v["category"]))
     return [(index, record["image"]) for index, record in chosen[:count]]
-
-
-def to_jpeg(png: Path, jpeg: Path, quality: int) -> None:
-    """Re-encode ``png`` as a JPEG of ``quality`` at ``jpeg`` (atomically)."""
-    image = cv2.imread(str(png), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DownloadError(f"{png}: cannot convert to JPEG (not a decodable image)")
-    write_image(jpeg, image, quality=quality)

@@ -1,9 +1,8 @@
 """Files by Google Drive id; also the Drive URL helpers the other methods share.
 
-Spec keys: ``files`` (list of ``{id, name, size?, md5?, sha256?}``),
-``drive_base`` (default ``https://drive.google.com``; point it at a mirror
-or test server) and ``download`` (downloader options). The confirm-token,
-virus-scan and quota pages are handled by the downloader.
+Spec keys: ``files`` (list of ``{id, name, size?, md5?, sha256?}``), ``drive_base`` (default
+``https://drive.google.com``; point it at a mirror or test server) and ``download`` (downloader options).
+The downloader passes Drive's confirm and virus-scan pages and explains its quota page.
 """
 
 from __future__ import annotations
@@ -23,24 +22,21 @@ def drive_url(file_id: str, base: str | None = None) -> str:
 
 def rebase(url: str, base: str | None) -> str:
     """``url`` with the Drive origin replaced by ``base`` (unchanged if not a Drive URL)."""
-    if base and url.startswith(DRIVE_BASE + "/"):
-        return base.rstrip("/") + url[len(DRIVE_BASE) :]
-    return url
+    return base.rstrip("/") + url[len(DRIVE_BASE) :] if base and url.startswith(DRIVE_BASE + "/") else url
 
 
 def source_url(spec: dict) -> str:
     """A spec's ``url``, else the download URL of its ``drive_id``."""
-    if spec.get("url"):
-        return spec["url"]
-    if spec.get("drive_id"):
-        return drive_url(spec["drive_id"], spec.get("drive_base"))
-    raise ValueError("source needs a `url` or a `drive_id`")
+    if not (spec.get("url") or spec.get("drive_id")):
+        raise ValueError("source needs a `url` or a `drive_id`")
+    return spec.get("url") or drive_url(spec["drive_id"], spec.get("drive_base"))
 
 
 def acquire(spec: dict, dest: Path) -> list[Path]:
     """Download the listed Drive files into ``dest``; return the images among them."""
+    base = spec.get("drive_base")
     items = [
-        Item(drive_url(f["id"], spec.get("drive_base")), dest / f["name"], f.get("size"), f.get("md5"), f.get("sha256"))
+        Item(drive_url(f["id"], base), dest / f["name"], f.get("size"), f.get("md5"), f.get("sha256"))
         for f in spec["files"]
     ]
     Downloader(Options.from_spec(spec)).fetch_all(items, dest).check()

@@ -1,12 +1,10 @@
 """Distinct images from a page that answers each GET with a new one (thispersondoesnotexist.com).
 
-Spec keys: ``url`` (default below), ``count`` (10,000 distinct images),
-``delay`` (2.0 s at least between requests: the site repeats an image when
-asked too fast), ``image_size`` (side or [width, height], default 1024),
-``max_attempts`` (default ``2 * count + 10``), ``download``.
-Requests are sequential and carry the unmask User-Agent. Images are kept as
-``<sha256[:16]>.jpg``; repeats (same sha256), non-JPEG or wrongly sized
-answers are discarded. Files already in ``dest`` are checked and counted.
+Spec keys: ``url`` (default below), ``count`` (10,000 distinct images), ``delay`` (2.0 s at least between
+requests: the site repeats an image when asked too fast), ``image_size`` (side or [width, height], default
+1024), ``max_attempts`` (default ``2 * count + 10``), ``download``. Requests are sequential. Images are kept as
+``<sha256[:16]>.jpg``; repeats (same sha256), non-JPEG or wrongly sized answers are discarded. Files already in
+``dest`` are checked and counted.
 """
 
 from __future__ import annotations
@@ -21,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.data.acquire.download import Downloader, DownloadError, NetworkUnavailable, Options, with_local_advice
-from unmask.io import atomic_output, file_digest
+from unmask.data.acquire.download import Downloader, DownloadError, NetworkUnavailable, Options
+from unmask.io import atomic_output
 from unmask.log import progress
 
 log = logging.getLogger(__name__)
@@ -33,47 +31,40 @@ PREFIX_LEN = 16  # hex digits of the sha256 in a file name
 
 def acquire(spec: dict, dest: Path) -> list[Path]:
     """GET ``url`` until ``count`` distinct valid images are in ``dest``; return them."""
-    url, count = spec.get("url", URL), spec.get("count", 10_000)
-    delay = spec.get("delay", 2.0)
+    url, count, delay = spec.get("url", URL), spec.get("count", 10_000), spec.get("delay", 2.0)
     size = spec.get("image_size", 1024)
     size = (size, size) if isinstance(size, int) else tuple(size)
     max_attempts = spec.get("max_attempts", 2 * count + 10)
-    options = Options.from_spec(spec, host_interval=delay)
+    options = Options.from_spec(spec)
     downloader = Downloader(replace(options, host_interval=max(options.host_interval, delay)))
-    dest.mkdir(parents=True, exist_ok=True)
-    files = _existing(dest, size)
-    bar = progress(
-        total=count, initial=len(files), unit="image", desc="scrape", interval=downloader.options.progress_interval
-    )
-    outcomes: Counter[str] = Counter()
-    while len(files) < count:
-        if outcomes.total() >= max_attempts:
-            raise DownloadError(
-                f"{url}: only {len(files)} of {count} distinct images after "
-                f"{max_attempts} requests ({_describe(outcomes)}); "
-                f"raise `max_attempts` or `delay`",
-                url,
-            )
-        try:
-            body = downloader.get(url)
-        except NetworkUnavailable as e:
-            raise with_local_advice(e, dest) from None
-        digest = hashlib.sha256(body).hexdigest()
-        problem = _problem(body, size)
-        outcome = problem or ("repeat" if digest in files else "saved")
-        outcomes[outcome] += 1
-        bar.set_postfix_str(_describe(outcomes))
-        if outcome == "saved":
-            with atomic_output(dest / f"{digest[:PREFIX_LEN]}.jpg") as tmp:
-                tmp.write_bytes(body)
-            files[digest] = dest / f"{digest[:PREFIX_LEN]}.jpg"
-            bar.update()
-    bar.close()
-    already = len(files) - outcomes["saved"]
+    files, outcomes = _existing(dest, size), Counter()
+    interval = options.progress_interval
+    with progress(total=count, initial=len(files), unit="image", desc="scrape", interval=interval) as bar:
+        while len(files) < count:
+            if outcomes.total() >= max_attempts:
+                raise DownloadError(
+                    f"{url}: only {len(files)} of {count} distinct images after {max_attempts} requests "
+                    f"({_describe(outcomes)}); raise `max_attempts` or `delay`",
+                    url,
+                )
+            try:
+                body = downloader.get(url)
+            except NetworkUnavailable as e:
+                raise e.with_local_advice(dest) from None
+            digest = hashlib.sha256(body).hexdigest()
+            outcome = _problem(body, size) or ("repeat" if digest in files else "saved")
+            outcomes[outcome] += 1
+            bar.set_postfix_str(_describe(outcomes))
+            if outcome == "saved":
+                files[digest] = dest / f"{digest[:PREFIX_LEN]}.jpg"
+                with atomic_output(files[digest]) as tmp:
+                    tmp.write_bytes(body)
+                bar.update()
+    new = outcomes["saved"]
     log.info(
         "scrape summary: %d new, %d already present, %d requests (%s)",
-        outcomes["saved"],
-        already,
+        new,
+        len(files) - new,
         outcomes.total(),
         _describe(outcomes),
     )
@@ -81,24 +72,21 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
 
 
 def _existing(dest: Path, size: tuple[int, int]) -> dict[str, Path]:
-    """Valid images that earlier runs saved, by sha256; remove those of ours that fail the checks.
+    """Valid images that earlier runs saved, by sha256; those of ours that fail the checks are removed.
 
-    Only files named as this method names them are considered; anything else
-    in the folder is left alone.
+    Only files named as this method names them are considered; anything else in the folder is left alone.
     """
     files = {}
     for path in sorted(dest.glob("*.jpg")):
-        if not re.fullmatch(f"[0-9a-f]{{{PREFIX_LEN}}}", path.stem):
-            continue
-        digest = file_digest(path)
-        problem = (
-            "content does not match its name" if path.stem != digest[:PREFIX_LEN] else _problem(path.read_bytes(), size)
-        )
-        if problem:
-            log.warning("%s: %s; removing it", path, problem)
-            path.unlink()
-        else:
-            files[digest] = path
+        if re.fullmatch(f"[0-9a-f]{{{PREFIX_LEN}}}", path.stem):
+            body = path.read_bytes()
+            digest = hashlib.sha256(body).hexdigest()
+            problem = _problem(body, size) if digest.startswith(path.stem) else "content does not match its name"
+            if problem:
+                log.warning("%s: %s; removing it", path, problem)
+                path.unlink()
+            else:
+                files[digest] = path
     return files
 
 
@@ -109,9 +97,7 @@ def _problem(body: bytes, size: tuple[int, int]) -> str | None:
     image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         return "undecodable"
-    if (image.shape[1], image.shape[0]) != size:
-        return "wrong size"
-    return None
+    return None if (image.shape[1], image.shape[0]) == size else "wrong size"
 
 
 def _describe(outcomes: Counter) -> str:

@@ -1,10 +1,8 @@
 """Files named by a URL template over an index range (100K Faces).
 
-Spec keys: ``template`` (``{i}`` is the index, ``{d}`` is ``i // group``),
-``start`` (0), ``count`` (10,000), ``group`` (1000), ``download``.
-Each file is saved under its URL's base name. Indices that answer 404 are
-skipped, counted and recorded in ``missing.tsv`` (index, url); later runs
-do not ask for the same URL again.
+Spec keys: ``template`` (``{i}`` is the index, ``{d}`` is ``i // group``), ``start`` (0), ``count`` (10,000),
+``group`` (1000), ``download``. Each file is saved under its URL's base name. Indices that answer 404 are
+skipped, counted and recorded in ``missing.tsv`` (index, url); later runs do not ask for the same URL again.
 """
 
 from __future__ import annotations
@@ -28,32 +26,22 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     """Download every index's file not yet present; return the files that exist."""
     template = spec.get("template", TEMPLATE)
     start, count, group = spec.get("start", 0), spec.get("count", 10_000), spec.get("group", 1000)
-    missing = _read_missing(dest / MISSING)
-    items: dict[int, Item] = {}
-    for i in range(start, start + count):
-        url = template.format(i=i, d=i // group)
-        items[i] = Item(url, dest / posixpath.basename(urlsplit(url).path))
-    names = {item.dest for item in items.values()}
-    if len(names) != len(items):
+    urls = {i: template.format(i=i, d=i // group) for i in range(start, start + count)}
+    items = {i: Item(url, dest / posixpath.basename(urlsplit(url).path)) for i, url in urls.items()}
+    if len({item.dest for item in items.values()}) != len(items):
         raise ValueError(f"template {template!r} gives the same file name to different indices")
-    wanted = {i: item for i, item in items.items() if missing.get(i) != item.url}
-    summary = Downloader(Options.from_spec(spec)).fetch_all(list(wanted.values()), dest)
+    missing = {}
+    if (dest / MISSING).exists():
+        with open(dest / MISSING, newline="") as f:
+            missing = {int(row["index"]): row["url"] for row in csv.DictReader(f, delimiter="\t")}
+    wanted = [item for i, item in items.items() if missing.get(i) != item.url]
+    summary = Downloader(Options.from_spec(spec)).fetch_all(wanted, dest)
     not_found = {e.url for _, e in summary.failed if e.status == 404}
-    missing.update({i: item.url for i, item in wanted.items() if item.url in not_found})
-    in_range = [i for i, item in items.items() if missing.get(i) == item.url]
-    if in_range:
-        rows = "".join(f"{i}\t{url}\n" for i, url in sorted(missing.items()))
-        write_text(dest / MISSING, "index\turl\n" + rows)
+    missing.update({i: url for i, url in urls.items() if url in not_found})
+    if in_range := [i for i, url in urls.items() if missing.get(i) == url]:
+        write_text(dest / MISSING, "index\turl\n" + "".join(f"{i}\t{url}\n" for i, url in sorted(missing.items())))
         log.warning(
             "url_template: %d of %d indices missing (HTTP 404), listed in %s", len(in_range), count, dest / MISSING
         )
     summary.check(ignore=lambda e: e.status == 404)
     return [item.dest for item in items.values() if item.dest.is_file()]
-
-
-def _read_missing(path: Path) -> dict[int, str]:
-    """Indices recorded as missing by earlier runs."""
-    if not path.exists():
-        return {}
-    with open(path, newline="") as f:
-        return {int(row["index"]): row["url"] for row in csv.DictReader(f, delimiter="\t")}
