@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 from unmask.features import fourier
 
@@ -48,9 +49,28 @@ def logging_as_the_cli_sets_it_up():
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory):
-    """A private copy of the workflow, run once on the small demo; tests that change it restore it."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
+def demo_run(tmp_path_factory, worker_id):
+    """A private copy of the workflow, run on the small demo; tests that change it restore it.
+
+    The demo runs once per test session: under pytest-xdist the first worker to need it runs it
+    in the session's shared folder (the others wait on a lock), and every worker copies the result.
+    """
+    if worker_id == "master":  # no xdist
+        return _run_demo(tmp_path_factory.mktemp("demo"))
+    shared = tmp_path_factory.getbasetemp().parent / "demo"
+    with FileLock(f"{shared}.lock"):
+        if not shared.exists():
+            partial, _ = _run_demo(shared.with_name("demo.partial"))
+            partial.rename(shared)
+    workdir = tmp_path_factory.getbasetemp() / "demo"
+    shutil.copytree(shared, workdir, symlinks=True)
+    return workdir, workdir / "small.yaml"
+
+
+def _run_demo(workdir: Path) -> tuple[Path, Path]:
+    """The workflow run on the small demo in ``workdir``; its folder and config file."""
+    workdir.mkdir(exist_ok=True)
+    copy_workflow(workdir)
     config = write_config(workdir / "small.yaml", SMALL_DEMO)
     snakemake(workdir, "--configfile", str(config))
     return workdir, config

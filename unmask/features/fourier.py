@@ -27,7 +27,6 @@ from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
 
 from unmask.features.fftw_wisdom import SHAPES as WISDOM_SHAPES
 from unmask.features.fftw_wisdom import WISDOM
@@ -124,5 +123,7 @@ def rfft2(image: np.ndarray) -> np.ndarray:
     pixels = _input_buffer(image.shape) if plan is None else plan.input_array
     np.copyto(pixels, image)
     if plan is None:
+        import scipy.fft  # 0.2 s to import: not where every shape has an FFTW plan
+
         return scipy.fft.rfft2(pixels, workers=1)
     return plan()
