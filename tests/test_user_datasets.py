@@ -27,6 +27,7 @@ def user_config(root, **overrides):
         "sizes": [20],
         "repeats": 2,
         "shards": 1,
+        "robustness": {"repeats": 2, "perturbations": ["jpeg:50"]},
         "sources": {
             "cameras": {"label": "real", "path": str(root / "cameras")},
             "generator": {"label": "fake", "path": str(root / "generator")},
@@ -151,7 +152,7 @@ def test_real_faces_through_the_workflow(tmp_path):
                 "sizes": [100, 20],
                 "repeats": 3,
                 "shards": 2,
-                "robustness": {"size": 200, "repeats": 2},
+                "robustness": {"size": 40, "repeats": 2},
                 "sources": {
                     "ffhq": {"label": "real", "path": str(faces / "real")},
                     "stylegan": {"label": "fake", "path": str(faces / "fake")},

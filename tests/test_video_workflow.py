@@ -35,6 +35,7 @@ def video_config(real, fake, **video):
                 "repeats": 2,
                 "shards": 2,
                 "video": {"frames": FRAMES, **video},
+                "robustness": {"repeats": 2, "perturbations": ["jpeg:50"]},
                 "sources": {
                     "actors": {"label": "real", "videos": str(real)},
                     "swaps": {"label": "fake", "videos": str(fake)},
@@ -104,7 +105,9 @@ def test_faceforensics_clips_end_to_end(tmp_path):
         root / "manipulated_sequences/Deepfakes/{compression}/videos",
     )
     config["datasets"]["clips"].update(compression="c40", sizes=[30, 16], video={"frames": 10})
-    snakemake(tmp_path, "--configfile", str(write_config(tmp_path / "ffpp.yaml", config)), snakefile=REPO / "Snakefile")
+    tables = ("results/clips_frames_table.csv", "results/clips_videos_table.csv")
+    config_file = write_config(tmp_path / "ffpp.yaml", config)
+    snakemake(tmp_path, *tables, "--configfile", str(config_file), snakefile=REPO / "Snakefile")
     frames = pd.read_csv(tmp_path / "results/clips_frames_table.csv")
     assert frames["samples"].tolist() == [30, 16]
     manifest = pd.read_parquet(tmp_path / "results/clips/manifest.parquet")
