@@ -86,7 +86,7 @@ def test_workflow_downloads_its_sources(server, tmp_path):
     assert pd.read_csv(workdir / table)["samples"].tolist() == [16]
 
     hits = len(server.hits())
-    assert planned_rules(workdir, table, "--configfile", str(config), "-s", str(REPO / "Snakefile")) == {}
+    assert planned_rules(workdir, "--configfile", str(config), "-s", str(REPO / "Snakefile"), table) == {}
     assert len(server.hits()) == hits, "a finished run asks the server for nothing"
 
 
