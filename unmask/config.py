@@ -149,10 +149,16 @@ def schema_default(*keys: str):
     ``schema_default("datasets", "*", "video", "frames")`` is a dataset's default number of video frames.
     Raises ``KeyError`` naming a key that the schema does not have.
     """
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = _schema()
     node = schema
     for key in keys:
         while "$ref" in node:  # only local references: "#/$defs/dataset"
             node = functools.reduce(lambda parent, part: parent[part], node["$ref"].lstrip("#/").split("/"), schema)
         node = node["additionalProperties"] if key == "*" else node["properties"][key]
-    return node["default"]
+    return copy.deepcopy(node["default"])
+
+
+@functools.cache
+def _schema() -> dict:
+    """The workflow's config schema, parsed once per process (with libyaml where PyYAML has it: every CLI start)."""
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
