@@ -149,7 +149,7 @@ def schema_default(*keys: str):
     ``schema_default("datasets", "*", "video", "frames")`` is a dataset's default number of video frames.
     Raises ``KeyError`` naming a key that the schema does not have.
     """
-    schema = _schema()
+    schema = _schema(SCHEMA_PATH)
     node = schema
     for key in keys:
         while "$ref" in node:  # only local references: "#/$defs/dataset"
@@ -159,6 +159,6 @@ def schema_default(*keys: str):
 
 
 @functools.cache
-def _schema() -> dict:
-    """The workflow's config schema, parsed once per process (with libyaml where PyYAML has it: every CLI start)."""
-    return yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+def _schema(path: Path) -> dict:
+    """A config schema, parsed once per process (with libyaml where PyYAML has it: every CLI start)."""
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
