@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from unmask.analyses.report import accuracy_table
+from unmask.analyses.tables import accuracy_table
 from unmask.features import spectrum
 from unmask.features.extract import FEATURES_SCHEMA, vectors_to_arrow
 from unmask.learn.classifiers import make_classifier

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unmask.analyses.report import accuracy_table, metrics_table, video_table, video_verdicts, write_table_metadata
+from unmask.analyses.tables import accuracy_table, metrics_table, video_table, video_verdicts, write_table_metadata
 from unmask.io import write_csv
 from unmask.learn.protocol import Dataset, run_repeats
 

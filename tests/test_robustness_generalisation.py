@@ -8,19 +8,14 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow, snakemake, write_config
 
+from unmask.analyses.figures import plot_matrices, plot_robustness
 from unmask.analyses.generalisation import (
     Member,
     cross_dataset_table,
     cross_source_draw,
     cross_source_table,
-    plot_matrices,
 )
-from unmask.analyses.robustness import (
-    perturbed_features,
-    plot_robustness,
-    robustness_repeat,
-    robustness_table,
-)
+from unmask.analyses.robustness import perturbed_features, robustness_repeat, robustness_table
 from unmask.data.acquire import demo
 from unmask.features import extract as features
 from unmask.features import spectrum

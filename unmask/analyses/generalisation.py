@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from unmask.analyses.report import save_figure
 from unmask.features import spectrum
 from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, load_features, repeat_draw, summarize_rows
 
@@ -158,30 +155,3 @@ def cross_dataset_table(members: dict[str, Member]) -> pd.DataFrame:
                 ]
         logger.info(f"cross-dataset repeat {repeat + 1} done")
     return summarize_rows(pd.DataFrame(rows), ["train_dataset", "test_dataset", "classifier"])
-
-
-def plot_matrices(
-    table: pd.DataFrame, train_key: str, test_key: str, path: str | Path, title: str, metric: str = "accuracy"
-) -> None:
-    """One heat-map per classifier: mean ``metric``, training set in rows, test set in columns."""
-    selected = table[table["metric"] == metric]
-    classifiers = list(dict.fromkeys(selected["classifier"]))
-    trained, tested = list(dict.fromkeys(selected[train_key])), list(dict.fromkeys(selected[test_key]))
-    size = (2.5 + (0.5 + 0.8 * len(tested)) * len(classifiers), 2.2 + 0.6 * len(trained))
-    figure, axes = plt.subplots(1, len(classifiers), figsize=size, squeeze=False, sharey=True, layout="constrained")
-    for axis, classifier in zip(axes[0], classifiers):
-        rows = selected[selected["classifier"] == classifier]
-        matrix = rows.pivot(index=train_key, columns=test_key, values="mean").reindex(index=trained, columns=tested)
-        values = matrix.to_numpy(dtype=float)
-        image = axis.imshow(values, vmin=0, vmax=1, cmap="viridis")
-        for (i, j), value in np.ndenumerate(values):
-            axis.text(
-                j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black", fontsize=8
-            )
-        axis.set_xticks(range(len(tested)), tested, rotation=30, ha="right", fontsize=8)
-        axis.set_yticks(range(len(trained)), trained, fontsize=8)
-        axis.set(xlabel=test_key.replace("_", " "), title=classifier)
-    axes[0][0].set_ylabel(train_key.replace("_", " "))
-    figure.colorbar(image, ax=axes[0].tolist(), label=f"mean test {metric}")
-    figure.suptitle(title)
-    save_figure(figure, path)

@@ -18,12 +18,10 @@ import math
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from unmask.analyses.report import save_figure
 from unmask.data.images import read_gray
 from unmask.features import spectrum
 from unmask.features.extract import image_features
@@ -33,13 +31,6 @@ from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, rep
 logger = logging.getLogger(__name__)
 
 KEYS = ["classifier", "perturbation", "kind", "strength", "protocol"]
-STRENGTHS = {
-    "jpeg": "JPEG quality",
-    "scale": "scale factor",
-    "blur": "blur sigma (pixels)",
-    "noise": "noise sigma (grey levels)",
-}
-STRONGER_WHEN_LOWER = {"jpeg", "scale"}  # a lower quality or factor is a stronger perturbation
 PROGRESS_SECONDS = 10.0
 
 
@@ -160,40 +151,3 @@ def robustness_repeat(
 def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per-repeat rows -> classifier, perturbation, kind, strength, protocol, metric, mean, std, repeats."""
     return summarize_rows(runs, KEYS)
-
-
-def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> None:
-    """Accuracy against strength, one panel per kind; solid: train clean, dashed: train perturbed, dotted: clean baseline."""
-    accuracy = table[table["metric"] == "accuracy"]
-    perturbed = accuracy[accuracy["protocol"] != "clean"]
-    kinds, classifiers = list(dict.fromkeys(perturbed["kind"])), list(dict.fromkeys(accuracy["classifier"]))
-    figure, axes = plt.subplots(
-        1, len(kinds), figsize=(3.6 * len(kinds), 4.6), squeeze=False, sharey=True, layout="constrained"
-    )
-    for axis, kind in zip(axes[0], kinds):
-        for colour, classifier in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], classifiers):
-            mine = accuracy[accuracy["classifier"] == classifier]
-            baseline = mine.loc[mine["protocol"] == "clean", "mean"]
-            axis.axhline(baseline.iloc[0], color=colour, linestyle=":", linewidth=1, label=f"{classifier}: clean")
-            for protocol, style in (("train_clean", "-"), ("train_perturbed", "--")):
-                rows = mine[(mine["kind"] == kind) & (mine["protocol"] == protocol)].sort_values("strength")
-                axis.errorbar(
-                    rows["strength"],
-                    rows["mean"],
-                    yerr=rows["std"].fillna(0),
-                    color=colour,
-                    linestyle=style,
-                    marker="o",
-                    markersize=3,
-                    capsize=2,
-                    label=f"{classifier}: {protocol}",
-                )
-        if kind in STRONGER_WHEN_LOWER:
-            axis.invert_xaxis()
-        axis.axhline(0.5, color="grey", linewidth=0.8)
-        axis.set(title=kind, xlabel=f"{STRENGTHS.get(kind, kind)}, stronger →", ylim=(0, 1.05))
-    axes[0][0].set_ylabel("test accuracy")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncol=len(classifiers), fontsize=7)
-    figure.suptitle(f"{title}: accuracy under perturbations of the images")
-    save_figure(figure, path)

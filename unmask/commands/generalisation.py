@@ -9,21 +9,21 @@ from unmask.io import write_csv
 
 
 def _cross_source(args: argparse.Namespace) -> int:
-    from unmask.analyses import generalisation
+    from unmask.analyses import figures, generalisation
     from unmask.learn.protocol import load_features
 
     table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec))
     write_csv(table, args.out)
-    generalisation.plot_matrices(table, "train_source", "test_source", args.figure, f"{args.title}: cross-source")
+    figures.plot_matrices(table, "train_source", "test_source", args.figure, f"{args.title}: cross-source")
     return 0
 
 
 def _cross_dataset(args: argparse.Namespace) -> int:
-    from unmask.analyses import generalisation
+    from unmask.analyses import figures, generalisation
 
     table = generalisation.cross_dataset_table(generalisation.load_members(json.loads(args.spec)))
     write_csv(table, args.out)
-    generalisation.plot_matrices(table, "train_dataset", "test_dataset", args.figure, "cross-dataset")
+    figures.plot_matrices(table, "train_dataset", "test_dataset", args.figure, "cross-dataset")
     return 0
 
 

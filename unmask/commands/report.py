@@ -11,49 +11,49 @@ logger = logging.getLogger(__name__)
 
 
 def _table(args: argparse.Namespace) -> int:
-    from unmask.analyses import report
+    from unmask.analyses import figures, tables
 
-    runs = report.read_runs(args.runs)
-    table = report.accuracy_table(runs, args.classifiers)
+    runs = tables.read_runs(args.runs)
+    table = tables.accuracy_table(runs, args.classifiers)
     write_csv(table, args.out)
-    report.write_table_metadata(runs, args.out)
-    report.plot_accuracy(table, args.classifiers, args.figure, args.title)
+    tables.write_table_metadata(runs, args.out)
+    figures.plot_accuracy(table, args.classifiers, args.figure, args.title)
     return 0
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from unmask.analyses import report
+    from unmask.analyses import tables
 
-    write_csv(report.metrics_table(report.read_runs(args.predictions), args.dataset), args.out)
+    write_csv(tables.metrics_table(tables.read_runs(args.predictions), args.dataset), args.out)
     return 0
 
 
 def _videos_table(args: argparse.Namespace) -> int:
-    from unmask.analyses import report
+    from unmask.analyses import tables
 
-    predictions = report.read_runs(args.predictions)
-    write_csv(report.video_table(predictions, args.classifiers, args.threshold), args.out)
+    predictions = tables.read_runs(args.predictions)
+    write_csv(tables.video_table(predictions, args.classifiers, args.threshold), args.out)
     return 0
 
 
 def _crops_figure(args: argparse.Namespace) -> int:
-    from unmask.analyses import report
+    from unmask.analyses import figures
 
-    report.plot_crops(args.manifest, args.figure, args.title)
+    figures.plot_crops(args.manifest, args.figure, args.title)
     return 0
 
 
 def _spectra(args: argparse.Namespace) -> int:
-    from unmask.analyses import report
+    from unmask.analyses import figures
 
-    report.plot_spectra(args.features, args.figure, args.title)
+    figures.plot_spectra(args.features, args.figure, args.title)
     return 0
 
 
 def _rejects(args: argparse.Namespace) -> int:
-    from unmask.analyses import report
+    from unmask.analyses import tables
 
-    rejects = report.collect_rejects(args.manifest, args.manifest_rejects, args.features)
+    rejects = tables.collect_rejects(args.manifest, args.manifest_rejects, args.features)
     write_csv(rejects, args.out)
     logger.info(f"rejects: {len(rejects)} files rejected")
     return 0

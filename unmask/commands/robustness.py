@@ -36,11 +36,11 @@ def _robustness(args: argparse.Namespace) -> int:
 
 
 def _robustness_table(args: argparse.Namespace) -> int:
-    from unmask.analyses import report, robustness
+    from unmask.analyses import figures, robustness, tables
 
-    table = robustness.robustness_table(report.read_runs(args.runs))
+    table = robustness.robustness_table(tables.read_runs(args.runs))
     write_csv(table, args.out)
-    robustness.plot_robustness(table, args.figure, args.title)
+    figures.plot_robustness(table, args.figure, args.title)
     return 0
 
 

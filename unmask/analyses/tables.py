@@ -1,23 +1,17 @@
-"""Tables and figures: the paper's accuracy table, spectra per source, accuracy vs samples, rejects."""
+"""Tables: the paper's accuracy table and its metadata, metrics over repeats, video verdicts, rejects."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sklearn.metrics import roc_auc_score
 
-matplotlib.use("Agg")
-import cv2  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
-
-from unmask.io import atomic_output, write_text  # noqa: E402
-from unmask.learn.metrics import STD, binary_metrics, summarize, summarize_repeats  # noqa: E402
-from unmask.learn.protocol import load_features  # noqa: E402
+from unmask.io import write_text
+from unmask.learn.metrics import STD, binary_metrics, summarize, summarize_repeats
 
 
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:
@@ -117,63 +111,6 @@ def write_table_metadata(runs: pd.DataFrame, table: str | Path) -> None:
     }
     metadata = {"std": STD, "classifiers": classifiers}
     write_text(Path(table).with_suffix(".json"), json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-
-
-def save_figure(figure: plt.Figure, path: str | Path) -> None:
-    """Write a figure as PNG atomically and free it."""
-    with atomic_output(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
-
-
-def plot_spectra(shards: list[str | Path], path: str | Path, title: str) -> None:
-    """Mean +- std 1-D power spectrum per source (the paper's spectra plot), real solid, fake dashed."""
-    data = load_features(shards)
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for source in sorted(set(data.sources)):
-        rows = data.sources == source
-        mean, std = data.X[rows].mean(axis=0), data.X[rows].std(axis=0)
-        fake = bool(data.y[rows][0])
-        x = np.arange(len(mean))
-        (line,) = axes.plot(
-            x, mean, linestyle="--" if fake else "-", label=f"{source} ({'fake' if fake else 'real'}, n={rows.sum()})"
-        )
-        axes.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
-    axes.set(xlabel="spatial frequency (ring index)", ylabel="power spectrum", title=f"{title}: mean ± std per source")
-    axes.legend(fontsize=8)
-    save_figure(figure, path)
-
-
-def plot_accuracy(table: pd.DataFrame, classifiers: list[str], path: str | Path, title: str) -> None:
-    """Mean test accuracy (± std over repeats) against the number of samples (evenly spaced), one line per classifier."""
-    figure, axes = plt.subplots(figsize=(6, 4))
-    ordered = table.iloc[::-1]  # smallest size first
-    positions = np.arange(len(ordered))
-    for name in classifiers:
-        axes.errorbar(
-            positions, ordered[name], yerr=ordered[f"{name}_std"].fillna(0), marker="o", capsize=3, label=name
-        )
-    axes.set_xticks(positions, [str(n) for n in ordered["samples"]])
-    axes.set(xlabel="number of samples (both classes)", ylabel="test accuracy", ylim=(0, 1.05), title=title)
-    axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
-    axes.legend()
-    save_figure(figure, path)
-
-
-def plot_crops(manifest: str | Path, path: str | Path, title: str, per_class: int = 6) -> None:
-    """Example face crops of each class (the first by a stable hash of their id), to check the data by eye."""
-    frame = pq.read_table(manifest, columns=["id", "path", "label", "shard_key"]).to_pandas()
-    figure, axes = plt.subplots(2, per_class, figsize=(1.8 * per_class, 4.2), squeeze=False)
-    for row, label in enumerate((0, 1)):
-        examples = frame[frame["label"] == label].sort_values("shard_key").head(per_class)
-        for column, axis in enumerate(axes[row]):
-            axis.axis("off")
-            if column < len(examples):
-                item = examples.iloc[column]
-                axis.imshow(cv2.cvtColor(cv2.imread(item["path"]), cv2.COLOR_BGR2RGB))
-                axis.set_title(f"{'fake' if label else 'real'}\n{item['id'][:28]}", fontsize=6)
-    figure.suptitle(f"{title}: example crops (native resolution, shown scaled)")
-    save_figure(figure, path)
 
 
 def collect_rejects(manifest: str | Path, manifest_rejects: str | Path, shards: list[str | Path]) -> pd.DataFrame:
