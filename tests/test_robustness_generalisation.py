@@ -15,7 +15,7 @@ from unmask.analyses.generalisation import (
     cross_source_draw,
     cross_source_table,
 )
-from unmask.analyses.robustness import perturbed_features, robustness_repeat, robustness_table
+from unmask.analyses.robustness import perturbed_features, robustness_repeat, robustness_table, sample_size
 from unmask.data.acquire import demo
 from unmask.features import extract as features
 from unmask.features import spectrum
@@ -120,6 +120,16 @@ def test_clean_protocol_is_the_papers(images):
     assert runs.loc[runs["protocol"] == "clean", "accuracy"].tolist() == paper["accuracy"].to_pylist()
 
 
+def test_the_sample_shrinks_to_the_megapixel_budget():
+    y = np.array([0, 1] * 1000)
+    one_megapixel = np.full(len(y), 1024 * 1024)
+    assert sample_size(y, 500, 200, np.full(len(y), 128 * 128)) == 500, "small images: the configured size"
+    assert sample_size(y, 500, 200, one_megapixel) == 190, "1024 px: 200 Mpx hold 190 images (even)"
+    assert sample_size(y, 500, 1, one_megapixel) == 20, "never below 20 items"
+    assert sample_size(y[:100], "all", 1000, one_megapixel) == 100, "capped by the usable images"
+    assert sample_size(y, 500, 200, np.r_[np.full(1001, 1024 * 1024), np.full(999, 64)]) == 190, "the median image"
+
+
 def test_robustness_table_columns_and_ranges(images, tmp_path):
     runs = robustness_runs(images, ["jpeg:90", "noise:5"], {**LOGREG, "kmeans": {"kind": "kmeans"}})
     table = robustness_table(runs)
@@ -129,11 +139,13 @@ def test_robustness_table_columns_and_ranges(images, tmp_path):
         "kind",
         "strength",
         "protocol",
+        "samples",
         "metric",
         "mean",
         "std",
         "repeats",
     ]
+    assert (table["samples"] == 80).all()
     assert len(table) == 2 * (1 + 2 * 2) * 2  # classifiers x (clean + perturbations x protocols) x metrics
     assert set(table["protocol"]) == {"clean", "train_clean", "train_perturbed"}
     assert set(table["metric"]) == {"accuracy", "roc_auc"}

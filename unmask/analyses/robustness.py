@@ -30,17 +30,27 @@ from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, rep
 
 logger = logging.getLogger(__name__)
 
-KEYS = ["classifier", "perturbation", "kind", "strength", "protocol"]
+KEYS = ["classifier", "perturbation", "kind", "strength", "protocol", "samples"]
 PROGRESS_SECONDS = 10.0
+MIN_SAMPLE = 20  # the smallest sample the megapixel budget shrinks a repeat to
 
 
-def image_paths(manifest: str | Path, ids: np.ndarray) -> np.ndarray:
-    """The manifest's path of each id, in the order of ``ids``."""
-    paths = pq.read_table(manifest, columns=["id", "path"]).to_pandas().set_index("id")["path"]
-    missing = pd.Index(ids).difference(paths.index)
+def image_paths(manifest: str | Path, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The manifest's path and pixel count of each id, in the order of ``ids``."""
+    table = pq.read_table(manifest, columns=["id", "path", "width", "height"]).to_pandas().set_index("id")
+    missing = pd.Index(ids).difference(table.index)
     if len(missing):
         raise ValueError(f"{len(missing)} featured images are not in the manifest {manifest}, e.g. {missing[0]!r}")
-    return paths.loc[ids].to_numpy()
+    rows = table.loc[ids]
+    return rows["path"].to_numpy(), (rows["width"] * rows["height"]).to_numpy()
+
+
+def sample_size(y: np.ndarray, size: int | str, megapixels: float, pixels: np.ndarray) -> int:
+    """A repeat's sample: ``size`` (capped by the usable images), shrunk so that images of the median pixel
+    count stay within ``megapixels`` decoded per repeat, to no fewer than ``MIN_SAMPLE`` items."""
+    size = available_size(y, size)
+    fitting = int(megapixels * 1e6 // max(float(np.median(pixels)), 1.0))
+    return min(size, max(fitting - fitting % 2, MIN_SAMPLE))
 
 
 def detector_features(image: np.ndarray, variant: spectrum.Variant, length: int, reencode: int | None) -> np.ndarray:
@@ -139,7 +149,14 @@ def robustness_repeat(
     clean_train, clean_test = Part.of(data, train), Part.of(data, test)
     perturbed_train, perturbed_test = perturbed[:, : len(train)], perturbed[:, len(train) :]
     rows = [
-        {"classifier": name, **_described(perturbation), "protocol": evaluation, "repeat": repeat, **metrics}
+        {
+            "classifier": name,
+            **_described(perturbation),
+            "protocol": evaluation,
+            "samples": size,
+            "repeat": repeat,
+            **metrics,
+        }
         for name, spec in classifiers.items()
         for perturbation, evaluation, metrics in _evaluations(
             spec, model_seed, perturbations, clean_train, clean_test, perturbed_train, perturbed_test
@@ -149,5 +166,5 @@ def robustness_repeat(
 
 
 def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-repeat rows -> classifier, perturbation, kind, strength, protocol, metric, mean, std, repeats."""
+    """Per-repeat rows -> classifier, perturbation, kind, strength, protocol, samples, metric, mean, std, repeats."""
     return summarize_rows(runs, KEYS)

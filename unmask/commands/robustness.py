@@ -18,13 +18,14 @@ def _robustness(args: argparse.Namespace) -> int:
     from unmask.learn.protocol import load_features
 
     data = load_features(args.features)
+    paths, pixels = robustness.image_paths(args.manifest, data.ids)
     runs = robustness.robustness_repeat(
         data,
-        robustness.image_paths(args.manifest, data.ids),
+        paths,
         json.loads(args.classifiers),
         parse_perturbations(args.perturbations),
         spectrum.get_variant(args.variant, args.length),
-        args.size,
+        robustness.sample_size(data.y, args.size, args.megapixels, pixels),
         args.repeat,
         args.test_fraction,
         args.seed,
@@ -59,6 +60,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--classifiers", required=True, help="JSON: {name: classifier spec}")
     command.add_argument("--perturbations", nargs="+", required=True, help="e.g. jpeg:70 scale:0.5 blur:1.0 noise:5")
     command.add_argument("--size", required=True, help='samples per repeat, or "all"; capped by the usable images')
+    command.add_argument(
+        "--megapixels",
+        type=float,
+        default=schema_default("datasets", "*", "robustness", "megapixels"),
+        help="decoded megapixels per repeat: the sample shrinks to fit (default %(default)s)",
+    )
     command.add_argument("--repeat", type=int, required=True, help="the repeat's number, from 0")
     command.add_argument("--test-fraction", type=float, required=True, help="fraction of a repeat's items tested")
     command.add_argument("--seed", type=int, required=True, help="seed of the draws")
