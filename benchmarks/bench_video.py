@@ -2,8 +2,10 @@
 
 "before" is the reader and detector as they were until the faces branch (OpenCV grab() of every
 frame, Haar on a copy of at most 640 px searching faces from 0.1 of its shorter side), kept here
-to compare in one run; "after" is ``process_video`` today (PyAV skipping unsampled non-reference
-frames; Haar or YuNet from ``unmask.data.faces``). Per core = sampled frames per CPU second.
+to compare in one run; the other rows are ``process_video`` (PyAV skipping unsampled non-reference
+frames) with Haar's full search (``haar_two_stage=False``, the detector until the video branch),
+Haar's two-stage search (the default, ``unmask.data.haar``) or YuNet. Per core = sampled frames per
+CPU second; boxes are compared with before's and with the full search's.
 
 Uses the DeepFakeDetection actor clip in ../shared/data (1080p H.264) when present; otherwise
 writes a synthetic 1080p clip (mp4v: this OpenCV build has no H.264 encoder, so figures differ).
@@ -23,7 +25,8 @@ import cv2
 import numpy as np
 from matplotlib import cbook
 
-from unmask.data.faces import HAAR_CASCADE, FaceDetector, square_box
+from unmask.data.faces import FaceDetector, square_box
+from unmask.data.haar import HAAR_CASCADE
 from unmask.data.images import write_image
 from unmask.data.video import process_video, read_samples, sample_frame_indices
 
@@ -89,9 +92,13 @@ def decode_rates(video: Path, repeats: int) -> tuple[int, float, float]:
 
 
 def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
-    """Per-sample seconds of each stage of ``process_video`` (detection at 640 px and at full size)."""
-    small, full = FaceDetector(), FaceDetector(max_side=None)
-    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "detect full-res", "crop", "write")}
+    """Per-sample seconds of each stage of ``process_video`` (and of the alternatives to its detection)."""
+    small = FaceDetector()
+    alternatives = {
+        "detect full search": FaceDetector(haar_two_stage=False),
+        "detect full-res": FaceDetector(max_side=None),
+    }
+    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", *alternatives, "crop", "write")}
     samples = read_samples(video, n, method="sequential")
     while True:
         start = time.perf_counter()
@@ -102,9 +109,10 @@ def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
         start = time.perf_counter()
         face = small(sample.image)
         stages["detect"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        full(sample.image)
-        stages["detect full-res"].append(time.perf_counter() - start)
+        for name, detector in alternatives.items():
+            start = time.perf_counter()
+            detector(sample.image)
+            stages[name].append(time.perf_counter() - start)
         if face is None:
             continue
         start = time.perf_counter()
@@ -147,22 +155,44 @@ def compare(video: Path, n: int, repeats: int, out_dir: Path) -> None:
     """Sampled frames per second (wall) and per CPU second, before and after; how far the boxes moved."""
     old = before(video, n, out_dir / "before")
     runs = {"before (OpenCV grab, Haar)": lambda: before(video, n, out_dir / "before")}
-    detectors = {"haar": FaceDetector("haar"), "haar min_face 108": FaceDetector("haar", min_face=108)}
+    detectors = {
+        "Haar full search": FaceDetector("haar", haar_two_stage=False),
+        "Haar two-stage": FaceDetector("haar"),
+        "Haar full search, min_face 108": FaceDetector("haar", min_face=108, haar_two_stage=False),
+        "Haar two-stage, min_face 108": FaceDetector("haar", min_face=108),
+    }
     if YUNET.is_file():
-        detectors["yunet"] = FaceDetector("yunet", YUNET)
-        detectors["yunet 320 px"] = FaceDetector("yunet", YUNET, max_side=320)
+        detectors["YuNet"] = FaceDetector("yunet", YUNET)
+        detectors["YuNet 320 px"] = FaceDetector("yunet", YUNET, max_side=320)
     else:
         print(f"YuNet skipped: model file {YUNET} is absent")
     for name, detector in detectors.items():
-        runs[f"after (PyAV, {name})"] = lambda d=detector: process_video(video, out_dir / "after", n=n, detector=d)
-    print(f"{'pipeline':<30}{'frames/s':>10}{'frames/CPU s':>14}{'boxes moved (max px)':>22}")
+        runs[f"PyAV, {name}"] = lambda d=detector: process_video(video, out_dir / "after", n=n, detector=d)
+    print(f"{'pipeline':<38}{'frames/s':>9}{'frames/CPU s':>13}{'x before':>9}   max px moved vs before / full search")
+    boxes_of, before_cpu = {}, None
     for name, run in runs.items():
         wall, cpu = best_of(repeats, run)
         records = run()
         boxes = old if name.startswith("before") else [(r.x, r.y, r.size) if r.crop_path else None for r in records]
-        moved = [max(abs(a - b) for a, b in zip(p, q)) for p, q in zip(old, boxes) if p and q]
+        boxes_of[name], before_cpu = boxes, before_cpu or cpu
+        moved = [moved_px(old, boxes)]
+        if "two-stage" in name:  # against the full search with the same settings
+            moved.append(moved_px(boxes_of[name.replace("two-stage", "full search")], boxes))
         found = sum(b is not None for b in boxes)
-        print(f"{name:<30}{n / wall:10.1f}{n / cpu:14.1f}{max(moved, default=0):>12d} ({found}/{n} found)")
+        print(
+            f"{name:<38}{n / wall:9.1f}{n / cpu:13.1f}{before_cpu / cpu:8.1f}x   {' / '.join(moved)} ({found}/{n} found)"
+        )
+    for name, detector in detectors.items():
+        if detector.name == "haar" and detector.haar.two_stage:
+            searches = detector.haar
+            print(f"{name}: the full search ran for {searches.full_searches} of {searches.searches} frames")
+
+
+def moved_px(reference: list, boxes: list) -> str:
+    """The largest distance in pixels between two runs' boxes, and how many faces one found that the other did not."""
+    moved = [max(abs(a - b) for a, b in zip(p, q)) for p, q in zip(reference, boxes) if p and q]
+    differ = sum((p is None) != (q is None) for p, q in zip(reference, boxes))
+    return f"{max(moved, default=0)}" + (f" ({differ} found/missed differently)" if differ else "")
 
 
 def every_frame_fps(video: Path, limit: int) -> float:
