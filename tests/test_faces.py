@@ -214,6 +214,22 @@ def test_a_face_the_coarse_search_cannot_see_is_found_by_the_full_search(tmp_pat
     assert (detector.haar.searches, detector.haar.full_searches) == (1, 1)
 
 
+def test_a_thin_image_has_no_face_and_no_error():
+    detector = FaceDetector("haar")
+    for shape in [(1, 640), (2, 1000), (640, 1), (30, 640)]:
+        assert detector(np.full(shape, 128, np.uint8)) is None, shape
+
+
+def test_the_regions_of_the_two_stage_search_give_the_full_searchs_windows(faceforensics_frames):
+    search = FaceDetector("haar").haar
+    for frame in faceforensics_frames[::25]:
+        gray = cv2.cvtColor(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        whole = [(0, 0, 640, 360, 0.0)]
+        for smallest in (24, 40):
+            everywhere = np.array(search.search_regions(gray, smallest, whole)).tolist()
+            assert everywhere == np.array(search.full(gray, smallest)).tolist()
+
+
 def unmask(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask", *args], capture_output=True, text=True)
 

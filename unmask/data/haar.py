@@ -2,12 +2,12 @@
 
 The full search is ``detectMultiScale(gray, 1.1, 5, minSize=smallest)``: windows of 24 px x 1.1^k
 on a pyramid of the image, every 2nd position (every position once windows reach 48 px), grouped
-with at least 5 neighbours. Most of its time goes to places without a face. The two-stage search
+(``minNeighbors`` 5). Most of its time goes to places without a face. The two-stage search
 (``HaarSearch.__call__``) first runs a cheap search on a copy of at most ``COARSE_SIDE`` pixels for
 candidate faces, then evaluates the full search's windows only in a square of ``REGION`` x each
-candidate: OpenCV's pyramid levels are rebuilt as OpenCV builds them (``INTER_LINEAR_EXACT``, float
+candidate: the pyramid levels are rebuilt as OpenCV 4 builds them (``INTER_LINEAR_EXACT``, float
 scales), so each window sees the pixels it sees in the full search and the grouped boxes are the
-full search's there. Without a candidate, or without a face near one, it falls back to the full
+full search's there (``tests/test_faces.py`` checks it against the full search). Without a candidate, or without a face near one, it falls back to the full
 search, so it never finds fewer faces. ``benchmarks/bench_video.py`` measures both.
 """
 
@@ -24,7 +24,8 @@ SCALE_FACTOR, MIN_NEIGHBOURS, GROUP_EPS = 1.1, 5, 0.2  # the full search (GROUP_
 COARSE_SIDE, COARSE_SCALE_FACTOR = 240, 1.2  # the coarse copy's longer side, and its scale steps
 REGION = 2.0  # side of the square searched around a candidate, in candidate sides
 SMALLEST_IN_REGION = 0.5  # windows smaller than this x the candidate's side are not searched there
-LEFT_PAD = 8  # level pixels scanned left of a region, so that OpenCV's row scan is in step on entering it
+LEFT_PAD = 8  # level pixels scanned left of a region: OpenCV skips the position after one its first stage
+# rejects, so a row scan started a little to the left falls into the full search's rhythm before the region
 
 
 def largest_first(boxes: np.ndarray) -> list[np.ndarray]:
@@ -67,7 +68,10 @@ class HaarSearch:
         """Squares ``(x0, y0, x1, y1, smallest window)`` around the coarse search's faces, in ``gray``'s pixels."""
         height, width = gray.shape
         scale = COARSE_SIDE / max(height, width)
-        coarse = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        size = (round(width * scale), round(height * scale))
+        if min(size) <= WINDOW:  # too thin for the coarse search
+            return []
+        coarse = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         least = max(WINDOW, int(smallest * scale / 2))
         candidates = self._cascade.detectMultiScale(coarse, COARSE_SCALE_FACTOR, 1, minSize=(least, least))
         regions = []
@@ -98,9 +102,10 @@ class HaarSearch:
                 for x, y in self._windows(level[top:bottom, left:right], step):
                     column, row = np.rint(np.float32([x + left, y + top]) * np.float32(scale))  # as OpenCV
                     found.add((window, int(row), int(column)))
+        if not found:
+            return []
         rects = [[x, y, window, window] for window, y, x in sorted(found)]  # level by level, row by row
-        grouped, _ = cv2.groupRectangles(rects, MIN_NEIGHBOURS, GROUP_EPS) if rects else ((), None)
-        return largest_first(grouped)
+        return largest_first(cv2.groupRectangles(rects, MIN_NEIGHBOURS, GROUP_EPS)[0])
 
     def _windows(self, level: np.ndarray, step: int) -> list[tuple[int, int]]:
         """Positions of the cascade's accepted windows in one pyramid level, scanned with ``step`` as OpenCV does.
