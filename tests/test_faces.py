@@ -203,13 +203,25 @@ def test_two_stage_haar_places_todays_boxes_on_photos(tmp_path):
     assert assert_todays_boxes(backgrounds, detector) == 0
 
 
-def test_a_face_the_coarse_search_cannot_see_is_found_by_the_full_search(tmp_path):
-    face = faces("real", 2)[1]
-    make_scene(face, tmp_path / "small.png", np.random.default_rng(1), side=110)  # the coarse copy: 22 px < 24
+def small_face_scene(tmp_path: Path, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 1200x900 scene with one face of ``side`` pixels, and its 640 px grayscale detection copy."""
+    make_scene(faces("real", 2)[1], tmp_path / "small.png", np.random.default_rng(1), side=side)
     scene = cv2.imread(str(tmp_path / "small.png"))
+    return scene, cv2.resize(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY), (640, 480), interpolation=cv2.INTER_AREA)
+
+
+def test_a_face_too_small_for_the_240_px_coarse_copy_is_found_in_the_360_px_one(tmp_path):
+    scene, copy = small_face_scene(tmp_path, side=110)  # 22 px in the 240 px copy, 33 px in the 360 px one
     detector = FaceDetector("haar", min_face=32)
-    copy = cv2.resize(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY), (640, 480), interpolation=cv2.INTER_AREA)
-    assert detector.haar.candidate_regions(copy, 24) == []
+    assert detector.haar.candidate_regions(copy, 24, 240) == [] and detector.haar.candidate_regions(copy, 24, 360)
+    assert assert_todays_boxes([scene], detector, min_face=32) == 1
+    assert (detector.haar.searches, detector.haar.full_searches) == (1, 0)
+
+
+def test_a_face_the_coarse_search_cannot_see_is_found_by_the_full_search(tmp_path):
+    scene, copy = small_face_scene(tmp_path, side=70)  # 14 and 21 px in the coarse copies: under Haar's 24
+    detector = FaceDetector("haar", min_face=32)
+    assert [detector.haar.candidate_regions(copy, 24, side) for side in (240, 360)] == [[], []]
     assert assert_todays_boxes([scene], detector, min_face=32) == 1
     assert (detector.haar.searches, detector.haar.full_searches) == (1, 1)
 

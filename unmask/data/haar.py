@@ -3,8 +3,8 @@
 The full search is ``detectMultiScale(gray, 1.1, 5, minSize=smallest)``: windows of 24 px x 1.1^k
 on a pyramid of the image, every 2nd position (every position once windows reach 48 px), grouped
 (``minNeighbors`` 5). Most of its time goes to places without a face. The two-stage search
-(``HaarSearch.__call__``) first runs a cheap search on a copy of at most ``COARSE_SIDE`` pixels for
-candidate faces, then evaluates the full search's windows only in a square of ``REGION`` x each
+(``HaarSearch.__call__``) first runs a cheap search for candidate faces on a copy of 240 px (then,
+if it finds none, of 360 px: ``COARSE_SIDES``), then evaluates the full search's windows only in a square of ``REGION`` x each
 candidate: the pyramid levels are rebuilt as OpenCV 4 builds them (``INTER_LINEAR_EXACT``, float
 scales), so each window sees the pixels it sees in the full search and the grouped boxes are the
 full search's there (``tests/test_faces.py`` checks it against the full search). Without a candidate, or without a face near one, it falls back to the full
@@ -21,7 +21,8 @@ import numpy as np
 HAAR_CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 WINDOW = 24  # the cascade's window, in pixels of the pyramid level it searches
 SCALE_FACTOR, MIN_NEIGHBOURS, GROUP_EPS = 1.1, 5, 0.2  # the full search (GROUP_EPS: OpenCV's grouping)
-COARSE_SIDE, COARSE_SCALE_FACTOR = 240, 1.2  # the coarse copy's longer side, and its scale steps
+COARSE_SIDES = (240, 360)  # the coarse copies' longer sides, tried in turn (faces from 64, 43 px of a 640 px copy)
+COARSE_SCALE_FACTOR = 1.2
 REGION = 2.0  # side of the square searched around a candidate, in candidate sides
 SMALLEST_IN_REGION = 0.5  # windows smaller than this x the candidate's side are not searched there
 LEFT_PAD = 8  # level pixels scanned left of a region: OpenCV skips the position after one its first stage
@@ -56,18 +57,19 @@ class HaarSearch:
     def __call__(self, gray: np.ndarray, smallest: int) -> list[np.ndarray]:
         """The full search's largest face (a list of one), or ``[]``; via the coarse search where it helps."""
         self.searches += 1
-        if self.two_stage and max(gray.shape) >= 2 * COARSE_SIDE:
-            regions = self.candidate_regions(gray, smallest)
-            faces = self.search_regions(gray, smallest, regions) if regions else []
-            if faces:
-                return faces[:1]
+        if self.two_stage and max(gray.shape) >= 2 * COARSE_SIDES[0]:
+            for side in COARSE_SIDES:
+                regions = self.candidate_regions(gray, smallest, side)
+                faces = self.search_regions(gray, smallest, regions) if regions else []
+                if faces:
+                    return faces[:1]
         self.full_searches += 1
         return self.full(gray, smallest)[:1]
 
-    def candidate_regions(self, gray: np.ndarray, smallest: int) -> list[tuple[int, int, int, int, float]]:
-        """Squares ``(x0, y0, x1, y1, smallest window)`` around the coarse search's faces, in ``gray``'s pixels."""
+    def candidate_regions(self, gray: np.ndarray, smallest: int, side: int) -> list[tuple[int, int, int, int, float]]:
+        """Squares ``(x0, y0, x1, y1, smallest window)`` around the faces a search on a ``side`` px copy finds."""
         height, width = gray.shape
-        scale = COARSE_SIDE / max(height, width)
+        scale = side / max(height, width)
         size = (round(width * scale), round(height * scale))
         if min(size) <= WINDOW:  # too thin for the coarse search
             return []
@@ -75,11 +77,11 @@ class HaarSearch:
         least = max(WINDOW, int(smallest * scale / 2))
         candidates = self._cascade.detectMultiScale(coarse, COARSE_SCALE_FACTOR, 1, minSize=(least, least))
         regions = []
-        for x, y, side, _ in np.asarray(candidates).reshape(-1, 4) / scale:
-            centre_x, centre_y, half = x + side / 2, y + side / 2, REGION * side / 2
+        for x, y, face, _ in np.asarray(candidates).reshape(-1, 4) / scale:
+            centre_x, centre_y, half = x + face / 2, y + face / 2, REGION * face / 2
             x0, y0 = max(0, int(centre_x - half)), max(0, int(centre_y - half))
             x1, y1 = min(width, int(np.ceil(centre_x + half))), min(height, int(np.ceil(centre_y + half)))
-            regions.append((x0, y0, x1, y1, SMALLEST_IN_REGION * side))
+            regions.append((x0, y0, x1, y1, SMALLEST_IN_REGION * face))
         return regions
 
     def search_regions(self, gray: np.ndarray, smallest: int, regions: list) -> list[np.ndarray]:
