@@ -171,7 +171,8 @@ def compare(video: Path, n: int, repeats: int, out_dir: Path) -> None:
             moved.append(moved_px(boxes_of[name.replace("two-stage", "full search")], boxes))
         found = sum(b is not None for b in boxes)
         print(
-            f"{name:<38}{n / wall:9.1f}{n / cpu:13.1f}{before_cpu / cpu:8.1f}x   {' / '.join(moved)} ({found}/{n} found)"
+            f"{name:<38}{n / wall:9.1f}{n / cpu:13.1f}{before_cpu / cpu:8.1f}x   "
+            f"{' / '.join(moved)} ({found}/{n} found)"
         )
     for name, detector in detectors.items():
         if detector.name == "haar" and detector.haar.two_stage:
@@ -186,9 +187,20 @@ def moved_px(reference: list, boxes: list) -> str:
     return f"{max(moved, default=0)}" + (f" ({differ} found/missed differently)" if differ else "")
 
 
-def two_stage_on_samples(folder: Path, n: int) -> None:
-    """Haar's full and two-stage search on the sampled frames of every clip in ``folder``: time, boxes, fallbacks."""
-    frames = [s.image for clip in sorted(folder.rglob("*.mp4")) for s in read_samples(clip, n) if s.image is not None]
+def shrunk(frame: np.ndarray, factor: float) -> np.ndarray:
+    """The frame scaled by ``factor`` in the top-left corner of a canvas of its size (edges repeated): smaller faces."""
+    small = cv2.resize(frame, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    bottom, right = frame.shape[0] - small.shape[0], frame.shape[1] - small.shape[1]
+    return cv2.copyMakeBorder(small, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
+
+
+def two_stage_on_samples(folder: Path, n: int, factor: float = 1.0) -> None:
+    """Haar's full and two-stage search on the sampled frames of every clip in ``folder``: time, boxes, fallbacks.
+
+    ``factor`` < 1 shrinks the frames first, for smaller faces.
+    """
+    clips = sorted(folder.rglob("*.mp4"))
+    frames = [shrunk(s.image, factor) for clip in clips for s in read_samples(clip, n) if s.image is not None]
     full, two_stage = FaceDetector("haar", haar_two_stage=False), FaceDetector("haar")
     boxes, cpu = {}, {}
     for name, detector in (("full", full), ("two-stage", two_stage)):
@@ -199,7 +211,8 @@ def two_stage_on_samples(folder: Path, n: int) -> None:
     moved = max((max(abs(a - b) for a, b in zip(p, q)) for p, q in pairs if p and q), default=0.0)
     differ = sum((p is None) != (q is None) for p, q in pairs)
     print(
-        f"Haar on {len(frames)} sampled frames of {folder.name}: full search {cpu['full']:.1f} ms, two-stage "
+        f"Haar on {len(frames)} sampled frames of {folder.name} x {factor}: full search {cpu['full']:.1f} ms, "
+        f"two-stage "
         f"{cpu['two-stage']:.1f} ms per frame (CPU); boxes moved at most {moved:.1f} px, {differ} found differently; "
         f"the full search ran for {two_stage.haar.full_searches} of {two_stage.haar.searches} frames"
     )
@@ -241,7 +254,8 @@ def main() -> None:
 
         compare(video, args.n, args.repeats, tmp)
         if SAMPLES.is_dir():
-            two_stage_on_samples(SAMPLES, args.n)
+            for factor in (1.0, 0.75, 0.6):
+                two_stage_on_samples(SAMPLES, args.n, factor)
         print()
         stages = stage_times(video, args.n, tmp / "crops")
         pipeline = ("decode", "detect", "crop", "write")

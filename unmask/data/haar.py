@@ -3,12 +3,13 @@
 The full search is ``detectMultiScale(gray, 1.1, 5, minSize=smallest)``: windows of 24 px x 1.1^k
 on a pyramid of the image, every 2nd position (every position once windows reach 48 px), grouped
 (``minNeighbors`` 5). Most of its time goes to places without a face. The two-stage search
-(``HaarSearch.__call__``) first runs a cheap search for candidate faces on a copy of 240 px (then,
-if it finds none, of 360 px: ``COARSE_SIDES``), then evaluates the full search's windows only in a square of ``REGION`` x each
-candidate: the pyramid levels are rebuilt as OpenCV 4 builds them (``INTER_LINEAR_EXACT``, float
-scales), so each window sees the pixels it sees in the full search and the grouped boxes are the
-full search's there (``tests/test_faces.py`` checks it against the full search). Without a candidate, or without a face near one, it falls back to the full
-search, so it never finds fewer faces. ``benchmarks/bench_video.py`` measures both.
+(``HaarSearch.__call__``) first looks for candidate faces on a 240 px copy (then, if it finds none,
+on a 360 px one: ``COARSE_SIDES``), then evaluates the full search's windows only in a square of
+``REGION`` x each candidate's side: the pyramid levels are rebuilt as OpenCV 4 builds them
+(``INTER_LINEAR_EXACT``, float scales), so each window sees the pixels it sees in the full search
+and the grouped boxes are the full search's there (``tests/test_faces.py`` compares them). Without
+a candidate, or without a face near one, it runs the full search, so it never finds fewer faces.
+``benchmarks/bench_video.py`` measures both.
 """
 
 from __future__ import annotations
