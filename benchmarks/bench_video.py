@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 from matplotlib import cbook
@@ -218,6 +219,28 @@ def two_stage_on_samples(folder: Path, n: int, factor: float = 1.0) -> None:
     )
 
 
+def decoder_threads(video: Path, n: int, repeats: int) -> None:
+    """CPU and wall time per sample of the reader's decoding (unsampled non-reference frames skipped), by threads."""
+    with av.open(str(video)) as container:
+        times = sorted(packet.pts for packet in container.demux(container.streams.video[0]) if packet.size)
+    sampled = {times[i] for i in sample_frame_indices(len(times), n)}
+
+    def decode(threads: dict) -> None:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            for key, value in threads.items():
+                setattr(stream, key, value)
+            for packet in container.demux(stream):
+                stream.codec_context.skip_frame = "DEFAULT" if packet.pts in sampled else "NONREF"
+                for frame in packet.decode():
+                    if frame.pts in sampled:
+                        frame.to_ndarray(format="bgr24")
+
+    for name, threads in (("frame and slice threads", {"thread_type": "AUTO"}), ("one thread", {"thread_count": 1})):
+        wall, cpu = best_of(repeats, lambda t=threads: decode(t))
+        print(f"decoding {n} samples, {name}: {1e3 * cpu / n:.1f} ms CPU, {1e3 * wall / n:.1f} ms wall per sample")
+
+
 def every_frame_fps(video: Path, limit: int) -> float:
     """Frames per second of decode + detect + crop when every frame is processed."""
     detector = FaceDetector()
@@ -252,6 +275,7 @@ def main() -> None:
         )
         print(f"full decode (read): {read_fps:7.1f} fps    decode only (grab): {grab_fps:7.1f} fps\n")
 
+        decoder_threads(video, args.n, args.repeats)
         compare(video, args.n, args.repeats, tmp)
         if SAMPLES.is_dir():
             for factor in (1.0, 0.75, 0.6):
