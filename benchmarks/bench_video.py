@@ -2,8 +2,10 @@
 
 "before" is the reader and detector as they were until the faces branch (OpenCV grab() of every
 frame, Haar on a copy of at most 640 px searching faces from 0.1 of its shorter side), kept here
-to compare in one run; "after" is ``process_video`` today (PyAV skipping unsampled non-reference
-frames; Haar or YuNet from ``unmask.data.faces``). Per core = sampled frames per CPU second.
+to compare in one run; the other rows are ``process_video`` (PyAV skipping unsampled non-reference
+frames) with Haar's full search (``haar_two_stage=False``, the detector until the video branch),
+Haar's two-stage search (the default, ``unmask.data.haar``) or YuNet. Per core = sampled frames per
+CPU second; boxes are compared with before's and with the full search's.
 
 Uses the DeepFakeDetection actor clip in ../shared/data (1080p H.264) when present; otherwise
 writes a synthetic 1080p clip (mp4v: this OpenCV build has no H.264 encoder, so figures differ).
@@ -19,27 +21,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 from matplotlib import cbook
 
-from unmask.data.faces import HAAR_CASCADE, FaceDetector, square_box
+from unmask.data.faces import FaceDetector, square_box
+from unmask.data.haar import HAAR_CASCADE
 from unmask.data.images import write_image
 from unmask.data.video import process_video, read_samples, sample_frame_indices
 
 YUNET = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "face_detection_yunet.onnx"
 
-SHARED_CLIP = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "data"
-    / "faceforensics_c40"
-    / "original_sequences"
-    / "actors"
-    / "c40"
-    / "videos"
-    / "06__outside_talking_still_laughing.mp4"
-)
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faceforensics_c40"
+SHARED_CLIP = SAMPLES / "original_sequences" / "actors" / "c40" / "videos" / "06__outside_talking_still_laughing.mp4"
 
 
 def synthetic_clip(path: Path, frames: int = 300) -> Path:
@@ -89,9 +84,13 @@ def decode_rates(video: Path, repeats: int) -> tuple[int, float, float]:
 
 
 def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
-    """Per-sample seconds of each stage of ``process_video`` (detection at 640 px and at full size)."""
-    small, full = FaceDetector(), FaceDetector(max_side=None)
-    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "detect full-res", "crop", "write")}
+    """Per-sample seconds of each stage of ``process_video`` (and of the alternatives to its detection)."""
+    small = FaceDetector()
+    alternatives = {
+        "detect full search": FaceDetector(haar_two_stage=False),
+        "detect full-res": FaceDetector(max_side=None),
+    }
+    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", *alternatives, "crop", "write")}
     samples = read_samples(video, n, method="sequential")
     while True:
         start = time.perf_counter()
@@ -102,9 +101,10 @@ def stage_times(video: Path, n: int, out_dir: Path) -> dict[str, list[float]]:
         start = time.perf_counter()
         face = small(sample.image)
         stages["detect"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        full(sample.image)
-        stages["detect full-res"].append(time.perf_counter() - start)
+        for name, detector in alternatives.items():
+            start = time.perf_counter()
+            detector(sample.image)
+            stages[name].append(time.perf_counter() - start)
         if face is None:
             continue
         start = time.perf_counter()
@@ -147,22 +147,98 @@ def compare(video: Path, n: int, repeats: int, out_dir: Path) -> None:
     """Sampled frames per second (wall) and per CPU second, before and after; how far the boxes moved."""
     old = before(video, n, out_dir / "before")
     runs = {"before (OpenCV grab, Haar)": lambda: before(video, n, out_dir / "before")}
-    detectors = {"haar": FaceDetector("haar"), "haar min_face 108": FaceDetector("haar", min_face=108)}
+    detectors = {
+        "Haar full search": FaceDetector("haar", haar_two_stage=False),
+        "Haar two-stage": FaceDetector("haar"),
+        "Haar full search, min_face 108": FaceDetector("haar", min_face=108, haar_two_stage=False),
+        "Haar two-stage, min_face 108": FaceDetector("haar", min_face=108),
+    }
     if YUNET.is_file():
-        detectors["yunet"] = FaceDetector("yunet", YUNET)
-        detectors["yunet 320 px"] = FaceDetector("yunet", YUNET, max_side=320)
+        detectors["YuNet"] = FaceDetector("yunet", YUNET)
+        detectors["YuNet 320 px"] = FaceDetector("yunet", YUNET, max_side=320)
     else:
         print(f"YuNet skipped: model file {YUNET} is absent")
     for name, detector in detectors.items():
-        runs[f"after (PyAV, {name})"] = lambda d=detector: process_video(video, out_dir / "after", n=n, detector=d)
-    print(f"{'pipeline':<30}{'frames/s':>10}{'frames/CPU s':>14}{'boxes moved (max px)':>22}")
+        runs[f"PyAV, {name}"] = lambda d=detector: process_video(video, out_dir / "after", n=n, detector=d)
+    print(f"{'pipeline':<38}{'frames/s':>9}{'frames/CPU s':>13}{'x before':>9}   max px moved vs before / full search")
+    boxes_of, before_cpu = {}, None
     for name, run in runs.items():
         wall, cpu = best_of(repeats, run)
         records = run()
         boxes = old if name.startswith("before") else [(r.x, r.y, r.size) if r.crop_path else None for r in records]
-        moved = [max(abs(a - b) for a, b in zip(p, q)) for p, q in zip(old, boxes) if p and q]
+        boxes_of[name], before_cpu = boxes, before_cpu or cpu
+        moved = [moved_px(old, boxes)]
+        if "two-stage" in name:  # against the full search with the same settings
+            moved.append(moved_px(boxes_of[name.replace("two-stage", "full search")], boxes))
         found = sum(b is not None for b in boxes)
-        print(f"{name:<30}{n / wall:10.1f}{n / cpu:14.1f}{max(moved, default=0):>12d} ({found}/{n} found)")
+        print(
+            f"{name:<38}{n / wall:9.1f}{n / cpu:13.1f}{before_cpu / cpu:8.1f}x   "
+            f"{' / '.join(moved)} ({found}/{n} found)"
+        )
+    for name, detector in detectors.items():
+        if detector.name == "haar" and detector.haar.two_stage:
+            searches = detector.haar
+            print(f"{name}: the full search ran for {searches.full_searches} of {searches.searches} frames")
+
+
+def moved_px(reference: list, boxes: list) -> str:
+    """The largest distance in pixels between two runs' boxes, and how many faces one found that the other did not."""
+    moved = [max(abs(a - b) for a, b in zip(p, q)) for p, q in zip(reference, boxes) if p and q]
+    differ = sum((p is None) != (q is None) for p, q in zip(reference, boxes))
+    return f"{max(moved, default=0)}" + (f" ({differ} found/missed differently)" if differ else "")
+
+
+def shrunk(frame: np.ndarray, factor: float) -> np.ndarray:
+    """The frame scaled by ``factor`` in the top-left corner of a canvas of its size (edges repeated): smaller faces."""
+    small = cv2.resize(frame, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    bottom, right = frame.shape[0] - small.shape[0], frame.shape[1] - small.shape[1]
+    return cv2.copyMakeBorder(small, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
+
+
+def two_stage_on_samples(folder: Path, n: int, factor: float = 1.0) -> None:
+    """Haar's full and two-stage search on the sampled frames of every clip in ``folder``: time, boxes, fallbacks.
+
+    ``factor`` < 1 shrinks the frames first, for smaller faces.
+    """
+    clips = sorted(folder.rglob("*.mp4"))
+    frames = [shrunk(s.image, factor) for clip in clips for s in read_samples(clip, n) if s.image is not None]
+    full, two_stage = FaceDetector("haar", haar_two_stage=False), FaceDetector("haar")
+    boxes, cpu = {}, {}
+    for name, detector in (("full", full), ("two-stage", two_stage)):
+        start = time.process_time()
+        boxes[name] = [detector(frame) for frame in frames]
+        cpu[name] = 1e3 * (time.process_time() - start) / len(frames)
+    pairs = list(zip(boxes["full"], boxes["two-stage"]))
+    moved = max((max(abs(a - b) for a, b in zip(p, q)) for p, q in pairs if p and q), default=0.0)
+    differ = sum((p is None) != (q is None) for p, q in pairs)
+    print(
+        f"Haar on {len(frames)} sampled frames of {folder.name} x {factor}: full search {cpu['full']:.1f} ms, "
+        f"two-stage "
+        f"{cpu['two-stage']:.1f} ms per frame (CPU); boxes moved at most {moved:.1f} px, {differ} found differently; "
+        f"the full search ran for {two_stage.haar.full_searches} of {two_stage.haar.searches} frames"
+    )
+
+
+def decoder_threads(video: Path, n: int, repeats: int) -> None:
+    """CPU and wall time per sample of the reader's decoding (unsampled non-reference frames skipped), by threads."""
+    with av.open(str(video)) as container:
+        times = sorted(packet.pts for packet in container.demux(container.streams.video[0]) if packet.size)
+    sampled = {times[i] for i in sample_frame_indices(len(times), n)}
+
+    def decode(threads: dict) -> None:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            for key, value in threads.items():
+                setattr(stream, key, value)
+            for packet in container.demux(stream):
+                stream.codec_context.skip_frame = "DEFAULT" if packet.pts in sampled else "NONREF"
+                for frame in packet.decode():
+                    if frame.pts in sampled:
+                        frame.to_ndarray(format="bgr24")
+
+    for name, threads in (("frame and slice threads", {"thread_type": "AUTO"}), ("one thread", {"thread_count": 1})):
+        wall, cpu = best_of(repeats, lambda t=threads: decode(t))
+        print(f"decoding {n} samples, {name}: {1e3 * cpu / n:.1f} ms CPU, {1e3 * wall / n:.1f} ms wall per sample")
 
 
 def every_frame_fps(video: Path, limit: int) -> float:
@@ -199,7 +275,11 @@ def main() -> None:
         )
         print(f"full decode (read): {read_fps:7.1f} fps    decode only (grab): {grab_fps:7.1f} fps\n")
 
+        decoder_threads(video, args.n, args.repeats)
         compare(video, args.n, args.repeats, tmp)
+        if SAMPLES.is_dir():
+            for factor in (1.0, 0.75, 0.6):
+                two_stage_on_samples(SAMPLES, args.n, factor)
         print()
         stages = stage_times(video, args.n, tmp / "crops")
         pipeline = ("decode", "detect", "crop", "write")

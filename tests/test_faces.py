@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from unmask.config import ConfigError, validate
 from unmask.data.crops import crop_image
 from unmask.data.faces import FaceDetector
+from unmask.data.video import read_samples
 from unmask.learn.classifiers import from_sklearn
 from unmask.learn.model_file import ModelFileError, Provenance, checksum, load_model, save_model
 
@@ -144,6 +145,103 @@ def test_a_model_file_records_face_crops(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(document))
     with pytest.raises(ModelFileError, match="provenance.face_crops': expected boolean"):
         load_model(tmp_path / "bad.json")
+
+
+def full_search_box(image: np.ndarray, min_face: int = 64) -> tuple[float, float, float, float] | None:
+    """Today's Haar box, computed here: OpenCV's full search over the <= 640 px grayscale copy, the largest face."""
+    scale = min(1.0, 640 / max(image.shape[:2]))
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    smallest = max(24, round(min_face * scale))
+    faces = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml").detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest)
+    )
+    if len(faces) == 0 or faces[:, 2].max() / scale < min_face:
+        return None
+    return tuple(float(v) / scale for v in faces[np.argmax(faces[:, 2] * faces[:, 3])])
+
+
+def assert_todays_boxes(images: list[np.ndarray], detector: FaceDetector, min_face: int = 64) -> int:
+    """The detector finds a face where the full search does, within 4 px of it; returns how many faces."""
+    found = 0
+    for k, image in enumerate(images):
+        expected, box = full_search_box(image, min_face), detector(image)
+        assert (box is None) == (expected is None), f"image {k}: {box} vs the full search's {expected}"
+        if box is not None:
+            assert max(abs(a - b) for a, b in zip(box, expected)) <= 4, f"image {k}: {box} vs {expected}"
+            found += 1
+    return found
+
+
+@pytest.fixture(scope="module")
+def faceforensics_frames() -> list[np.ndarray]:
+    """The 20 sampled frames of every FaceForensics++ clip in ../shared/data (720p and 1080p)."""
+    clips = sorted(shared_data("faceforensics_c40").rglob("*.mp4"))
+    return [sample.image for clip in clips for sample in read_samples(clip, 20) if sample.image is not None]
+
+
+def test_two_stage_haar_places_todays_boxes_on_every_faceforensics_frame(faceforensics_frames):
+    detector = FaceDetector("haar")
+    assert len(faceforensics_frames) == 100
+    assert assert_todays_boxes(faceforensics_frames, detector) >= 95
+    assert detector.haar.searches == 100
+    assert detector.haar.full_searches <= 5, "the coarse search placed (almost) every box"
+
+
+def test_two_stage_haar_places_todays_boxes_on_photos(tmp_path):
+    rng = np.random.default_rng(11)
+    scenes = []
+    for k, face in enumerate(faces("real", 8) + faces("fake", 8)):
+        make_scene(face, tmp_path / f"scene{k}.png", rng)
+        scenes.append(cv2.imread(str(tmp_path / f"scene{k}.png")))
+    large = [cv2.imread(str(p)) for p in sorted(shared_data("faces1024").rglob("*.*g"))]
+    detector = FaceDetector("haar")
+    assert assert_todays_boxes(scenes + large, detector) >= 30
+    full_searches = detector.haar.full_searches
+    assert full_searches <= 4
+    backgrounds = [background(np.random.default_rng(seed)) for seed in range(3)]
+    assert assert_todays_boxes(backgrounds, detector) == 0
+    assert detector.haar.full_searches == full_searches + 3, "no face: the full search has the last word"
+
+
+def small_face_scene(tmp_path: Path, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 1200x900 scene with one face of ``side`` pixels, and its 640 px grayscale detection copy."""
+    make_scene(faces("real", 2)[1], tmp_path / "small.png", np.random.default_rng(1), side=side)
+    scene = cv2.imread(str(tmp_path / "small.png"))
+    return scene, cv2.resize(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY), (640, 480), interpolation=cv2.INTER_AREA)
+
+
+def test_a_face_too_small_for_the_240_px_coarse_copy_is_found_in_the_360_px_one(tmp_path):
+    scene, copy = small_face_scene(tmp_path, side=110)  # 22 px in the 240 px copy, 33 px in the 360 px one
+    detector = FaceDetector("haar", min_face=32)
+    assert detector.haar.candidate_regions(copy, 24, 240) == [] and detector.haar.candidate_regions(copy, 24, 360)
+    assert assert_todays_boxes([scene], detector, min_face=32) == 1
+    assert (detector.haar.searches, detector.haar.full_searches) == (1, 0)
+
+
+def test_a_face_the_coarse_search_cannot_see_is_found_by_the_full_search(tmp_path):
+    scene, copy = small_face_scene(tmp_path, side=70)  # 14 and 21 px in the coarse copies: under Haar's 24
+    detector = FaceDetector("haar", min_face=32)
+    assert [detector.haar.candidate_regions(copy, 24, side) for side in (240, 360)] == [[], []]
+    assert assert_todays_boxes([scene], detector, min_face=32) == 1
+    assert (detector.haar.searches, detector.haar.full_searches) == (1, 1)
+
+
+def test_a_thin_image_has_no_face_and_no_error():
+    detector = FaceDetector("haar")
+    for shape in [(1, 640), (2, 1000), (640, 1), (30, 640)]:
+        assert detector(np.full(shape, 128, np.uint8)) is None, shape
+
+
+def test_the_regions_of_the_two_stage_search_give_the_full_searchs_windows(faceforensics_frames):
+    search = FaceDetector("haar").haar
+    for frame in faceforensics_frames[::25]:
+        gray = cv2.cvtColor(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        whole = [(0, 0, 640, 360, 0.0)]
+        for smallest in (24, 40):
+            everywhere = np.array(search.search_regions(gray, smallest, whole)).tolist()
+            assert everywhere == np.array(search.full(gray, smallest)).tolist()
 
 
 def unmask(*args: str) -> subprocess.CompletedProcess:

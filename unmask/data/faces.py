@@ -1,10 +1,11 @@
 """Faces: find the most prominent face in an image or frame and cut a square around it, never resized.
 
-Two detectors: OpenCV's Haar cascade (ships with OpenCV; the largest face) and YuNet
-(``cv2.FaceDetectorYN``, an ONNX model file; the most confident face). Both run on a
-reduced grayscale or colour copy (YuNet works best on inputs of about 320-640 px) and
-only the box is mapped back to the original's pixels. Crops are squares cut from the
-original itself, so the spectrum sees the native frequencies.
+Two detectors: OpenCV's Haar cascade (ships with OpenCV; the largest face, found by the
+two-stage search of ``unmask.data.haar``) and YuNet (``cv2.FaceDetectorYN``, an ONNX model
+file; the most confident face). Both run on a reduced grayscale or colour copy (YuNet works
+best on inputs of about 320-640 px) and only the box is mapped back to the original's
+pixels. Crops are squares cut from the original itself, so the spectrum sees the native
+frequencies.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-HAAR_CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-HAAR_WINDOW = 24  # the cascade's smallest face, in pixels of the image it searches
+from unmask.data.haar import WINDOW, HaarSearch
+
 DETECTORS = ("haar", "yunet")
 
 
@@ -37,7 +38,8 @@ class FaceDetector:
     ``detector`` is ``"haar"`` (the largest face) or ``"yunet"`` (the most confident face;
     ``model`` is its ONNX file). Detection runs on a copy whose longer side is at most
     ``max_side`` pixels (``None``: full size). Faces narrower than ``min_face`` pixels of the
-    original are neither searched for nor returned (too small for a spectrum).
+    original are neither searched for nor returned (too small for a spectrum). ``haar_two_stage=False``
+    makes Haar search the whole copy at every scale (the same boxes, slower; for comparison).
     """
 
     def __init__(
@@ -47,14 +49,13 @@ class FaceDetector:
         min_face: int = 64,
         max_side: int | None = 640,
         score_threshold: float = 0.8,
+        haar_two_stage: bool = True,
     ):
         if detector not in DETECTORS:
             raise ValueError(f"unknown face detector {detector!r}; expected one of {', '.join(DETECTORS)}")
         self.name, self.min_face, self.max_side = detector, min_face, max_side
         if detector == "haar":
-            self._haar = cv2.CascadeClassifier(str(HAAR_CASCADE))
-            if self._haar.empty():
-                raise RuntimeError(f"cannot load Haar cascade {HAAR_CASCADE}")
+            self.haar = HaarSearch(haar_two_stage)
         else:
             if model is None or not Path(model).is_file():
                 raise FileNotFoundError(f"YuNet model file not found: {model} (set faces.model to its .onnx file)")
@@ -75,7 +76,7 @@ class FaceDetector:
         if self.name == "yunet":
             faces = self._yunet_faces(image)
         else:
-            faces = self._haar_faces(image, max(HAAR_WINDOW, round(self.min_face * scale)))
+            faces = self._haar_faces(image, max(WINDOW, round(self.min_face * scale)))
         faces = [box for box in faces if box[2] / scale >= self.min_face]
         if not faces:
             return None
@@ -92,12 +93,8 @@ class FaceDetector:
         return [faces[i, :4] for i in np.argsort(-faces[:, -1], kind="stable")]
 
     def _haar_faces(self, image: np.ndarray, smallest: int) -> list[np.ndarray]:
-        """Boxes, largest first."""
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        faces = self._haar.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
-        if len(faces) == 0:
-            return []
-        return [faces[i] for i in np.argsort(-(faces[:, 2] * faces[:, 3]), kind="stable")]
+        """The largest box (or none)."""
+        return self.haar(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image, smallest)
 
 
 def square_box(
