@@ -15,7 +15,8 @@ from unmask.analyses.generalisation import (
     cross_source_draw,
     cross_source_table,
 )
-from unmask.analyses.robustness import perturbed_features, robustness_repeat, robustness_table, sample_size
+from unmask.analyses.robustness import perturbed_features, robustness_repeat, sample_size
+from unmask.analyses.tables import robustness_table
 from unmask.data.acquire import demo
 from unmask.features import extract as features
 from unmask.features import spectrum

@@ -173,12 +173,21 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
             },
         ),
         (
-            "analyses/tables.py",
-            {"table": 1, "metrics": 1, "rejects": 1, "audit": 1, "robustness_table": 1, "all": 1},
+            "analyses/tables.py",  # commands/report.py: every table and figure of a dataset (not the repeats)
+            {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, "robustness_table": 1, "all": 1},
         ),
         (
             "analyses/figures.py",
-            {"table": 1, "metrics": 1, "spectra": 1, "robustness_table": 1, "cross_source": 1, "all": 1},
+            {
+                "table": 1,
+                "metrics": 1,
+                "spectra": 1,
+                "rejects": 1,
+                "audit": 1,
+                "robustness_table": 1,
+                "cross_source": 1,
+                "all": 1,
+            },
         ),
         ("analyses/robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
         ("analyses/generalisation.py", {"cross_source": 1, "all": 1}),  # robustness draws with learn/protocol.py

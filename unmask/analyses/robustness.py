@@ -26,11 +26,10 @@ from unmask.data.images import read_gray
 from unmask.features import spectrum
 from unmask.features.extract import image_features
 from unmask.features.perturb import Perturbation
-from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw, summarize_rows
+from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw
 
 logger = logging.getLogger(__name__)
 
-KEYS = ["classifier", "perturbation", "kind", "strength", "protocol", "samples"]
 PROGRESS_SECONDS = 10.0
 MIN_SAMPLE = 20  # the smallest sample the megapixel budget shrinks a repeat to
 
@@ -163,8 +162,3 @@ def robustness_repeat(
         )
     ]
     return pd.DataFrame(rows)
-
-
-def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-repeat rows -> classifier, perturbation, kind, strength, protocol, samples, metric, mean, std, repeats."""
-    return summarize_rows(runs, KEYS)

@@ -12,6 +12,9 @@ from sklearn.metrics import roc_auc_score
 
 from unmask.io import write_text
 from unmask.learn.metrics import STD, binary_metrics, summarize, summarize_repeats
+from unmask.learn.protocol import summarize_rows
+
+ROBUSTNESS_KEYS = ["classifier", "perturbation", "kind", "strength", "protocol", "samples"]
 
 
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:
@@ -121,3 +124,8 @@ def collect_rejects(manifest: str | Path, manifest_rejects: str | Path, shards: 
     decoded = decoded[decoded["reason"].notna()].merge(paths, on="id").assign(stage="features")
     rejects = pd.concat([pq.read_table(manifest_rejects).to_pandas(), decoded[columns]], ignore_index=True)
     return rejects[columns].sort_values("id", kind="stable")
+
+
+def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Robustness repeats -> classifier, perturbation, kind, strength, protocol, samples, metric, mean, std, repeats."""
+    return summarize_rows(runs, ROBUSTNESS_KEYS)

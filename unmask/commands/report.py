@@ -1,4 +1,4 @@
-"""``unmask table``, ``metrics``, ``videos-table``, ``crops-figure``, ``spectra``, ``rejects``: a dataset's tables and figures (workflow stages)."""
+"""``unmask table``, ``metrics``, ``videos-table``, ``crops-figure``, ``spectra``, ``rejects``, ``robustness-table``: a dataset's tables and figures (workflow stages)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,15 @@ def _rejects(args: argparse.Namespace) -> int:
     return 0
 
 
+def _robustness_table(args: argparse.Namespace) -> int:
+    from unmask.analyses import figures, tables
+
+    table = tables.robustness_table(tables.read_runs(args.runs))
+    write_csv(table, args.out)
+    figures.plot_robustness(table, args.figure, args.title)
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this module's sub-commands (named in its docstring) to ``unmask``."""
     command = commands.add_parser("table", description="the accuracy table and its figure (workflow stage)")
@@ -105,3 +114,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--manifest-rejects", required=True, help="the files the manifest rejected (Parquet)")
     command.add_argument("--out", required=True, help="every rejected file with its reason (CSV)")
     command.set_defaults(run=_rejects)
+
+    command = commands.add_parser(
+        "robustness-table", description="the robustness table and its figure (workflow stage)"
+    )
+    command.add_argument("runs", nargs="+", help="per-repeat robustness results")
+    command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
+    command.add_argument("--out", required=True, help="the robustness table (CSV)")
+    command.add_argument("--figure", required=True, help="accuracy per perturbation (PNG)")
+    command.set_defaults(run=_robustness_table)

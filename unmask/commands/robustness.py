@@ -1,4 +1,4 @@
-"""``unmask robustness`` and ``unmask robustness-table``: accuracy under perturbed images (workflow stages)."""
+"""``unmask robustness``: one repeat of accuracy under perturbed images (a workflow stage)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import json
 
 from unmask.features import spectrum
-from unmask.io import write_csv
 
 
 def _robustness(args: argparse.Namespace) -> int:
@@ -33,15 +32,6 @@ def _robustness(args: argparse.Namespace) -> int:
         protocol=args.protocol,
     )
     write_parquet(pa.Table.from_pandas(runs, preserve_index=False), args.out)
-    return 0
-
-
-def _robustness_table(args: argparse.Namespace) -> int:
-    from unmask.analyses import figures, robustness, tables
-
-    table = robustness.robustness_table(tables.read_runs(args.runs))
-    write_csv(table, args.out)
-    figures.plot_robustness(table, args.figure, args.title)
     return 0
 
 
@@ -77,12 +67,3 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     command.add_argument("--out", required=True, help="per-repeat results (Parquet)")
     command.set_defaults(run=_robustness)
-
-    command = commands.add_parser(
-        "robustness-table", description="the robustness table and its figure (workflow stage)"
-    )
-    command.add_argument("runs", nargs="+", help="per-repeat robustness results")
-    command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
-    command.add_argument("--out", required=True, help="the robustness table (CSV)")
-    command.add_argument("--figure", required=True, help="accuracy per perturbation (PNG)")
-    command.set_defaults(run=_robustness_table)

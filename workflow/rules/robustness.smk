@@ -56,7 +56,7 @@ rule robustness_table:
             for r in range(robustness_settings(w.dataset)["repeats"])
         ],
     params:
-        code=code("commands/robustness"),
+        code=code("commands/report"),
     log:
         "logs/{dataset}/robustness_table.log",
     localrule: True
