@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import csv
-import sys
 from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, shared_data  # research-only sample data: absent on users' machines
 from conftest import SHARED_DATA as DATA
+from conftest import shared_data  # research-only sample data: absent on users' machines
 from scipy.interpolate import interp1d
 
+from benchmarks import original  # the seed algorithm, restated plainly
 from unmask.features import spectrum
-
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-from benchmarks import original  # noqa: E402  (the seed algorithm, restated plainly)
 
 EXPECTED_REFERENCES = [
     "celeba_fake128/reference_celeba80.csv",  # the seed authors' own published rows

@@ -10,6 +10,7 @@ import pytest
 from conftest import shared_data
 from matplotlib import cbook
 
+from benchmarks import bench_video
 from unmask.data.faces import FaceDetector, square_box
 from unmask.data.video import (
     actor_ids,
@@ -201,32 +202,11 @@ def test_real_faceforensics_clip(tmp_path):
         assert features(crop, "dfd").shape == (300,)
 
 
-def todays_boxes(clip: Path, n: int) -> list[tuple[int, int, int] | None]:
-    """Crop boxes as the video stage placed them before the faces branch: OpenCV's decoder, Haar on a <= 640 px
-    copy searching faces from 0.1 of its shorter side, the largest face, margin 0.25."""
-    capture = cv2.VideoCapture(str(clip))
-    indices = sample_frame_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), n)
-    haar, boxes, position = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml"), [], 0
-    for index in indices:
-        while position <= index and capture.grab():
-            position += 1
-        frame = capture.retrieve()[1]
-        scale = min(1.0, 640 / max(frame.shape[:2]))
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        smallest = max(24, round(0.1 * min(gray.shape)))
-        faces = haar.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
-        face = faces[np.argmax(faces[:, 2] * faces[:, 3])] / scale if len(faces) else None
-        boxes.append(None if face is None else square_box(tuple(face), frame.shape[1], frame.shape[0], 0.25))
-    capture.release()
-    return boxes
-
-
 @pytest.mark.parametrize("name", ["183.mp4", "253_183.mp4", "06__outside_talking_still_laughing.mp4"])
 def test_faceforensics_crop_boxes_agree_with_todays_within_a_few_pixels(tmp_path, name):
     (clip,) = shared_data("faceforensics_c40").rglob(name)
     records = process_video(clip, tmp_path, n=6)
-    today = todays_boxes(clip, 6)
+    today = bench_video.before(clip, 6, tmp_path / "before")  # OpenCV's decoder, Haar on a <= 640 px copy
     claimed = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
     assert [r.frame_index for r in records] == sample_frame_indices(claimed, 6)
     assert sum(r.crop_path is not None for r in records) >= sum(b is not None for b in today), "as many faces as today"
