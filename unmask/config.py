@@ -111,7 +111,7 @@ def _migrate_face_keys(config: dict) -> None:
 
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = copy.deepcopy(_schema(Path(schema_path)))
     schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
     config = copy.deepcopy(config)
     _migrate_face_keys(config)

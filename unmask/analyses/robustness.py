@@ -34,7 +34,7 @@ PROGRESS_SECONDS = 10.0
 MIN_SAMPLE = 20  # the smallest sample the megapixel budget shrinks a repeat to
 
 
-def image_paths(manifest: str | Path, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def image_paths_and_pixels(manifest: str | Path, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The manifest's path and pixel count of each id, in the order of ``ids``."""
     table = pq.read_table(manifest, columns=["id", "path", "width", "height"]).to_pandas().set_index("id")
     missing = pd.Index(ids).difference(table.index)

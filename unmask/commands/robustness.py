@@ -17,7 +17,7 @@ def _robustness(args: argparse.Namespace) -> int:
     from unmask.learn.protocol import load_features
 
     data = load_features(args.features)
-    paths, pixels = robustness.image_paths(args.manifest, data.ids)
+    paths, pixels = robustness.image_paths_and_pixels(args.manifest, data.ids)
     runs = robustness.robustness_repeat(
         data,
         paths,
