@@ -1,7 +1,8 @@
 """Acquisition: bring a source's files into its folder and list them.
 
 Each method is a module ``unmask.data.acquire.<method>`` whose ``acquire(spec, dest) -> list[Path]`` places
-the source's files under ``dest`` (resuming from what is there) and returns them.
+the source's files under ``dest`` (resuming from what is there) and returns them. The spec's keys, per method,
+are in ``workflow/schemas/config.schema.yaml``.
 """
 
 from __future__ import annotations

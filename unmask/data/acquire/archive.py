@@ -1,17 +1,7 @@
-"""Images from a zip, tar(.gz/.bz2/.xz) or 7z archive (CelebA-HQ, CelebA), extracted safely.
+"""Images from a zip, tar or 7z archive (CelebA-HQ, CelebA), extracted safely; the format is told by content.
 
-Spec keys: ``url`` or ``drive_id`` (+ ``drive_base``) to download, or ``file`` for a local archive;
-``filename`` (download name, default the URL's base name or ``<drive_id>.archive``); ``archive_size``,
-``sha256``, ``md5`` (optional checks of the archive file); ``members`` (glob or list of globs matched per path
-segment, so ``dataset_celebA/*.jpg`` takes top-level files only; default all); ``count`` (first N selected
-members by name; default all); ``max_size`` (total uncompressed bytes, default 100 GiB); ``keep_archive``
-(default true); ``download``.
-
-The format is detected from the file's content. Among the selected members, absolute paths, ``..``, links,
-special files, members inside ``_archive/`` and a member that is both a file and a folder of another
-(``x.jpg`` and ``x.jpg/y.jpg``) are rejected before anything is written; tar members also pass
-``tarfile.data_filter``. A downloaded archive lives in ``_archive/``, beside a record of what was extracted
-that lets a rerun skip the archive.
+Unsafe selected members are refused before anything is written (docs/acquisition.md lists the checks). A
+downloaded archive lives in ``_archive/``, beside a record of what was extracted that lets a rerun skip it.
 """
 
 from __future__ import annotations

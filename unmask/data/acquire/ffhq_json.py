@@ -1,15 +1,7 @@
-"""FFHQ images listed in NVlabs' ``ffhq-dataset-v2.json``, converted to JPEG.
+"""FFHQ images listed in NVlabs' ``ffhq-dataset-v2.json``, converted to JPEG as the paper did.
 
-Spec keys (defaults in brackets): ``json_url`` [none: use ``json_drive_id``], ``json_drive_id`` [NVlabs' id],
-``json_size`` / ``json_md5`` [the official file's; null skips the check], ``drive_base``
-[https://drive.google.com], ``start`` [0], ``count`` [10,000], ``category`` [null: any; or "training" /
-"validation"], ``image_url`` [null: each record's ``file_url``; else a template over the record's ``image``
-fields, e.g. ``https://mirror/{file_path}``], ``jpeg_quality`` [95; null keeps PNGs only], ``keep_png``
-[false], ``download``.
-
-The first ``count`` records with index >= ``start`` (and the category) are fetched as
-``images1024x1024/%05d/%05d.png`` and checked against the JSON's ``file_size`` and ``file_md5``; each PNG then
-becomes ``jpeg_q<quality>/%05d.jpg`` (OpenCV encoder, recorded in ``jpeg_q<quality>/conversion.json``).
+The first ``count`` records from ``start`` are fetched as ``images1024x1024/%05d/%05d.png``, checked against the
+JSON's size and md5, and written as ``jpeg_q<quality>/%05d.jpg`` (the encoder recorded in ``conversion.json``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,4 @@
-"""Files by Google Drive id; also the Drive URL helpers the other methods share.
-
-Spec keys: ``files`` (list of ``{id, name, size?, md5?, sha256?}``), ``drive_base`` (default
-``https://drive.google.com``; point it at a mirror or test server) and ``download`` (downloader options).
-The downloader passes Drive's confirm and virus-scan pages and explains its quota page.
-"""
+"""Files by Google Drive id (``files: [{id, name, size?, md5?, sha256?}]``); the Drive URL helpers."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """Distinct images from a page that answers each GET with a new one (thispersondoesnotexist.com).
 
-Spec keys: ``url`` (default below), ``count`` (10,000 distinct images), ``delay`` (2.0 s at least between
-requests: the site repeats an image when asked too fast), ``image_size`` (side or [width, height], default
-1024), ``max_attempts`` (default ``2 * count + 10``), ``download``. Requests are sequential. Images are kept as
-``<sha256[:16]>.jpg``; repeats (same sha256), non-JPEG or wrongly sized answers are discarded. Files already in
-``dest`` are checked and counted.
+Requests are sequential and paced. Images are kept as ``<sha256[:16]>.jpg``; repeats, non-JPEG and wrongly
+sized answers are discarded, and files already in the folder are checked and counted.
 """
 
 from __future__ import annotations

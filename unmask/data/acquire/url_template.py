@@ -1,8 +1,6 @@
-"""Files named by a URL template over an index range (100K Faces).
+"""Files named by a URL template over an index range (100K Faces), each saved under its URL's base name.
 
-Spec keys: ``template`` (``{i}`` is the index, ``{d}`` is ``i // group``), ``start`` (0), ``count`` (10,000),
-``group`` (1000), ``download``. Each file is saved under its URL's base name. Indices that answer 404 are
-skipped, counted and recorded in ``missing.tsv`` (index, url); later runs do not ask for the same URL again.
+Indices that answer 404 are skipped and recorded in ``missing.tsv`` (index, url), so later runs do not ask again.
 """
 
 from __future__ import annotations
