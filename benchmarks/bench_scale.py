@@ -395,30 +395,20 @@ def shard_memory(args, workdir: Path, total: int) -> None:
         return
     out = workdir / "bench-shard.parquet"
     section = f"one feature shard job ({args.side} px): memory as the shard grows"
+
+    def first_shard(shards: int) -> list[str]:
+        """The command computing the features of shard 0 of ``shards``."""
+        options = {"--manifest": manifest, "--shard": 0, "--shards": shards, "--variant": "faces_hq", "--out": out}
+        return [PYTHON, "-m", "unmask", "features", *(str(x) for pair in options.items() for x in pair)]
+
     seen = set()
     for target in args.shard_images:
         shards = max(1, round(total / target))
         if shards in seen:
             continue
         seen.add(shards)
-        cmd = [
-            PYTHON,
-            "-m",
-            "unmask",
-            "features",
-            "--manifest",
-            str(manifest),
-            "--shard",
-            "0",
-            "--shards",
-            str(shards),
-            "--variant",
-            "faces_hq",
-            "--out",
-            str(out),
-        ]
         log = workdir / f"bench-shard-{shards}.log"
-        m = measure(cmd, log=log)
+        m = measure(first_shard(shards), log=log)
         found = re.findall(r"(\d+)/(\d+) images, (\d+) images/s", log.read_text())
         images, rate = (int(found[-1][1]), int(found[-1][2])) if found else (0, 0)
         print(f"  --shards {shards}: {images} images, {m.wall:.1f} s, max RSS {mb(m.max_rss)}", flush=True)
@@ -430,23 +420,7 @@ def shard_memory(args, workdir: Path, total: int) -> None:
             [images, m.max_rss, m.wall, rate],
         )
     # The fixed cost of a job: interpreter start-up and imports, reading the manifest, an empty shard.
-    cmd = [
-        PYTHON,
-        "-m",
-        "unmask",
-        "features",
-        "--manifest",
-        str(manifest),
-        "--shard",
-        "0",
-        "--shards",
-        "1000000",
-        "--variant",
-        "faces_hq",
-        "--out",
-        str(out),
-    ]
-    m = measure(cmd)
+    m = measure(first_shard(1_000_000))
     record(
         section,
         "fixed cost of a job (an empty shard: start-up, imports, manifest read)",

@@ -15,28 +15,26 @@ pytestmark = pytest.mark.workflow  # every test here runs Snakemake
 
 CLASSIFIERS = ["svm", "logreg", "kmeans"]
 GENERALISATION = {"robustness_repeat": 2, "robustness_table": 1, "cross_source": 1}
+# The jobs of the small demo from each stage down (a stage's own jobs and everything after them).
+FROM_TRAIN = {
+    "train": 6,
+    "model": 3,
+    "table": 1,
+    "metrics": 1,
+    "spectra": 1,
+    "rejects": 1,
+    "audit": 1,  # it counts the rejects, which the features stage adds to
+    **GENERALISATION,
+    "all": 1,
+}
+FROM_FEATURES = {"features": 2, **FROM_TRAIN}
 
 
 def test_dry_run_plans_every_stage(tmp_path):
     workdir = copy_workflow(tmp_path)
     config = write_config(workdir / "small.yaml", SMALL_DEMO)
     plan = planned_rules(workdir, "--configfile", str(config))
-    assert plan == {
-        "acquire": 4,
-        "manifest": 1,
-        "features": 2,
-        "train": 6,
-        "model": 3,
-        "table": 1,
-        "metrics": 1,
-        "spectra": 1,
-        "rejects": 1,
-        "audit": 1,
-        "robustness_repeat": 2,
-        "robustness_table": 1,
-        "cross_source": 1,
-        "all": 1,
-    }
+    assert plan == {"acquire": 4, "manifest": 1, **FROM_FEATURES}
 
 
 def test_demo_outputs(demo_run):
@@ -109,69 +107,15 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
     changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "variant": "celeba"}}}
     config = write_config(tmp_path / "changed.yaml", changed)
     plan = planned_rules(workdir, "--configfile", str(config))
-    assert plan == {
-        "features": 2,
-        "train": 6,
-        "model": 3,
-        "table": 1,
-        "metrics": 1,
-        "spectra": 1,
-        "rejects": 1,
-        "audit": 1,
-        "robustness_repeat": 2,
-        "robustness_table": 1,
-        "cross_source": 1,
-        "all": 1,
-    }
+    assert plan == FROM_FEATURES
 
 
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        (
-            "learn/protocol.py",
-            {
-                "train": 6,
-                "model": 3,
-                "table": 1,
-                "metrics": 1,
-                "spectra": 1,
-                "rejects": 1,
-                "audit": 1,
-                **GENERALISATION,
-                "all": 1,
-            },
-        ),
-        (
-            "features/fourier.py",
-            {
-                "features": 2,
-                "train": 6,
-                "model": 3,
-                "table": 1,
-                "metrics": 1,
-                "spectra": 1,
-                "rejects": 1,
-                "audit": 1,
-                **GENERALISATION,
-                "all": 1,
-            },
-        ),
-        (
-            "features/spectrum.py",
-            {
-                "features": 2,
-                "train": 6,
-                "model": 3,
-                "table": 1,
-                "metrics": 1,
-                "spectra": 1,
-                "rejects": 1,
-                "audit": 1,
-                **GENERALISATION,
-                "all": 1,
-            },
-        ),
+        ("learn/protocol.py", FROM_TRAIN),
+        ("features/fourier.py", FROM_FEATURES),
+        ("features/spectrum.py", FROM_FEATURES),
         (
             "analyses/tables.py",  # commands/report.py: every table and figure of a dataset (not the repeats)
             {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, "robustness_table": 1, "all": 1},
@@ -248,18 +192,8 @@ def test_a_changed_function_body_reruns_its_stage_and_what_follows_only(demo_run
     original = path.read_text()
     try:
         edit_a_function_body(path)
-        assert planned_rules(workdir, "--configfile", str(config)) == {
-            "features": 2,
-            "train": 6,
-            "model": 3,
-            "table": 1,
-            "metrics": 1,
-            "spectra": 1,
-            "rejects": 1,
-            "audit": 1,  # it counts the rejects, which the features stage adds to
-            **GENERALISATION,
-            "all": 1,
-        }, "the manifest and the acquisition do not run the FFT"
+        plan = planned_rules(workdir, "--configfile", str(config))
+        assert plan == FROM_FEATURES, "the manifest and the acquisition do not run the FFT"
     finally:
         path.write_text(original)
 
