@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ from conftest import shared_data
 from matplotlib import cbook
 
 from benchmarks import bench_video
+from unmask.data.crops import crop_videos, shard_videos
 from unmask.data.faces import FaceDetector, square_box
 from unmask.data.video import (
     actor_ids,
@@ -234,3 +236,50 @@ def test_yunet_holds_the_faceforensics_faces_as_well_as_haar(tmp_path):
                 width = max(0, min(a.x + a.size, b.x + b.size) - max(a.x, b.x))
                 overlap = width * max(0, min(a.y + a.size, b.y + b.size) - max(a.y, b.y))
                 assert overlap / (a.size**2 + b.size**2 - overlap) >= 0.5, (clip.name, a, b)
+
+
+def test_videos_of_one_name_in_other_folders_keep_their_own_crops(tmp_path):
+    root = tmp_path / "clips"
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+    make_video(root / "a" / "clip.mp4", 30)
+    make_video(root / "b" / "clip.mp4", 40)
+    make_video(root / "clip.avi", 36, fourcc="MJPG")
+    faces = {"detector": "haar", "model": None, "min_face": 64, "detect_side": 640, "margin": 0.25}
+    (videos,) = shard_videos({"s": {"videos": str(root)}}, shards=1, seed=0).values()
+    table = crop_videos(videos, tmp_path / "crops", 3, faces).to_pylist()
+    assert len(table) == 9 and len({row["crop"] for row in table}) == 9, "a crop per video and frame"
+    for row in table:
+        frame = decode_all(Path(row["path"]))[row["frame"]]
+        box = frame[row["y"] : row["y"] + row["size"], row["x"] : row["x"] + row["size"]]
+        assert np.array_equal(cv2.imread(row["crop"]), box), f"{row['crop']} is not a crop of {row['video']}"
+
+
+def rotated_video(path: Path, frames: int) -> Path:
+    """A landscape MPEG-4 whose face lies on its side, tagged to be shown turned 90 degrees (a phone held upright)."""
+    face = cv2.rotate(_face(), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+    for i in range(frames):
+        frame = np.full((HEIGHT, WIDTH, 3), 100, np.uint8)
+        frame[40 : 40 + face.shape[0], 60 + 4 * i : 60 + 4 * i + face.shape[1]] = face
+        writer.write(frame)
+    writer.release()
+    identity, turned = (
+        struct.pack(">9i", *m, 0, 0, 0x40000000)
+        for m in ((1 << 16, 0, 0, 0, 1 << 16, 0), (0, 1 << 16, 0, -(1 << 16), 0, 0))
+    )
+    data = path.read_bytes()
+    matrix = data.index(identity, data.index(b"tkhd"))  # the track's display matrix
+    path.write_bytes(data[:matrix] + turned + data[matrix + len(turned) :])
+    return path
+
+
+@pytest.mark.parametrize("method", ["sequential", "seek"])
+def test_a_rotated_video_is_read_upright_as_players_show_it(tmp_path, method):
+    clip = rotated_video(tmp_path / "phone.mp4", 30)
+    samples = list(read_samples(clip, 3, method))
+    assert [s.image.shape for s in samples] == [(WIDTH, HEIGHT, 3)] * 3, "portrait, as shown"
+    other = read_samples(clip, 3, {"seek": "sequential", "sequential": "seek"}[method])
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(samples, other)), "both readers turn it alike"
+    records = process_video(clip, tmp_path / "crops", n=3, method=method)
+    assert all(r.crop_path for r in records), [r.reason for r in records]

@@ -102,6 +102,12 @@ def _packet_times(path: Path) -> list[int] | None:
     return None if None in times else sorted(times)
 
 
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """A decoded frame turned as its display matrix says (``rotation``: degrees counter-clockwise), as players
+    and OpenCV show it: a phone video held upright comes out upright, its pixels moved, none changed."""
+    return np.ascontiguousarray(np.rot90(image, round(rotation / 90) % 4))
+
+
 def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
     """Samples from one decoding pass (PyAV) that skips the frames nothing else refers to, unless sampled.
 
@@ -138,7 +144,8 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
                 while remaining[0] != index:  # an earlier sample the decoder could not give
                     yield SampledFrame(remaining.pop(0), None, None, "frame could not be decoded")
                 milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
-                yield SampledFrame(remaining.pop(0), milliseconds, frame.to_ndarray(format="bgr24"))
+                image = upright(frame.to_ndarray(format="bgr24"), frame.rotation)
+                yield SampledFrame(remaining.pop(0), milliseconds, image)
         frames = frames if times is not None else position
     for index in remaining:
         reason = f"video ended after {frames} frames (header claimed {claimed})" if index >= frames else None
