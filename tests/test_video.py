@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from matplotlib import cbook
 from benchmarks import bench_video
 from unmask.data.crops import crop_videos, shard_videos
 from unmask.data.faces import FaceDetector, square_box
+from unmask.data.images import PixelLimit
 from unmask.data.video import (
     actor_ids,
     choose_method,
@@ -283,3 +285,25 @@ def test_a_rotated_video_is_read_upright_as_players_show_it(tmp_path, method):
     assert all(np.array_equal(a.image, b.image) for a, b in zip(samples, other)), "both readers turn it alike"
     records = process_video(clip, tmp_path / "crops", n=3, method=method)
     assert all(r.crop_path for r in records), [r.reason for r in records]
+
+
+def test_a_video_over_the_pixel_limit_is_refused_from_its_header_before_decoding(videos, tmp_path, monkeypatch):
+    monkeypatch.setattr(cv2.VideoCapture, "grab", lambda self: pytest.fail("a frame was decoded"))
+    monkeypatch.setattr(av.Packet, "decode", lambda self: pytest.fail("a frame was decoded"))
+    limit = PixelLimit(WIDTH * HEIGHT - 1, "datasets.clips.max_pixels")
+    records = process_video(videos["good"], tmp_path, n=4, limit=limit)
+    assert len(records) == 4 and all(r.crop_path is None and r.frame_index is None for r in records)
+    assert {r.reason for r in records} == {
+        f"video frames of 480x360 = 0.1728 Mpx exceed the limit of 0.172799 Mpx (datasets.clips.max_pixels): "
+        f"{videos['good']}"
+    }
+
+
+@pytest.mark.parametrize("encoding", [".jpg", ".png"])
+def test_an_image_named_like_a_video_is_refused(tmp_path, encoding):
+    fake = tmp_path / "x.mp4"
+    fake.write_bytes(cv2.imencode(encoding, _face())[1].tobytes())
+    records = process_video(fake, tmp_path / "crops", n=3)
+    assert all(r.crop_path is None and r.frame_index is None for r in records)
+    (reason,) = {r.reason for r in records}
+    assert reason == f"not a video: a single {encoding[1:].replace('jpg', 'jpeg')} image named like one: {fake}"

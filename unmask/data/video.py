@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from unmask.data.faces import FaceDetector, crop_face
-from unmask.data.images import write_image
+from unmask.data.images import PixelLimit, write_image
 
 SEEK_MIN_GAP = 300  # mean gap (frames) above which seeking wins; 1080p x264: seek won at 420, lost at 280
 
@@ -85,6 +85,22 @@ def _open_problem(path: Path) -> str | None:
     if path.stat().st_size == 0:
         return f"video file is empty (0 bytes): {path}"
     return None
+
+
+def _stream_problem(path: Path, limit: PixelLimit | None) -> str | None:
+    """Why an opened file is no video to sample (or ``None``): a still image under a video's name, or frames
+    over the pixel ``limit`` (from the header: a small file may declare frames of gigabytes)."""
+    try:
+        with av.open(str(path)) as container:
+            image_format = container.format.name
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+    except (av.FFmpegError, IndexError) as error:
+        return f"cannot open video ({error}): {path}"
+    if image_format.endswith("_pipe") or image_format == "image2":
+        return f"not a video: a single {image_format.removesuffix('_pipe')} image named like one: {path}"
+    excess = limit and limit.excess(width, height)
+    return excess and f"video frames of {excess.replace('exceeds', 'exceed')}: {path}"
 
 
 def _count_frames(capture: cv2.VideoCapture) -> int:
@@ -163,11 +179,14 @@ def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterat
         yield SampledFrame(index, timestamp, image if ok else None, None if ok else "frame could not be decoded")
 
 
-def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> Iterator[SampledFrame]:
+def read_samples(
+    path: str | os.PathLike, n: int = 20, method: str = "auto", limit: PixelLimit | None = None
+) -> Iterator[SampledFrame]:
     """Exactly ``n`` samples of a video, evenly spread; failures come back as samples with a reason.
 
     ``method`` is ``"sequential"``, ``"seek"`` or ``"auto"`` (``choose_method``). Samples that
-    do not exist (video shorter than ``n`` frames, unreadable file) have ``index=None``.
+    do not exist (video shorter than ``n`` frames, unreadable file, a still image, frames with
+    more pixels than ``limit``) have ``index=None``.
     """
     if method not in ("auto", "sequential", "seek"):
         raise ValueError(f"unknown frame reading method {method!r}")
@@ -179,6 +198,8 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
         try:
             if not capture.isOpened():
                 reason = f"cannot open video (unreadable or truncated file): {path}"
+            elif problem := _stream_problem(path, limit):
+                reason = problem
             else:
                 claimed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
                 if claimed <= 0:
@@ -210,15 +231,17 @@ def process_video(
     margin: float = 0.25,
     detector: FaceDetector | None = None,
     method: str = "auto",
+    limit: PixelLimit | None = None,
 ) -> list[FrameRecord]:
     """Sample ``n`` frames, crop the face of each into ``out_dir/<stem>_<frame:06d>.png``.
 
-    Returns exactly ``n`` records; the ones without a crop carry the reason.
+    Returns exactly ``n`` records; the ones without a crop carry the reason (a video whose frames
+    have more pixels than ``limit`` is refused from its header).
     """
     detector = detector or FaceDetector()
     out_dir = Path(out_dir)
     records = []
-    for sample in read_samples(path, n, method):
+    for sample in read_samples(path, n, method, limit):
         reason = sample.reason
         crop_path = x = y = size = None
         if sample.image is not None:
