@@ -307,3 +307,31 @@ def test_an_image_named_like_a_video_is_refused(tmp_path, encoding):
     assert all(r.crop_path is None and r.frame_index is None for r in records)
     (reason,) = {r.reason for r in records}
     assert reason == f"not a video: a single {encoding[1:].replace('jpg', 'jpeg')} image named like one: {fake}"
+
+
+def faststart_h264(path: Path, frames: int) -> Path:
+    """An H.264 MP4 of distinct noise frames with its index first (``movflags=faststart``), as streamed files are."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), format="bgr24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize("method", ["sequential", "seek"])
+def test_a_video_cut_after_its_index_gives_only_frames_it_holds(tmp_path, method):
+    full = faststart_h264(tmp_path / "full.mp4", 40)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # the header still claims 40 frames
+    frames = decode_all(full)
+    samples = list(read_samples(cut, 8, method))
+    assert [s.index for s in samples] == sample_frame_indices(40, 8)
+    decoded = [s for s in samples if s.image is not None]
+    assert 0 < len(decoded) < 8, "the first half is there, the second is not"
+    for sample in decoded:
+        assert np.array_equal(sample.image, frames[sample.index]), f"sample {sample.index} is another frame"

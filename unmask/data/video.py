@@ -169,9 +169,18 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
 
 
 def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
-    """Samples by seeking to each index (``CAP_PROP_POS_FRAMES``)."""
+    """Samples by seeking to each index (``CAP_PROP_POS_FRAMES``).
+
+    A seek past the last frame that can be decoded (a file cut short after its index) may still
+    "succeed" and give that last frame again: a grab counts only where it leaves the reader just
+    after the requested frame.
+    """
     for index in indices:
-        if not (capture.set(cv2.CAP_PROP_POS_FRAMES, index) and capture.grab()):
+        if not (
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            and capture.grab()
+            and round(capture.get(cv2.CAP_PROP_POS_FRAMES)) == index + 1
+        ):
             yield SampledFrame(index, None, None, f"could not read frame {index} (header claimed {claimed} frames)")
             continue
         timestamp = capture.get(cv2.CAP_PROP_POS_MSEC)
