@@ -309,10 +309,12 @@ def test_an_image_named_like_a_video_is_refused(tmp_path, encoding):
     assert reason == f"not a video: a single {encoding[1:].replace('jpg', 'jpeg')} image named like one: {fake}"
 
 
-def faststart_h264(path: Path, frames: int) -> Path:
+def faststart_h264(path: Path, frames: int, title: str | None = None) -> Path:
     """An H.264 MP4 of distinct noise frames with its index first (``movflags=faststart``), as streamed files are."""
     rng = np.random.default_rng(0)
     with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        if title:
+            container.metadata["title"] = title
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
         for i in range(frames):
@@ -335,3 +337,12 @@ def test_a_video_cut_after_its_index_gives_only_frames_it_holds(tmp_path, method
     assert 0 < len(decoded) < 8, "the first half is there, the second is not"
     for sample in decoded:
         assert np.array_equal(sample.image, frames[sample.index]), f"sample {sample.index} is another frame"
+
+
+@pytest.mark.parametrize("method", ["sequential", "seek"])
+def test_a_title_that_is_not_utf8_does_not_stop_the_reading(tmp_path, method):
+    clip = faststart_h264(tmp_path / "latin1.mp4", 10, title="Caf\u00e9 \u00e9t\u00e9")
+    data = clip.read_bytes()
+    clip.write_bytes(data.replace("Caf\u00e9 \u00e9t\u00e9".encode(), "Caf\u00e9 \u00e9t\u00e9   ".encode("latin-1")))
+    samples = list(read_samples(clip, 4, method))
+    assert all(s.image is not None for s in samples), [s.reason for s in samples]

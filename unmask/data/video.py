@@ -87,11 +87,16 @@ def _open_problem(path: Path) -> str | None:
     return None
 
 
+def _open(path: Path) -> av.container.InputContainer:
+    """The file opened for demuxing; tags that are not UTF-8 (a damaged or Latin-1 title) are read, not fatal."""
+    return av.open(str(path), metadata_errors="replace")
+
+
 def _stream_problem(path: Path, limit: PixelLimit | None) -> str | None:
     """Why an opened file is no video to sample (or ``None``): a still image under a video's name, or frames
     over the pixel ``limit`` (from the header: a small file may declare frames of gigabytes)."""
     try:
-        with av.open(str(path)) as container:
+        with _open(path) as container:
             image_format = container.format.name
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
@@ -113,7 +118,7 @@ def _count_frames(capture: cv2.VideoCapture) -> int:
 
 def _packet_times(path: Path) -> list[int] | None:
     """Every video packet's presentation time, sorted (display order), or ``None`` if one lacks it."""
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         times = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size]
     return None if None in times else sorted(times)
 
@@ -140,7 +145,7 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
     frames = len(times) if times is not None else claimed
     wanted = {times[i]: i for i in indices if i < frames} if times is not None else {}
     remaining = list(indices)  # decoders give frames in display order: samples come out in index order
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_count = 1  # one core per job, as the workflow schedules it; frame threads cost ~10% more CPU
         context, base = stream.codec_context, times[0] if times else 0
