@@ -346,3 +346,16 @@ def test_a_title_that_is_not_utf8_does_not_stop_the_reading(tmp_path, method):
     clip.write_bytes(data.replace("Caf\u00e9 \u00e9t\u00e9".encode(), "Caf\u00e9 \u00e9t\u00e9   ".encode("latin-1")))
     samples = list(read_samples(clip, 4, method))
     assert all(s.image is not None for s in samples), [s.reason for s in samples]
+
+
+def test_a_frame_cut_short_by_the_end_of_the_file_is_not_a_sample(videos, tmp_path):
+    whole = decode_all(videos["avi"])
+    frame_bytes = videos["avi"].stat().st_size / len(whole)
+    cut = tmp_path / "cut.avi"  # MJPEG: the file ends halfway into frame 21's JPEG
+    cut.write_bytes(videos["avi"].read_bytes()[: round(21.5 * frame_bytes)])
+    samples = list(read_samples(cut, 50, "sequential"))
+    damaged = [s for s in samples if s.reason and s.reason.startswith("frame is damaged")]
+    assert len(damaged) == 1, [(s.index, s.reason) for s in samples if s.reason]
+    for sample in samples:
+        if sample.image is not None:
+            assert np.array_equal(sample.image, whole[sample.index]), f"frame {sample.index} is not the video's"

@@ -136,6 +136,8 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
     (most B-frames of H.264) is skipped unless it is a sample: about half the decoding work
     of a typical x264 stream. Frames are placed by their presentation time, so the samples
     are the same frames, with the same pixels, as OpenCV's ``grab()``/``retrieve()`` gives.
+    A frame whose packet the demuxer marks corrupt (cut short by the end of the file) is no sample:
+    its decoder would fill the missing part in.
     """
     try:
         times = _packet_times(path)
@@ -150,7 +152,10 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
         stream.thread_count = 1  # one core per job, as the workflow schedules it; frame threads cost ~10% more CPU
         context, base = stream.codec_context, times[0] if times else 0
         position = 0  # frames decoded so far (for videos without presentation times)
+        damaged = set()  # presentation times of packets the demuxer found cut short or broken
         for packet in container.demux(stream):
+            if packet.is_corrupt:
+                damaged.add(packet.pts)
             if times is not None:
                 context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
             try:
@@ -165,6 +170,9 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
                 while remaining[0] != index:  # an earlier sample the decoder could not give
                     yield SampledFrame(remaining.pop(0), None, None, "frame could not be decoded")
                 milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
+                if frame.pts is not None and frame.pts in damaged:
+                    yield SampledFrame(remaining.pop(0), milliseconds, None, "frame is damaged (its data is cut short)")
+                    continue
                 image = upright(frame.to_ndarray(format="bgr24"), frame.rotation)
                 yield SampledFrame(remaining.pop(0), milliseconds, image)
         frames = frames if times is not None else position
