@@ -359,3 +359,39 @@ def test_a_frame_cut_short_by_the_end_of_the_file_is_not_a_sample(videos, tmp_pa
     for sample in samples:
         if sample.image is not None:
             assert np.array_equal(sample.image, whole[sample.index]), f"frame {sample.index} is not the video's"
+
+
+def zero_frames(path: Path) -> Path:
+    """A well-formed video file whose video track holds no frame (H.264 in MP4, MJPEG in AVI)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg" if path.suffix == ".avi" else "libx264", rate=FPS)
+        stream.width, stream.height = 160, 120
+        stream.pix_fmt = "yuvj420p" if path.suffix == ".avi" else "yuv420p"
+        container.start_encoding()
+    return path
+
+
+def audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=44100)
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, name, expected",
+    [
+        (zero_frames, "clip.mp4", "no video stream in the file: {path}"),  # FFmpeg drops an MP4 track without frames
+        (zero_frames, "clip.avi", "no decodable frames in video: {path}"),
+        (audio_only, "clip.mp4", "no video stream in the file: {path}"),
+    ],
+    ids=["zero-frames-mp4", "zero-frames-avi", "audio-only"],
+)
+def test_a_well_formed_file_without_frames_says_so(tmp_path, make, name, expected):
+    clip = make(tmp_path / name)
+    records = process_video(clip, tmp_path / "crops", n=3)
+    assert {r.reason for r in records} == {expected.format(path=clip)}

@@ -92,6 +92,18 @@ def _open(path: Path) -> av.container.InputContainer:
     return av.open(str(path), metadata_errors="replace")
 
 
+def _unopened(path: Path) -> str:
+    """Why OpenCV cannot open a file: it holds no video stream (audio only, or an MP4 track without frames),
+    or it is unreadable or cut short."""
+    try:
+        with _open(path) as container:
+            if not container.streams.video:
+                return f"no video stream in the file: {path}"
+    except av.FFmpegError:
+        pass
+    return f"cannot open video (unreadable or truncated file): {path}"
+
+
 def _stream_problem(path: Path, limit: PixelLimit | None) -> str | None:
     """Why an opened file is no video to sample (or ``None``): a still image under a video's name, or frames
     over the pixel ``limit`` (from the header: a small file may declare frames of gigabytes)."""
@@ -219,7 +231,7 @@ def read_samples(
         capture = cv2.VideoCapture(str(path))
         try:
             if not capture.isOpened():
-                reason = f"cannot open video (unreadable or truncated file): {path}"
+                reason = _unopened(path)
             elif problem := _stream_problem(path, limit):
                 reason = problem
             else:
