@@ -122,18 +122,20 @@ def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> 
 def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: float, seed: int):
     """Stratified train/test indices; where items share groups, no group falls in both parts.
 
-    Grouped items are split by ``StratifiedGroupKFold`` (one fold for testing),
-    so the test fraction is approximate and coarser with few groups.
+    Grouped items are split by ``StratifiedGroupKFold`` into about ``1 / test_fraction``
+    folds, one of them (chosen by the seed) for testing, so the test fraction is approximate
+    and coarser with few groups; it is right on average over repeats. (The first fold is never
+    taken as such: ``StratifiedGroupKFold`` places the groups with the most items first, so it
+    would hold the biggest video out of training in nearly every repeat.)
     """
     if len(set(groups[index])) == len(index):
         return train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
     n_groups = len(set(groups[index]))
     if n_groups < 2:
         raise ValueError("the sample holds a single group (video or actor): it cannot be split without leakage")
-    folds = StratifiedGroupKFold(
-        n_splits=min(max(2, round(1 / test_fraction)), n_groups), shuffle=True, random_state=seed
-    )
-    train, test = next(folds.split(index, y[index], groups[index]))
+    n_splits = min(max(2, round(1 / test_fraction)), n_groups)
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    train, test = list(folds.split(index, y[index], groups[index]))[np.random.default_rng(seed).integers(n_splits)]
     return index[train], index[test]
 
 
