@@ -135,7 +135,7 @@ def _packet_times(path: Path) -> list[int] | None:
     return None if None in times else sorted(times)
 
 
-def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     """A decoded frame turned as its display matrix says (``rotation``: degrees counter-clockwise), as players
     and OpenCV show it: a phone video held upright comes out upright, its pixels moved, none changed."""
     return np.ascontiguousarray(np.rot90(image, round(rotation / 90) % 4))
@@ -185,7 +185,7 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
                 if frame.pts is not None and frame.pts in damaged:
                     yield SampledFrame(remaining.pop(0), milliseconds, None, "frame is damaged (its data is cut short)")
                     continue
-                image = upright(frame.to_ndarray(format="bgr24"), frame.rotation)
+                image = _upright(frame.to_ndarray(format="bgr24"), frame.rotation)
                 yield SampledFrame(remaining.pop(0), milliseconds, image)
         frames = frames if times is not None else position
     for index in remaining:

@@ -124,9 +124,9 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
 
     Grouped items are split by ``StratifiedGroupKFold`` into about ``1 / test_fraction``
     folds, one of them (chosen by the seed) for testing, so the test fraction is approximate
-    and coarser with few groups; it is right on average over repeats. (The first fold is never
-    taken as such: ``StratifiedGroupKFold`` places the groups with the most items first, so it
-    would hold the biggest video out of training in nearly every repeat.)
+    and coarser with few groups; it is right on average over repeats. (Not always the first fold:
+    ``StratifiedGroupKFold`` fills it with the groups of the most items first, so testing it held
+    the biggest video out of training in nearly every repeat.)
     """
     if len(set(groups[index])) == len(index):
         return train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
