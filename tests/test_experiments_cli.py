@@ -54,6 +54,17 @@ def test_split_keeps_each_group_on_one_side():
     assert set(y[test]) == {0, 1} and 15 <= len(test) <= 25
 
 
+def test_each_fold_is_as_likely_to_be_tested_so_a_big_video_is_not_always_held_out():
+    """StratifiedGroupKFold places the groups with the most items first, into its first fold: testing the first
+    fold held the biggest video out of training in nearly every repeat, and tested twice the test fraction."""
+    sizes = {"big": 40, **{f"real{i}": 2 for i in range(10)}, **{f"fake{i}": 3 for i in range(20)}}
+    groups = np.array([name for name, size in sizes.items() for _ in range(size)], dtype=object)
+    y = np.array([0] * 60 + [1] * 60)
+    tests = [split(np.arange(120), y, groups, 0.2, seed)[1] for seed in range(200)]
+    assert 0.1 <= np.mean(["big" in set(groups[test]) for test in tests]) <= 0.3, "about one repeat in 5 folds"
+    assert np.mean([len(test) for test in tests]) / 120 == pytest.approx(0.2, abs=0.03)
+
+
 def test_balanced_sample():
     y = np.array([0] * 10 + [1] * 6)
     index = balanced_sample(y, 9, np.random.default_rng(0))

@@ -44,6 +44,16 @@ ESTIMATORS = {  # name: (stored kind, unfitted estimator)
         "rbf_svm",
         lambda: make_classifier({"kind": "svm", "kernel": "rbf", "gamma": "scale"}, seed=0)[0],
     ),
+    "poly_svm": (  # the configuration allows every SVC kernel: each must make a model file
+        "poly_svm",
+        lambda: make_pipeline(StandardScaler(), make_classifier({"kind": "svm", "kernel": "poly"}, seed=0)[0]),
+    ),
+    "sigmoid_svm": (
+        "sigmoid_svm",
+        lambda: make_pipeline(
+            StandardScaler(), make_classifier({"kind": "svm", "kernel": "sigmoid", "gamma": 0.01}, seed=0)[0]
+        ),
+    ),
 }
 
 

@@ -194,6 +194,31 @@ def test_repeat_draw_is_the_draw_of_run_repeats(protocol):
         assert sorted(data.ids[test]) == sorted(predictions.loc[predictions["repeat"] == repeat, "id"])
 
 
+def test_all_under_held_out_videos_is_every_balanced_item_of_the_training_videos():
+    data = shifted({"a": 0}, groups=True)
+    runs, _ = run_repeats(data, "logreg", dict(LOGREG["logreg"], protocol="held_out_videos"), "all", 3, 0.25, SEED)
+    for row in runs.to_pylist():
+        train, test, _ = repeat_draw(data, "all", row["repeat"], 0.25, SEED, "held_out_videos")
+        pool = np.setdiff1d(np.arange(len(data.y)), test)
+        assert row["n_samples"] == row["n_train"] == len(train) == 2 * np.bincount(data.y[pool]).min()
+        assert row["samples"] == "all"
+
+
+def test_analyses_cap_their_size_by_the_training_videos_under_held_out_videos(images):
+    """The analyses' sizes are capped by the usable images: under held_out_videos, by the training part's."""
+    data, paths = images
+    runs = robustness_repeat(
+        data, paths, LOGREG, parse_perturbations(["jpeg:50"]), VARIANT, 500, 0, 0.25, SEED, protocol="held_out_videos"
+    )
+    train, _, _ = repeat_draw(data, len(data.y), 0, 0.25, SEED, "held_out_videos", cap=True)
+    assert set(runs["samples"]) == {len(data.y)}, "the configured size, capped by the usable images, as before"
+    assert runs["accuracy"].notna().all() and len(train) < len(data.y)
+    grouped = shifted({"a": 0, "b": 1}, groups=True)
+    table = cross_source_table(grouped, LOGREG, "all", 2, 0.25, SEED, "held_out_videos")
+    assert (table["repeats"] == 2).all()
+    Member(grouped, "faces_hq", LOGREG, "all", 2, 0.25, SEED, "held_out_videos").draw(0)
+
+
 def test_cross_source_matrix_and_diagonal(tmp_path):
     table = cross_source_table(shifted({"a": 0, "b": 1, "c": 2}), LOGREG, "all", 3, 0.25, SEED)
     assert list(table.columns) == ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -11,7 +13,9 @@ from conftest import shared_data
 from matplotlib import cbook
 
 from benchmarks import bench_video
+from unmask.data.crops import crop_videos, shard_videos
 from unmask.data.faces import FaceDetector, square_box
+from unmask.data.images import PixelLimit
 from unmask.data.video import (
     actor_ids,
     choose_method,
@@ -234,3 +238,160 @@ def test_yunet_holds_the_faceforensics_faces_as_well_as_haar(tmp_path):
                 width = max(0, min(a.x + a.size, b.x + b.size) - max(a.x, b.x))
                 overlap = width * max(0, min(a.y + a.size, b.y + b.size) - max(a.y, b.y))
                 assert overlap / (a.size**2 + b.size**2 - overlap) >= 0.5, (clip.name, a, b)
+
+
+def test_videos_of_one_name_in_other_folders_keep_their_own_crops(tmp_path):
+    root = tmp_path / "clips"
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+    make_video(root / "a" / "clip.mp4", 30)
+    make_video(root / "b" / "clip.mp4", 40)
+    make_video(root / "clip.avi", 36, fourcc="MJPG")
+    faces = {"detector": "haar", "model": None, "min_face": 64, "detect_side": 640, "margin": 0.25}
+    (videos,) = shard_videos({"s": {"videos": str(root)}}, shards=1, seed=0).values()
+    table = crop_videos(videos, tmp_path / "crops", 3, faces).to_pylist()
+    assert len(table) == 9 and len({row["crop"] for row in table}) == 9, "a crop per video and frame"
+    for row in table:
+        frame = decode_all(Path(row["path"]))[row["frame"]]
+        box = frame[row["y"] : row["y"] + row["size"], row["x"] : row["x"] + row["size"]]
+        assert np.array_equal(cv2.imread(row["crop"]), box), f"{row['crop']} is not a crop of {row['video']}"
+
+
+def rotated_video(path: Path, frames: int) -> Path:
+    """A landscape MPEG-4 whose face lies on its side, tagged to be shown turned 90 degrees (a phone held upright)."""
+    face = cv2.rotate(_face(), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+    for i in range(frames):
+        frame = np.full((HEIGHT, WIDTH, 3), 100, np.uint8)
+        frame[40 : 40 + face.shape[0], 60 + 4 * i : 60 + 4 * i + face.shape[1]] = face
+        writer.write(frame)
+    writer.release()
+    identity, turned = (
+        struct.pack(">9i", *m, 0, 0, 0x40000000)
+        for m in ((1 << 16, 0, 0, 0, 1 << 16, 0), (0, 1 << 16, 0, -(1 << 16), 0, 0))
+    )
+    data = path.read_bytes()
+    matrix = data.index(identity, data.index(b"tkhd"))  # the track's display matrix
+    path.write_bytes(data[:matrix] + turned + data[matrix + len(turned) :])
+    return path
+
+
+@pytest.mark.parametrize("method", ["sequential", "seek"])
+def test_a_rotated_video_is_read_upright_as_players_show_it(tmp_path, method):
+    clip = rotated_video(tmp_path / "phone.mp4", 30)
+    samples = list(read_samples(clip, 3, method))
+    assert [s.image.shape for s in samples] == [(WIDTH, HEIGHT, 3)] * 3, "portrait, as shown"
+    other = read_samples(clip, 3, {"seek": "sequential", "sequential": "seek"}[method])
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(samples, other)), "both readers turn it alike"
+    records = process_video(clip, tmp_path / "crops", n=3, method=method)
+    assert all(r.crop_path for r in records), [r.reason for r in records]
+
+
+def test_a_video_over_the_pixel_limit_is_refused_from_its_header_before_decoding(videos, tmp_path, monkeypatch):
+    monkeypatch.setattr(cv2.VideoCapture, "grab", lambda self: pytest.fail("a frame was decoded"))
+    monkeypatch.setattr(av.Packet, "decode", lambda self: pytest.fail("a frame was decoded"))
+    limit = PixelLimit(WIDTH * HEIGHT - 1, "datasets.clips.max_pixels")
+    records = process_video(videos["good"], tmp_path, n=4, limit=limit)
+    assert len(records) == 4 and all(r.crop_path is None and r.frame_index is None for r in records)
+    assert {r.reason for r in records} == {
+        f"video frames of 480x360 = 0.1728 Mpx exceed the limit of 0.172799 Mpx (datasets.clips.max_pixels): "
+        f"{videos['good']}"
+    }
+
+
+@pytest.mark.parametrize("encoding", [".jpg", ".png"])
+def test_an_image_named_like_a_video_is_refused(tmp_path, encoding):
+    fake = tmp_path / "x.mp4"
+    fake.write_bytes(cv2.imencode(encoding, _face())[1].tobytes())
+    records = process_video(fake, tmp_path / "crops", n=3)
+    assert all(r.crop_path is None and r.frame_index is None for r in records)
+    (reason,) = {r.reason for r in records}
+    assert reason == f"not a video: a single {encoding[1:].replace('jpg', 'jpeg')} image named like one: {fake}"
+
+
+def faststart_h264(path: Path, frames: int, title: str | None = None) -> Path:
+    """An H.264 MP4 of distinct noise frames with its index first (``movflags=faststart``), as streamed files are."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        if title:
+            container.metadata["title"] = title
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), format="bgr24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize("method", ["sequential", "seek"])
+def test_a_video_cut_after_its_index_gives_only_frames_it_holds(tmp_path, method):
+    full = faststart_h264(tmp_path / "full.mp4", 40)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # the header still claims 40 frames
+    frames = decode_all(full)
+    samples = list(read_samples(cut, 8, method))
+    assert [s.index for s in samples] == sample_frame_indices(40, 8)
+    decoded = [s for s in samples if s.image is not None]
+    assert 0 < len(decoded) < 8, "the first half is there, the second is not"
+    for sample in decoded:
+        assert np.array_equal(sample.image, frames[sample.index]), f"sample {sample.index} is another frame"
+
+
+@pytest.mark.parametrize("method", ["sequential", "seek"])
+def test_a_title_that_is_not_utf8_does_not_stop_the_reading(tmp_path, method):
+    clip = faststart_h264(tmp_path / "latin1.mp4", 10, title="Caf\u00e9 \u00e9t\u00e9")
+    data = clip.read_bytes()
+    clip.write_bytes(data.replace("Caf\u00e9 \u00e9t\u00e9".encode(), "Caf\u00e9 \u00e9t\u00e9   ".encode("latin-1")))
+    samples = list(read_samples(clip, 4, method))
+    assert all(s.image is not None for s in samples), [s.reason for s in samples]
+
+
+def test_a_frame_cut_short_by_the_end_of_the_file_is_not_a_sample(videos, tmp_path):
+    whole = decode_all(videos["avi"])
+    frame_bytes = videos["avi"].stat().st_size / len(whole)
+    cut = tmp_path / "cut.avi"  # MJPEG: the file ends halfway into frame 21's JPEG
+    cut.write_bytes(videos["avi"].read_bytes()[: round(21.5 * frame_bytes)])
+    samples = list(read_samples(cut, 50, "sequential"))
+    damaged = [s for s in samples if s.reason and s.reason.startswith("frame is damaged")]
+    assert len(damaged) == 1, [(s.index, s.reason) for s in samples if s.reason]
+    for sample in samples:
+        if sample.image is not None:
+            assert np.array_equal(sample.image, whole[sample.index]), f"frame {sample.index} is not the video's"
+
+
+def zero_frames(path: Path) -> Path:
+    """A well-formed video file whose video track holds no frame (H.264 in MP4, MJPEG in AVI)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg" if path.suffix == ".avi" else "libx264", rate=FPS)
+        stream.width, stream.height = 160, 120
+        stream.pix_fmt = "yuvj420p" if path.suffix == ".avi" else "yuv420p"
+        container.start_encoding()
+    return path
+
+
+def audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=44100)
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, name, expected",
+    [
+        (zero_frames, "clip.mp4", "no video stream in the file: {path}"),  # FFmpeg drops an MP4 track without frames
+        (zero_frames, "clip.avi", "no decodable frames in video: {path}"),
+        (audio_only, "clip.mp4", "no video stream in the file: {path}"),
+    ],
+    ids=["zero-frames-mp4", "zero-frames-avi", "audio-only"],
+)
+def test_a_well_formed_file_without_frames_says_so(tmp_path, make, name, expected):
+    clip = make(tmp_path / name)
+    records = process_video(clip, tmp_path / "crops", n=3)
+    assert {r.reason for r in records} == {expected.format(path=clip)}

@@ -59,7 +59,7 @@ def cross_source_draw(
     fakes = fake_sources(data)
     strata = source_strata(data, fakes)
     train, test, model_seed = repeat_draw(
-        data, size // 2 * (len(fakes) + 1), repeat, test_fraction, seed, protocol, strata
+        data, size // 2 * (len(fakes) + 1), repeat, test_fraction, seed, protocol, strata, cap=True
     )
 
     def by_source(index: np.ndarray) -> dict[str, np.ndarray]:
@@ -127,7 +127,7 @@ class Member:
 
     def draw(self, repeat: int) -> tuple[np.ndarray, np.ndarray, int]:
         size = available_size(self.data.y, self.size)
-        return repeat_draw(self.data, size, repeat, self.test_fraction, self.seed, self.protocol)
+        return repeat_draw(self.data, size, repeat, self.test_fraction, self.seed, self.protocol, cap=True)
 
 
 def load_members(spec: dict[str, dict]) -> dict[str, Member]:

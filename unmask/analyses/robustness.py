@@ -26,7 +26,7 @@ from unmask.data.images import read_gray
 from unmask.features import spectrum
 from unmask.features.extract import image_features
 from unmask.features.perturb import Perturbation
-from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, repeat_draw
+from unmask.learn.protocol import Dataset, Part, available_size, drawn_size, fit_scores, repeat_draw
 
 logger = logging.getLogger(__name__)
 
@@ -138,11 +138,13 @@ def robustness_repeat(
     """One repeat: per classifier, perturbation and evaluation protocol, the test accuracy and ROC AUC.
 
     ``variant`` and ``reencode`` must be those that made the clean features ``data.X``;
-    ``protocol`` is the dataset's (``protocol.draw``).
+    ``protocol`` is the dataset's (``protocol.draw``). ``size``, capped by the usable images, is the
+    table's ``samples``; under ``held_out_videos`` a repeat trains on at most its training videos' items.
     """
     size = available_size(data.y, size)
-    logger.info(f"repeat {repeat}: {size} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers")
-    train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol)
+    train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol, cap=True)
+    drawn = drawn_size(train, test, protocol)
+    logger.info(f"repeat {repeat}: {drawn} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers")
     sample = np.concatenate([train, test])
     perturbed = perturbed_features(paths, sample, perturbations, variant, data.X.shape[1], seed, repeat, reencode)
     clean_train, clean_test = Part.of(data, train), Part.of(data, test)

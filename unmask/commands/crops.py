@@ -19,10 +19,11 @@ def _crops(args: argparse.Namespace) -> int:
     spec = json.loads(args.spec)
     videos = shard_videos(spec["sources"], args.shards, spec["seed"]).get(args.shard, [])
     images = shard_images(spec.get("images", {}), args.shards, spec["seed"]).get(args.shard, [])
+    limit = PixelLimit(**spec["pixel_limit"])
     table = pa.concat_tables(
         [
-            crop_videos(videos, args.crops_dir, spec["frames"], spec["faces"]),
-            crop_images(images, args.crops_dir, spec["faces"], PixelLimit(**spec["pixel_limit"])),
+            crop_videos(videos, args.crops_dir, spec["frames"], spec["faces"], limit),
+            crop_images(images, args.crops_dir, spec["faces"], limit),
         ]
     )
     write_parquet(table, args.out)

@@ -124,14 +124,18 @@ def crop_images(images: list[dict], out_dir: str | Path, faces: dict, limit: Pix
     return pa.Table.from_pylist(rows, CROPS_SCHEMA)
 
 
-def crop_videos(videos: list[dict], out_dir: str | Path, frames: int, faces: dict) -> pa.Table:
-    """Crop faces from ``frames`` sampled frames of each video (``{source, video, path}``) into ``out_dir/<source>/``."""
+def crop_videos(
+    videos: list[dict], out_dir: str | Path, frames: int, faces: dict, limit: PixelLimit | None = None
+) -> pa.Table:
+    """Crop faces from ``frames`` sampled frames of each video (``{source, video, path}``) into
+    ``out_dir/<source>/<video>/``: one folder per video id, so videos of one name in other folders
+    (``a/clip.mp4``, ``b/clip.mp4``, ``clip.avi``) keep their own crops. A video whose frames have more
+    pixels than ``limit`` is refused from its header."""
     detector, margin = make_detector(faces), faces["margin"]
     rows, faces_found, bar = [], 0, progress(videos, len(videos), "video", "face crops")
     for video in bar:
-        records = process_video(
-            video["path"], Path(out_dir) / video["source"], n=frames, margin=margin, detector=detector
-        )
+        folder = Path(out_dir) / video["source"] / video["video"]
+        records = process_video(video["path"], folder, n=frames, margin=margin, detector=detector, limit=limit)
         for record in records:
             rows.append(
                 {

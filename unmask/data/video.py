@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from unmask.data.faces import FaceDetector, crop_face
-from unmask.data.images import write_image
+from unmask.data.images import PixelLimit, write_image
 
 SEEK_MIN_GAP = 300  # mean gap (frames) above which seeking wins; 1080p x264: seek won at 420, lost at 280
 
@@ -87,6 +87,39 @@ def _open_problem(path: Path) -> str | None:
     return None
 
 
+def _open(path: Path) -> av.container.InputContainer:
+    """The file opened for demuxing; tags that are not UTF-8 (a damaged or Latin-1 title) are read, not fatal."""
+    return av.open(str(path), metadata_errors="replace")
+
+
+def _unopened(path: Path) -> str:
+    """Why OpenCV cannot open a file: it holds no video stream (audio only, or an MP4 track without frames),
+    or it is unreadable or cut short."""
+    try:
+        with _open(path) as container:
+            if not container.streams.video:
+                return f"no video stream in the file: {path}"
+    except av.FFmpegError:
+        pass
+    return f"cannot open video (unreadable or truncated file): {path}"
+
+
+def _stream_problem(path: Path, limit: PixelLimit | None) -> str | None:
+    """Why an opened file is no video to sample (or ``None``): a still image under a video's name, or frames
+    over the pixel ``limit`` (from the header: a small file may declare frames of gigabytes)."""
+    try:
+        with _open(path) as container:
+            image_format = container.format.name
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+    except (av.FFmpegError, IndexError) as error:
+        return f"cannot open video ({error}): {path}"
+    if image_format.endswith("_pipe") or image_format == "image2":
+        return f"not a video: a single {image_format.removesuffix('_pipe')} image named like one: {path}"
+    excess = limit and limit.excess(width, height)
+    return excess and f"video frames of {excess.replace('exceeds', 'exceed')}: {path}"
+
+
 def _count_frames(capture: cv2.VideoCapture) -> int:
     """Decode to the end and count (for headers that give no frame count)."""
     count = 0
@@ -97,9 +130,15 @@ def _count_frames(capture: cv2.VideoCapture) -> int:
 
 def _packet_times(path: Path) -> list[int] | None:
     """Every video packet's presentation time, sorted (display order), or ``None`` if one lacks it."""
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         times = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size]
     return None if None in times else sorted(times)
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """A decoded frame turned as its display matrix says (``rotation``: degrees counter-clockwise), as players
+    and OpenCV show it: a phone video held upright comes out upright, its pixels moved, none changed."""
+    return np.ascontiguousarray(np.rot90(image, round(rotation / 90) % 4))
 
 
 def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
@@ -109,6 +148,8 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
     (most B-frames of H.264) is skipped unless it is a sample: about half the decoding work
     of a typical x264 stream. Frames are placed by their presentation time, so the samples
     are the same frames, with the same pixels, as OpenCV's ``grab()``/``retrieve()`` gives.
+    A frame whose packet the demuxer marks corrupt (cut short by the end of the file) is no sample:
+    its decoder would fill the missing part in.
     """
     try:
         times = _packet_times(path)
@@ -118,12 +159,15 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
     frames = len(times) if times is not None else claimed
     wanted = {times[i]: i for i in indices if i < frames} if times is not None else {}
     remaining = list(indices)  # decoders give frames in display order: samples come out in index order
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_count = 1  # one core per job, as the workflow schedules it; frame threads cost ~10% more CPU
         context, base = stream.codec_context, times[0] if times else 0
         position = 0  # frames decoded so far (for videos without presentation times)
+        damaged = set()  # presentation times of packets the demuxer found cut short or broken
         for packet in container.demux(stream):
+            if packet.is_corrupt:
+                damaged.add(packet.pts)
             if times is not None:
                 context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
             try:
@@ -138,7 +182,11 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
                 while remaining[0] != index:  # an earlier sample the decoder could not give
                     yield SampledFrame(remaining.pop(0), None, None, "frame could not be decoded")
                 milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
-                yield SampledFrame(remaining.pop(0), milliseconds, frame.to_ndarray(format="bgr24"))
+                if frame.pts is not None and frame.pts in damaged:
+                    yield SampledFrame(remaining.pop(0), milliseconds, None, "frame is damaged (its data is cut short)")
+                    continue
+                image = _upright(frame.to_ndarray(format="bgr24"), frame.rotation)
+                yield SampledFrame(remaining.pop(0), milliseconds, image)
         frames = frames if times is not None else position
     for index in remaining:
         reason = f"video ended after {frames} frames (header claimed {claimed})" if index >= frames else None
@@ -146,9 +194,18 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
 
 
 def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterator[SampledFrame]:
-    """Samples by seeking to each index (``CAP_PROP_POS_FRAMES``)."""
+    """Samples by seeking to each index (``CAP_PROP_POS_FRAMES``).
+
+    A seek past the last frame that can be decoded (a file cut short after its index) may still
+    "succeed" and give that last frame again: a grab counts only where it leaves the reader just
+    after the requested frame.
+    """
     for index in indices:
-        if not (capture.set(cv2.CAP_PROP_POS_FRAMES, index) and capture.grab()):
+        if not (
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            and capture.grab()
+            and round(capture.get(cv2.CAP_PROP_POS_FRAMES)) == index + 1
+        ):
             yield SampledFrame(index, None, None, f"could not read frame {index} (header claimed {claimed} frames)")
             continue
         timestamp = capture.get(cv2.CAP_PROP_POS_MSEC)
@@ -156,11 +213,14 @@ def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterat
         yield SampledFrame(index, timestamp, image if ok else None, None if ok else "frame could not be decoded")
 
 
-def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> Iterator[SampledFrame]:
+def read_samples(
+    path: str | os.PathLike, n: int = 20, method: str = "auto", limit: PixelLimit | None = None
+) -> Iterator[SampledFrame]:
     """Exactly ``n`` samples of a video, evenly spread; failures come back as samples with a reason.
 
     ``method`` is ``"sequential"``, ``"seek"`` or ``"auto"`` (``choose_method``). Samples that
-    do not exist (video shorter than ``n`` frames, unreadable file) have ``index=None``.
+    do not exist (video shorter than ``n`` frames, unreadable file, a still image, frames with
+    more pixels than ``limit``) have ``index=None``.
     """
     if method not in ("auto", "sequential", "seek"):
         raise ValueError(f"unknown frame reading method {method!r}")
@@ -171,7 +231,9 @@ def read_samples(path: str | os.PathLike, n: int = 20, method: str = "auto") -> 
         capture = cv2.VideoCapture(str(path))
         try:
             if not capture.isOpened():
-                reason = f"cannot open video (unreadable or truncated file): {path}"
+                reason = _unopened(path)
+            elif problem := _stream_problem(path, limit):
+                reason = problem
             else:
                 claimed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
                 if claimed <= 0:
@@ -203,15 +265,17 @@ def process_video(
     margin: float = 0.25,
     detector: FaceDetector | None = None,
     method: str = "auto",
+    limit: PixelLimit | None = None,
 ) -> list[FrameRecord]:
     """Sample ``n`` frames, crop the face of each into ``out_dir/<stem>_<frame:06d>.png``.
 
-    Returns exactly ``n`` records; the ones without a crop carry the reason.
+    Returns exactly ``n`` records; the ones without a crop carry the reason (a video whose frames
+    have more pixels than ``limit`` is refused from its header).
     """
     detector = detector or FaceDetector()
     out_dir = Path(out_dir)
     records = []
-    for sample in read_samples(path, n, method):
+    for sample in read_samples(path, n, method, limit):
         reason = sample.reason
         crop_path = x = y = size = None
         if sample.image is not None:

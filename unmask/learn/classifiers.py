@@ -11,7 +11,7 @@ from sklearn.svm import SVC, LinearSVC
 
 from unmask.features.spectrum import get_variant
 from unmask.learn.calibration import Platt
-from unmask.learn.model_file import RBF, Centroids, Linear, Model, Provenance, Scaler
+from unmask.learn.model_file import RBF, Centroids, Linear, Model, Polynomial, Provenance, Scaler, Sigmoid
 
 
 def make_classifier(spec: dict, seed: int, n_train: int = 0) -> tuple[object, str]:
@@ -69,7 +69,9 @@ def _split_scaler(estimator) -> tuple[Scaler | None, object]:
     return Scaler(np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)), classifier
 
 
-def _parameters(classifier, labels: tuple[int, int] | None) -> tuple[str, Linear | RBF | Centroids]:
+def _parameters(
+    classifier, labels: tuple[int, int] | None
+) -> tuple[str, Linear | RBF | Polynomial | Sigmoid | Centroids]:
     """The model kind and numpy parameters of a fitted scikit-learn classifier."""
     if isinstance(classifier, KMeans):
         if classifier.n_clusters != 2 or labels is None:
@@ -81,13 +83,19 @@ def _parameters(classifier, labels: tuple[int, int] | None) -> tuple[str, Linear
         return "logreg", Linear(classifier.coef_[0].astype(np.float64), float(classifier.intercept_[0]))
     if isinstance(classifier, LinearSVC) or (isinstance(classifier, SVC) and classifier.kernel == "linear"):
         return "linear_svm", Linear(np.asarray(classifier.coef_, dtype=np.float64)[0], float(classifier.intercept_[0]))
-    if isinstance(classifier, SVC) and classifier.kernel == "rbf":
+    if isinstance(classifier, SVC) and classifier.kernel in ("rbf", "poly", "sigmoid"):
         # _gamma is the only place sklearn keeps the resolved value of gamma='scale' / 'auto'.
-        support_vectors = np.asarray(classifier.support_vectors_, dtype=np.float64)
-        dual_coef = np.asarray(classifier.dual_coef_, dtype=np.float64)[0]
-        return "rbf_svm", RBF(support_vectors, dual_coef, float(classifier._gamma), float(classifier.intercept_[0]))
+        vectors = np.asarray(classifier.support_vectors_, dtype=np.float64)
+        dual_coef, gamma = np.asarray(classifier.dual_coef_, dtype=np.float64)[0], float(classifier._gamma)
+        intercept, coef0 = float(classifier.intercept_[0]), float(classifier.coef0)
+        if classifier.kernel == "poly":
+            return "poly_svm", Polynomial(vectors, dual_coef, gamma, coef0, int(classifier.degree), intercept)
+        if classifier.kernel == "sigmoid":
+            return "sigmoid_svm", Sigmoid(vectors, dual_coef, gamma, coef0, intercept)
+        return "rbf_svm", RBF(vectors, dual_coef, gamma, intercept)
     raise ValueError(
-        f"cannot store a {type(classifier).__name__}: use SVC (linear or rbf), LinearSVC, LogisticRegression or KMeans"
+        f"cannot store a {type(classifier).__name__} ({getattr(classifier, 'kernel', '')} kernel): use SVC, LinearSVC, "
+        "LogisticRegression or KMeans"
     )
 
 

@@ -3,13 +3,15 @@
 A model file holds one JSON object, one field per line::
 
     format_version  2
-    kind            linear_svm | logreg | rbf_svm | kmeans
+    kind            linear_svm | logreg | rbf_svm | poly_svm | sigmoid_svm | kmeans
     variant         feature variant name (unmask.features.spectrum.VARIANTS)
     feature_length  length of the feature vectors it takes
     threshold       the label is fake where p_fake >= threshold (0.5 unless chosen otherwise)
     scaler          null or {mean, scale}: features are (x - mean) / scale first
     parameters      linear: {coef, intercept}
                     rbf_svm: {support_vectors, dual_coef, gamma, intercept}
+                    poly_svm: {support_vectors, dual_coef, gamma, coef0, degree, intercept}
+                    sigmoid_svm: {support_vectors, dual_coef, gamma, coef0, intercept}
                     kmeans: {centroids, labels}  (labels[i]: label of cluster i)
     calibration     {method: platt, a, b}: p_fake = 1 / (1 + exp(a d + b)), a <= 0
     provenance      {dataset, n_train, seed, unmask_version, sklearn_version[, face_crops]}
@@ -66,6 +68,14 @@ _RBF = {
     },
     "required": ["support_vectors", "dual_coef", "gamma", "intercept"],
 }
+_SIGMOID = {
+    "properties": dict(_RBF["properties"], coef0={"type": "number"}),
+    "required": [*_RBF["required"], "coef0"],
+}
+_POLY = {
+    "properties": dict(_SIGMOID["properties"], degree={"type": "integer", "minimum": 0}),
+    "required": [*_SIGMOID["required"], "degree"],
+}
 _CENTROIDS = {
     "properties": {
         "centroids": {"type": "array", "minItems": 2, "maxItems": 2, "items": _NUMBERS},
@@ -73,7 +83,14 @@ _CENTROIDS = {
     },
     "required": ["centroids", "labels"],
 }
-PARAMETERS = {"linear_svm": _LINEAR, "logreg": _LINEAR, "rbf_svm": _RBF, "kmeans": _CENTROIDS}
+PARAMETERS = {
+    "linear_svm": _LINEAR,
+    "logreg": _LINEAR,
+    "rbf_svm": _RBF,
+    "poly_svm": _POLY,
+    "sigmoid_svm": _SIGMOID,
+    "kmeans": _CENTROIDS,
+}
 MODEL_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "unmask model file",
@@ -302,6 +319,36 @@ class RBF:
 
 
 @dataclass(frozen=True)
+class Polynomial:
+    """A polynomial-kernel SVM: ``sum_i dual_coef_i (gamma x . sv_i + coef0)^degree + intercept``."""
+
+    support_vectors: np.ndarray
+    dual_coef: np.ndarray
+    gamma: float
+    coef0: float
+    degree: int
+    intercept: float
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        kernel = (self.gamma * X @ self.support_vectors.T + self.coef0) ** self.degree
+        return kernel @ self.dual_coef + self.intercept
+
+
+@dataclass(frozen=True)
+class Sigmoid:
+    """A sigmoid-kernel SVM: ``sum_i dual_coef_i tanh(gamma x . sv_i + coef0) + intercept``."""
+
+    support_vectors: np.ndarray
+    dual_coef: np.ndarray
+    gamma: float
+    coef0: float
+    intercept: float
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return np.tanh(self.gamma * X @ self.support_vectors.T + self.coef0) @ self.dual_coef + self.intercept
+
+
+@dataclass(frozen=True)
 class Centroids:
     """Two k-means centroids and the label (0 real, 1 fake) of each cluster."""
 
@@ -313,7 +360,14 @@ class Centroids:
         return np.linalg.norm(X - real, axis=1) - np.linalg.norm(X - fake, axis=1)
 
 
-KINDS = {"linear_svm": Linear, "logreg": Linear, "rbf_svm": RBF, "kmeans": Centroids}
+KINDS = {
+    "linear_svm": Linear,
+    "logreg": Linear,
+    "rbf_svm": RBF,
+    "poly_svm": Polynomial,
+    "sigmoid_svm": Sigmoid,
+    "kmeans": Centroids,
+}
 
 
 @dataclass(frozen=True)
@@ -361,7 +415,7 @@ class Model:
     """A stored classifier: decision values, calibrated p_fake and labels in numpy."""
 
     kind: str
-    parameters: Linear | RBF | Centroids
+    parameters: Linear | RBF | Polynomial | Sigmoid | Centroids
     variant: str
     feature_length: int
     provenance: Provenance

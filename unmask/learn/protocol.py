@@ -101,6 +101,24 @@ def available_size(y: np.ndarray, size: int | str) -> int:
     return min(resolve_size(size, y), resolve_size("all", y))
 
 
+def largest_sample(strata: np.ndarray) -> int:
+    """The largest sample ``balanced_sample`` can draw over ``strata``: of each, as many as the rarest holds."""
+    codes, counts = np.unique(strata, return_counts=True)
+    return len(codes) * int(counts.min())
+
+
+def _drawable(size: int | str, strata: np.ndarray, cap: bool) -> int:
+    """``size`` items to draw over ``strata``: ``all`` is the largest sample; with ``cap`` a larger number is too."""
+    if size == "all":
+        return largest_sample(strata)
+    return min(int(size), largest_sample(strata)) if cap else int(size)
+
+
+def drawn_size(train: np.ndarray, test: np.ndarray, protocol: str) -> int:
+    """The size a draw had: training items under ``held_out_videos``, the sample before its split otherwise."""
+    return len(train) if protocol == "held_out_videos" else len(train) + len(test)
+
+
 def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``size`` items, as many from each stratum as can be (later strata take the remainder).
 
@@ -122,23 +140,31 @@ def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> 
 def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: float, seed: int):
     """Stratified train/test indices; where items share groups, no group falls in both parts.
 
-    Grouped items are split by ``StratifiedGroupKFold`` (one fold for testing),
-    so the test fraction is approximate and coarser with few groups.
+    Grouped items are split by ``StratifiedGroupKFold`` into about ``1 / test_fraction``
+    folds, one of them (chosen by the seed) for testing, so the test fraction is approximate
+    and coarser with few groups; it is right on average over repeats. (Not always the first fold:
+    ``StratifiedGroupKFold`` fills it with the groups of the most items first, so testing it held
+    the biggest video out of training in nearly every repeat.)
     """
     if len(set(groups[index])) == len(index):
         return train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
     n_groups = len(set(groups[index]))
     if n_groups < 2:
         raise ValueError("the sample holds a single group (video or actor): it cannot be split without leakage")
-    folds = StratifiedGroupKFold(
-        n_splits=min(max(2, round(1 / test_fraction)), n_groups), shuffle=True, random_state=seed
-    )
-    train, test = next(folds.split(index, y[index], groups[index]))
+    n_splits = min(max(2, round(1 / test_fraction)), n_groups)
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    train, test = list(folds.split(index, y[index], groups[index]))[np.random.default_rng(seed).integers(n_splits)]
     return index[train], index[test]
 
 
 def draw(
-    data: Dataset, size: int, test_fraction: float, rng: np.random.Generator, protocol: str, strata: np.ndarray
+    data: Dataset,
+    size: int | str,
+    test_fraction: float,
+    rng: np.random.Generator,
+    protocol: str,
+    strata: np.ndarray,
+    cap: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training and test indices of one repeat under a protocol, balanced and stratified over ``strata``.
 
@@ -146,29 +172,35 @@ def draw(
     sample of ``size`` items, split ``test_fraction`` for testing. ``held_out_videos``
     (its DFD protocol): ``size`` balanced training items from the groups
     (videos) of the training part, tested on every item of the held-out groups.
+    ``size`` ``all`` is the largest balanced sample of what is drawn from (every item, or the
+    training part's); with ``cap`` a larger number is reduced to it (the analyses' sizes), else it
+    is an error (the paper table's sizes are what they say).
     """
     if protocol == "held_out_videos":
         pool, test = split(np.arange(len(data.y)), strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
-        return pool[balanced_sample(strata[pool], size, rng)], test
-    index = balanced_sample(strata, size, rng)
+        return pool[balanced_sample(strata[pool], _drawable(size, strata[pool], cap), rng)], test
+    index = balanced_sample(strata, _drawable(size, strata, cap), rng)
     return split(index, strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
 
 
 def repeat_draw(
     data: Dataset,
-    size: int,
+    size: int | str,
     repeat: int,
     test_fraction: float,
     seed: int,
     protocol: str = "sample_split",
     strata: np.ndarray | None = None,
+    cap: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol.
 
-    The strata are the classes unless given (cross-source balances the real items and each fake source).
+    The strata are the classes unless given (cross-source balances the real items and each fake source);
+    ``size`` and ``cap`` are ``draw``'s. The seed takes ``size``, with ``all`` as the largest sample of every item.
     """
-    rng = np.random.default_rng([seed, size, repeat])
-    train, test = draw(data, size, test_fraction, rng, protocol, data.y if strata is None else strata)
+    strata = data.y if strata is None else strata
+    rng = np.random.default_rng([seed, _drawable(size, strata, cap=False), repeat])
+    train, test = draw(data, size, test_fraction, rng, protocol, strata, cap)
     return train, test, int(rng.integers(2**31))
 
 
@@ -248,12 +280,11 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
     Each repeat is ``repeat_draw``. Returns the per-repeat results and the
     per-item test predictions.
     """
-    label, size = str(size), resolve_size(size, data.y)
+    label, protocol = str(size), spec.get("protocol", "sample_split")
     rows, predictions = [], []
     for repeat in range(repeats):
-        train, test, model_seed = repeat_draw(
-            data, size, repeat, test_fraction, seed, spec.get("protocol", "sample_split")
-        )
+        train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol)
+        drawn = drawn_size(train, test, protocol)
         model, solver = make_classifier(spec, seed=model_seed, n_train=len(train))
         started = time.perf_counter()
         predicted, scores = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])
@@ -278,7 +309,7 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
             {
                 "classifier": name,
                 "samples": label,
-                "n_samples": size,
+                "n_samples": drawn,
                 "solver": solver,
                 "repeat": repeat,
                 "n_train": len(train),
@@ -287,5 +318,5 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: 
                 "fit_seconds": elapsed,
             }
         )
-        logger.info(f"{name} n={size} repeat {repeat + 1}/{repeats}: accuracy {accuracy:.3f}")
+        logger.info(f"{name} n={drawn} repeat {repeat + 1}/{repeats}: accuracy {accuracy:.3f}")
     return pa.Table.from_pylist(rows, RUN_SCHEMA), pa.concat_tables(predictions)
