@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import textwrap
 
@@ -75,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         log.error("unmask %s: %s", args.command, error)
         return 2
+    except BrokenPipeError:  # the reader left (`unmask predict ... | head -1`): stop quietly, as Python's docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit raises nothing
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 import logging
+import math
 from pathlib import Path
 
 import jsonschema
@@ -149,13 +151,40 @@ def schema_default(*keys: str):
     ``schema_default("datasets", "*", "video", "frames")`` is a dataset's default number of video frames.
     Raises ``KeyError`` naming a key that the schema does not have.
     """
+    return copy.deepcopy(_schema_property(*keys)["default"])
+
+
+def schema_option(*keys: str) -> dict:
+    """``type`` and ``default`` of an argparse option that stands for the schema's number property at ``keys``:
+    the value is parsed as that property's type and must pass its bounds, so the option and the key agree."""
+    rules = {key: value for key, value in _schema_property(*keys).items() if key not in ("default", "description")}
+    kinds = rules["type"] if isinstance(rules["type"], list) else [rules["type"]]
+    convert, kind = (int, "an integer") if "integer" in kinds else (float, "a number")
+    validator = jsonschema.Draft202012Validator(rules)
+
+    def parse(text: str) -> int | float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if error := jsonschema.exceptions.best_match(validator.iter_errors(value)):
+            raise argparse.ArgumentTypeError(error.message)
+        return value
+
+    return {"type": parse, "default": schema_default(*keys)}
+
+
+def _schema_property(*keys: str) -> dict:
+    """The schema of the property at ``keys`` (see ``schema_default``)."""
     schema = _schema(SCHEMA_PATH)
     node = schema
     for key in keys:
         while "$ref" in node:  # only local references: "#/$defs/dataset"
             node = functools.reduce(lambda parent, part: parent[part], node["$ref"].lstrip("#/").split("/"), schema)
         node = node["additionalProperties"] if key == "*" else node["properties"][key]
-    return copy.deepcopy(node["default"])
+    return node
 
 
 @functools.cache

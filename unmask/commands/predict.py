@@ -33,7 +33,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask predict`` to the ``unmask`` sub-commands."""
-    from unmask.config import schema_default
+    from unmask.config import schema_default, schema_option
 
     command = commands.add_parser(
         "predict",
@@ -44,20 +44,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
     command.add_argument(
         "--frames",
-        type=int,
-        default=schema_default("datasets", "*", "video", "frames"),
+        **schema_option("datasets", "*", "video", "frames"),
         help="frames sampled per video (default %(default)s)",
     )
     command.add_argument(
         "--margin",
-        type=float,
-        default=schema_default("datasets", "*", "faces", "margin"),
+        **schema_option("datasets", "*", "faces", "margin"),
         help="margin around a face, a fraction of its side (default %(default)s)",
     )
     command.add_argument(
         "--max-pixels",
-        type=int,
-        default=schema_default("datasets", "*", "max_pixels"),
+        **schema_option("datasets", "*", "max_pixels"),
         help="refuse an image with more pixels, read from its header (default %(default)s)",
     )
     command.add_argument(
@@ -74,8 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--detector-model", help="the YuNet model file (.onnx), for --detector yunet")
     command.add_argument(
         "--min-face",
-        type=int,
-        default=schema_default("datasets", "*", "faces", "min_face"),
+        **schema_option("datasets", "*", "faces", "min_face"),
         help="smallest face side in pixels (default %(default)s)",
     )
     command.set_defaults(run=_predict)

@@ -24,7 +24,7 @@ from unmask.data.faces import FaceDetector, crop_face, read_image
 from unmask.data.images import DECODER_ERRORS, PixelLimit, decode_gray, probe, read_gray
 from unmask.data.video import process_video
 from unmask.features.spectrum import features, get_variant
-from unmask.io import list_files
+from unmask.io import scan_files
 from unmask.learn.model_file import Model
 from unmask.log import progress
 
@@ -35,11 +35,20 @@ class UnreadableInput(ValueError):
     """An input that yields no prediction; the message names the file and the problem."""
 
 
-def expand(paths: list[str | Path]) -> list[Path]:
-    """Files given, with folders replaced by the images and videos under them (sorted)."""
-    files = []
+def expand(paths: list[str | Path]) -> list[Path | UnreadableInput]:
+    """Files given, with folders replaced by the images and videos under them (sorted), after the entries
+    their listing skipped (link loops, broken links: see ``scan_files``) and a folder that holds none."""
+    suffixes = IMAGE_SUFFIXES + VIDEO_SUFFIXES
+    files: list[Path | UnreadableInput] = []
     for path in map(Path, paths):
-        files += list_files(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES) if path.is_dir() else [path]
+        if not path.is_dir():
+            files.append(path)
+            continue
+        listing = scan_files(path, suffixes)
+        files += [UnreadableInput(f"{entry}: {reason}") for entry, reason in listing.skipped]
+        files += listing.files
+        if not listing.files:
+            files.append(UnreadableInput(f"{path}: no image or video files ({', '.join(suffixes)}) in it"))
     return files
 
 
@@ -138,6 +147,9 @@ def predict(
     """
     files = expand(paths)
     for path in progress(files, len(files), "file", "predict", terminal_only=True):
+        if isinstance(path, UnreadableInput):
+            yield path
+            continue
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 detector = detector or FaceDetector()
