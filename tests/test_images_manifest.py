@@ -344,3 +344,25 @@ def test_feature_stage_gives_a_reason_for_every_decoder_failure(tmp_path):
     values, reason = extract(str(folder / "zeros.png"), variant, pixel_limit=PixelLimit(10**8, "datasets.x.max_pixels"))
     assert values is None and reason == "20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (datasets.x.max_pixels)"
     assert extract(str(folder / "good.png"), variant)[1] is None
+
+
+def test_a_class_without_a_usable_image_stops_the_manifest_saying_why(tmp_path, caplog):
+    """Before, the manifest was written and training failed with scikit-learn's 'got 1 class'."""
+    import json
+
+    from unmask import cli
+
+    sources = two_sources(tmp_path, {"a.png": encoded(".png", (16, 16))}, {"empty.png": b"", "text.jpg": b"no"})
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "notes.txt").write_text("no images here")
+    sources["gan2"] = {"label": "fake", "path": str(tmp_path / "nothing")}
+    out = ["--out", str(tmp_path / "m.parquet"), "--rejects", str(tmp_path / "r.parquet")]
+    assert cli.main(["manifest", "--spec", json.dumps({"sources": sources}), *out]) == 2
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error == (
+        "unmask manifest: no usable fake image, so nothing to train on: "
+        "source gan: its 2 files are rejected (1 empty file (0 bytes); "
+        "1 not a readable image (no JPEG or PNG decoder accepts its header)); "
+        f"source gan2: no .jpg, .jpeg or .png file in {tmp_path / 'nothing'}"
+    )
+    assert not (tmp_path / "m.parquet").exists()
