@@ -366,3 +366,22 @@ def test_a_class_without_a_usable_image_stops_the_manifest_saying_why(tmp_path, 
         f"source gan2: no .jpg, .jpeg or .png file in {tmp_path / 'nothing'}"
     )
     assert not (tmp_path / "m.parquet").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_a_listing_reject(tmp_path):
+    """Before, its name reached Parquet and the whole workflow stopped with a UnicodeEncodeError traceback."""
+    from unmask.io import write_parquet
+
+    (tmp_path / "a.png").write_bytes(encoded(".png", (16, 16)))
+    with open(os.path.join(os.fsencode(tmp_path), b"latin\xe9.png"), "wb") as f:
+        f.write(encoded(".png", (16, 20)))
+    os.symlink(b"gone", os.path.join(os.fsencode(tmp_path), b"broken\xff.jpg"))
+    source = {"label": "real", "path": str(tmp_path)}
+    assert listing_fingerprint("cams", source, 0, FactsCache()).startswith("1 images, content sha256 ")
+    manifest, rejects = build_manifest({"cams": source}, seed=0)
+    assert manifest.column("id").to_pylist() == ["cams/a.png"]
+    assert [(r["id"], r["path"], r["stage"], r["reason"]) for r in rejects.to_pylist()] == [
+        ("cams/broken\\xff.jpg", f"{tmp_path}/broken\\xff.jpg", "listing", "broken symbolic link (target gone is missing)"),
+        ("cams/latin\\xe9.png", f"{tmp_path}/latin\\xe9.png", "listing", "file name is not UTF-8 text (rename it)"),
+    ]
+    write_parquet(rejects, tmp_path / "rejects.parquet")

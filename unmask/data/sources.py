@@ -3,6 +3,7 @@ entries its listing skipped."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +34,25 @@ def image_candidates(name: str, source: dict, seed: int) -> tuple[list[Candidate
         paths = [Path(row["path"]) for row in read_file_list(Path(source["file_list"]))]
     else:
         listing = scan_files(root, IMAGE_SUFFIXES)
-        paths = listing.files
-        for path, reason in listing.skipped:
-            rejects.append(reject_row(_item_id(name, path, root), path, name, "listing", reason))
+        untextual = {path for path in listing.files if _as_text(path) != str(path)}
+        paths = [path for path in listing.files if path not in untextual]
+        skipped = listing.skipped + [(path, NOT_TEXT) for path in untextual]
+        for path, reason in sorted(skipped):
+            shown = Path(_as_text(path))
+            rejects.append(reject_row(_item_id(name, shown, root), shown, name, "listing", _as_text(reason)))
     candidates = []
     for path in sample_paths(paths, root, source.get("count"), seed):
         item_id = _item_id(name, path, root)
         candidates.append(Candidate(item_id, path, group=item_id))
     return candidates, rejects
+
+
+NOT_TEXT = "file name is not UTF-8 text (rename it)"
+
+
+def _as_text(path: str | Path) -> str:
+    """``path`` as text, with the bytes of a name that is not UTF-8 written as \\xNN (Parquet and CSV hold text)."""
+    return os.fsencode(path).decode(errors="backslashreplace")
 
 
 def reject_row(item_id: str, path: str | Path, source: str, stage: str, reason: str) -> dict:
