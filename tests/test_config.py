@@ -181,3 +181,13 @@ def test_a_name_that_yaml_reads_as_no_text_is_refused_with_a_hint(name, where):
     with pytest.raises(ConfigError) as error:
         validate(config)
     assert f"  {key}: the name {name!r} is not text (YAML reads unquoted numbers, yes, no" in str(error.value)
+
+
+def test_a_seed_beyond_what_scikit_learn_takes_is_refused():
+    """Before, 2**32 passed the schema and the model job failed: 'Seed must be between 0 and 2**32 - 1'."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    config["datasets"]["d"]["seed"] = 2**32 - 1
+    validate(config)
+    config["datasets"]["d"]["seed"] = 2**32
+    with pytest.raises(ConfigError, match="datasets.d.seed: 4294967296 is greater than the maximum of 4294967295"):
+        validate(config)
