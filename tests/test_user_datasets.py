@@ -135,10 +135,15 @@ def test_config_errors_name_the_key(user_folders, tmp_path, overrides, message):
 
 @pytest.mark.workflow
 def test_missing_folder_names_the_source(tmp_path):
-    config = write_config(tmp_path / "bad.yaml", user_config(tmp_path))
+    (tmp_path / "generator").write_bytes(b"a file where the folder should be")
+    settings = user_config(tmp_path)
+    settings["datasets"]["mine"]["sources"]["clips"] = {"label": "fake", "videos": str(tmp_path / "clips")}
+    config = write_config(tmp_path / "bad.yaml", settings)
     result = snakemake(tmp_path, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
     assert result.returncode != 0
-    assert "datasets.mine.sources.cameras: image folder" in result.stdout + result.stderr
+    assert f"datasets.mine.sources.cameras: image folder {tmp_path}/cameras does not exist" in result.stderr
+    assert f"datasets.mine.sources.generator: {tmp_path}/generator is a file, not a folder" in result.stderr
+    assert f"datasets.mine.sources.clips: video folder {tmp_path}/clips does not exist" in result.stderr
 
 
 @pytest.mark.workflow

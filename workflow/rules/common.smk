@@ -397,17 +397,25 @@ DOWNLOADS = {
 }
 
 
+def folder_problem(source):
+    """Why a local source's folder cannot be listed: it is a file, or it does not exist."""
+    kind, folder = ("video", source["videos"]) if "videos" in source else ("image", source["path"])
+    if os.path.exists(folder):
+        return f"{folder} is a file, not a folder"
+    return f"{kind} folder {folder} does not exist"
+
+
 def missing_data_message(name):
     """None, or the one message for a dataset whose local image or video folders are missing."""
-    missing = [
-        (source_name, source.get("videos", source.get("path")))
+    missing = {
+        source_name: source
         for source_name, source in DATASETS[name]["sources"].items()
         if source["method"] == "local" and not os.path.isdir(source.get("videos", source.get("path")))
-    ]
+    }
     if not missing:
         return None
     lines = [f"Dataset {name}: {len(missing)} source folder(s) missing:"]
-    lines += [f"  datasets.{name}.sources.{source}: image folder {folder} does not exist" for source, folder in missing]
+    lines += [f"  datasets.{name}.sources.{source_name}: {folder_problem(s)}" for source_name, s in missing.items()]
     lines.append("Two ways forward:")
     lines.append("  - put each source's images (or videos) in its folder, or set the source's `path` to the folder")
     lines.append("    that holds them;")
