@@ -376,12 +376,12 @@ def test_a_file_name_that_is_not_utf8_is_a_listing_reject(tmp_path):
     with open(os.path.join(os.fsencode(tmp_path), b"latin\xe9.png"), "wb") as f:
         f.write(encoded(".png", (16, 20)))
     os.symlink(b"gone", os.path.join(os.fsencode(tmp_path), b"broken\xff.jpg"))
-    source = {"label": "real", "path": str(tmp_path)}
+    source, gone = {"label": "real", "path": str(tmp_path)}, "target gone is missing"
     assert listing_fingerprint("cams", source, 0, FactsCache()).startswith("1 images, content sha256 ")
     manifest, rejects = build_manifest({"cams": source}, seed=0)
     assert manifest.column("id").to_pylist() == ["cams/a.png"]
     assert [(r["id"], r["path"], r["stage"], r["reason"]) for r in rejects.to_pylist()] == [
-        ("cams/broken\\xff.jpg", f"{tmp_path}/broken\\xff.jpg", "listing", "broken symbolic link (target gone is missing)"),
+        ("cams/broken\\xff.jpg", f"{tmp_path}/broken\\xff.jpg", "listing", f"broken symbolic link ({gone})"),
         ("cams/latin\\xe9.png", f"{tmp_path}/latin\\xe9.png", "listing", "file name is not UTF-8 text (rename it)"),
     ]
     write_parquet(rejects, tmp_path / "rejects.parquet")
