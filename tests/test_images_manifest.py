@@ -356,11 +356,13 @@ def test_a_class_without_a_usable_image_stops_the_manifest_saying_why(tmp_path, 
     (tmp_path / "nothing").mkdir()
     (tmp_path / "nothing" / "notes.txt").write_text("no images here")
     sources["gan2"] = {"label": "fake", "path": str(tmp_path / "nothing")}
+    sources["clips"] = {"label": "fake", "videos": str(tmp_path / "nothing"), "crop_tables": []}
     out = ["--out", str(tmp_path / "m.parquet"), "--rejects", str(tmp_path / "r.parquet")]
     assert cli.main(["manifest", "--spec", json.dumps({"sources": sources}), *out]) == 2
     [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert error == (
         "unmask manifest: no usable fake image, so nothing to train on: "
+        f"source clips: no .mp4, .avi, .mov or .mkv file in {tmp_path / 'nothing'}; "
         "source gan: its 2 files are rejected (1 empty file (0 bytes); "
         "1 not a readable image (no JPEG or PNG decoder accepts its header)); "
         f"source gan2: no .jpg, .jpeg or .png file in {tmp_path / 'nothing'}"

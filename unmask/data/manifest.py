@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from unmask import IMAGE_SUFFIXES, LABELS
+from unmask import IMAGE_SUFFIXES, LABELS, VIDEO_SUFFIXES
 from unmask.data.file_facts import FactsCache
 from unmask.data.images import PixelLimit
 from unmask.data.sampling import stable_hash
@@ -204,7 +204,12 @@ def _why_nothing(name: str, source: dict, rejects: pa.Table) -> str:
         counted = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common(3))
         more = f"; and {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
         return f"source {name}: its {total} {kind}s are rejected ({counted}{more})"
-    if "crop_tables" not in source and "file_list" not in source:
-        suffixes = ", ".join(IMAGE_SUFFIXES[:-1]) + f" or {IMAGE_SUFFIXES[-1]}"
-        return f"source {name}: no {suffixes} file in {source['path']}"
-    return f"source {name}: offers no image"
+    if "videos" in source:
+        return f"source {name}: no {_either(VIDEO_SUFFIXES)} file in {source['videos']}"
+    if "file_list" in source:
+        return f"source {name}: its file list {source['file_list']} lists no file"
+    return f"source {name}: no {_either(IMAGE_SUFFIXES)} file in {source['path']}"
+
+
+def _either(suffixes: tuple[str, ...]) -> str:
+    return ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}"
