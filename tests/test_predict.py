@@ -181,3 +181,21 @@ def test_output_to_a_closed_pipe_ends_quietly(toy_model, tmp_path):
     process.stdout.close()
     assert process.communicate()[1] == ""
     assert process.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["--detector", "yunet"], "unmask predict: --detector yunet needs --detector-model, the YuNet .onnx file"),
+        (
+            ["--detector", "yunet", "--detector-model", "{image}"],
+            "unmask predict: --detector-model {image}: OpenCV cannot load it as a YuNet model (",
+        ),
+    ],
+)
+def test_a_missing_or_foreign_detector_model_is_one_message(toy_model, tmp_path, options, message):
+    image = write_png(tmp_path / "fine.png")
+    options = [option.format(image=image) for option in options]
+    result = unmask("predict", "--model", str(toy_model), "--faces", *options, str(image))
+    assert result.returncode == 2
+    assert message.format(image=image) in result.stderr and "Traceback" not in result.stderr

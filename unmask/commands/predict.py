@@ -8,6 +8,8 @@ import sys
 
 
 def _predict(args: argparse.Namespace) -> int:
+    import cv2
+
     from unmask.data.faces import FaceDetector
     from unmask.data.images import PixelLimit
     from unmask.learn.model_file import load_model
@@ -16,7 +18,13 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     if warning := crop_mismatch(model, args.faces):
         print(f"unmask predict: warning: {warning}", file=sys.stderr)
-    detector = FaceDetector(args.detector, args.detector_model, args.min_face)
+    if args.detector == "yunet" and args.detector_model is None:
+        raise ValueError("--detector yunet needs --detector-model, the YuNet .onnx file")
+    try:
+        detector = FaceDetector(args.detector, args.detector_model, args.min_face)
+    except cv2.error as error:
+        problem = f"OpenCV cannot load it as a YuNet model ({error.err})"
+        raise ValueError(f"--detector-model {args.detector_model}: {problem}") from None
     failed = 0
     limit = PixelLimit(args.max_pixels, "--max-pixels")
     results = predict(
