@@ -199,3 +199,35 @@ def test_a_missing_or_foreign_detector_model_is_one_message(toy_model, tmp_path,
     result = unmask("predict", "--model", str(toy_model), "--faces", *options, str(image))
     assert result.returncode == 2
     assert message.format(image=image) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_huge_file_that_is_no_image_is_refused_from_its_header(toy_model, tmp_path):
+    """An 8 GB file named .png (sparse: no disk used) was read whole: a MemoryError under a 2 GB cap."""
+    import resource
+
+    huge = tmp_path / "backup.png"
+    with open(huge, "wb") as f:
+        f.truncate(8 * 2**30)
+    fine = write_png(tmp_path / "fine.png")
+    cap = 2 * 2**30
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    command = [sys.executable, "-m", "unmask", "predict", "--model", str(toy_model), str(huge), "/dev/zero", str(fine)]
+    result = subprocess.run(command, capture_output=True, text=True, preexec_fn=limit_memory)
+    assert result.returncode == 1
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert result.stderr.splitlines() == [
+        f"unmask predict: {huge}: not a readable image (no JPEG or PNG decoder accepts its header)",
+        "unmask predict: /dev/zero: not a regular file (a device or socket)",
+    ]
+
+
+def test_an_image_from_a_pipe_is_still_scored(toy_model, tmp_path):
+    """`unmask predict <(curl ...)`: a pipe can be read once only, so its header is not read apart."""
+    image = write_png(tmp_path / "fine.png")
+    command = f'{sys.executable} -m unmask predict --model "{toy_model}" <(cat "{image}")'
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["path"].startswith("/dev/fd/")

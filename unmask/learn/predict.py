@@ -12,6 +12,7 @@ p_fake printed beside it.
 
 from __future__ import annotations
 
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,11 +58,21 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
     return features(image, get_variant(model.variant, model.feature_length))
 
 
+def check_header(path: Path, limit: PixelLimit | None) -> None:
+    """Format and pixel limit from the header, before the file is read whole (an 8 GB file named .png costs a
+    few bytes); a device is refused; a pipe (``<(curl ...)``) can be read once only, so it is not checked apart."""
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode):
+        return
+    if not stat.S_ISREG(mode):
+        raise UnreadableInput(f"{path}: not a regular file (a device or socket)")
+    probe(path, limit)
+
+
 def crop_features(
     model: Model, path: Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
 ) -> tuple[np.ndarray, dict]:
     """The model's features of an image's face crop, and its box; the crop goes through PNG, as in the workflow."""
-    probe(path, limit)  # the pixel limit, from the header, before anything is decoded
     pixels = read_image(path)
     if pixels is None:
         raise UnreadableInput(f"{path}: OpenCV cannot decode it")
@@ -83,6 +94,7 @@ def predict_image(
     margin: float = 0.25,
 ) -> dict:
     """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box)."""
+    check_header(path, limit)
     if detector is None:
         x, box = model_features(model, read_gray(path, limit)), None
     else:
