@@ -187,3 +187,15 @@ def test_numeric_options_are_checked_as_the_schema_checks_their_keys(capsys, arg
         cli.main(args)
     assert exit.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_spectrum_refuses_a_huge_non_image_from_its_header_and_a_device(tmp_path, capsys):
+    """An 8 GB file named .png (sparse: no disk used) and /dev/zero were read whole (MemoryError, or all memory)."""
+    huge = tmp_path / "backup.png"
+    with open(huge, "wb") as f:
+        f.truncate(8 * 2**30)
+    assert cli.main(["spectrum", str(huge), "/dev/zero"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"unmask spectrum: {huge}: not a readable image (no JPEG or PNG decoder accepts its header)",
+        "unmask spectrum: /dev/zero: not a regular file (a device or socket)",
+    ]

@@ -10,13 +10,14 @@ from unmask.features import spectrum
 
 
 def _spectrum(args: argparse.Namespace) -> int:
-    from unmask.data.images import RejectedImage, read_gray
+    from unmask.data.images import RejectedImage, check_file, read_gray
 
     variant = spectrum.get_variant(args.variant, args.length)
     rows = csv.writer(sys.stdout, lineterminator="\n")  # quotes a file name with a comma, quote or newline
     failed = 0
     for path in args.images:
         try:
+            check_file(path)
             values = spectrum.features(read_gray(path), variant)
         except (RejectedImage, OSError, ValueError) as error:
             print(f"unmask spectrum: {path}: {error}", file=sys.stderr)

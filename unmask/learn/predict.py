@@ -12,7 +12,6 @@ p_fake printed beside it.
 
 from __future__ import annotations
 
-import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from unmask.data.faces import FaceDetector, crop_face, read_image
-from unmask.data.images import DECODER_ERRORS, PixelLimit, decode_gray, probe, read_gray
+from unmask.data.images import DECODER_ERRORS, PixelLimit, check_file, decode_gray, read_gray
 from unmask.data.video import process_video
 from unmask.features.spectrum import features, get_variant
 from unmask.io import scan_files
@@ -58,17 +57,6 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
     return features(image, get_variant(model.variant, model.feature_length))
 
 
-def check_header(path: Path, limit: PixelLimit | None) -> None:
-    """Format and pixel limit from the header, before the file is read whole (an 8 GB file named .png costs a
-    few bytes); a device is refused; a pipe (``<(curl ...)``) can be read once only, so it is not checked apart."""
-    mode = path.stat().st_mode
-    if stat.S_ISFIFO(mode):
-        return
-    if not stat.S_ISREG(mode):
-        raise UnreadableInput(f"{path}: not a regular file (a device or socket)")
-    probe(path, limit)
-
-
 def crop_features(
     model: Model, path: Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
 ) -> tuple[np.ndarray, dict]:
@@ -94,7 +82,7 @@ def predict_image(
     margin: float = 0.25,
 ) -> dict:
     """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box)."""
-    check_header(path, limit)
+    check_file(path, limit)
     if detector is None:
         x, box = model_features(model, read_gray(path, limit)), None
     else:
