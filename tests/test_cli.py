@@ -199,3 +199,18 @@ def test_spectrum_refuses_a_huge_non_image_from_its_header_and_a_device(tmp_path
         f"unmask spectrum: {huge}: not a readable image (no JPEG or PNG decoder accepts its header)",
         "unmask spectrum: /dev/zero: not a regular file (a device or socket)",
     ]
+
+
+@pytest.mark.parametrize("command", ["spectrum", "predict"])
+def test_a_file_s_message_stays_one_line_whatever_its_name(tmp_path, command):
+    name = tmp_path / "two\nlines\t.png"
+    name.write_bytes(b"not an image")
+    from test_predict import save_toy_model
+
+    model = ["--model", str(save_toy_model(tmp_path / "m.json"))] if command == "predict" else []
+    result = subprocess.run(
+        [sys.executable, "-m", "unmask", command, *model, str(name)], capture_output=True, text=True, check=False
+    )
+    assert result.stderr.splitlines() == [
+        f"unmask {command}: {tmp_path}/two\\nlines\\t.png: not a readable image (no JPEG or PNG decoder accepts its header)"
+    ]

@@ -91,8 +91,7 @@ def test_a_tampered_model_is_refused(demo_models, tmp_path):
     assert result.returncode == 2 and "tampered.json" in result.stderr
 
 
-@pytest.fixture
-def toy_model(tmp_path):
+def save_toy_model(path):
     """A model file without the workflow: logistic regression on random celeba-length features."""
     from unmask.learn.classifiers import from_sklearn
     from unmask.learn.model_file import Provenance, save_model
@@ -101,8 +100,13 @@ def toy_model(tmp_path):
     rng = np.random.default_rng(0)
     estimator = make_classifier({"kind": "logreg"}, seed=0)[0].fit(rng.normal(size=(20, 80)), np.repeat([0, 1], 10))
     provenance = Provenance.current("toy", n_train=20, seed=0)
-    save_model(tmp_path / "model.json", from_sklearn(estimator, "celeba", provenance))
-    return tmp_path / "model.json"
+    save_model(path, from_sklearn(estimator, "celeba", provenance))
+    return path
+
+
+@pytest.fixture
+def toy_model(tmp_path):
+    return save_toy_model(tmp_path / "model.json")
 
 
 def test_predict_reports_each_hostile_file_and_scores_the_rest(toy_model, tmp_path):

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from unmask.log import one_line
+
 
 def _predict(args: argparse.Namespace) -> int:
     import cv2
@@ -32,7 +34,7 @@ def _predict(args: argparse.Namespace) -> int:
     )
     for result in results:
         if isinstance(result, UnreadableInput):
-            print(f"unmask predict: {result}", file=sys.stderr)
+            print(one_line(f"unmask predict: {result}"), file=sys.stderr)
             failed += 1
         else:
             print(json.dumps(result), flush=True)

@@ -7,6 +7,7 @@ import csv
 import sys
 
 from unmask.features import spectrum
+from unmask.log import one_line
 
 
 def _spectrum(args: argparse.Namespace) -> int:
@@ -20,7 +21,7 @@ def _spectrum(args: argparse.Namespace) -> int:
             check_file(path)
             values = spectrum.features(read_gray(path), variant)
         except (RejectedImage, OSError, ValueError) as error:
-            print(f"unmask spectrum: {path}: {error}", file=sys.stderr)
+            print(one_line(f"unmask spectrum: {path}: {error}"), file=sys.stderr)
             failed += 1
             continue
         if not args.no_header:
