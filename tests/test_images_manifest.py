@@ -387,3 +387,19 @@ def test_a_file_name_that_is_not_utf8_is_a_listing_reject(tmp_path):
         ("cams/latin\\xe9.png", f"{tmp_path}/latin\\xe9.png", "listing", "file name is not UTF-8 text (rename it)"),
     ]
     write_parquet(rejects, tmp_path / "rejects.parquet")
+
+
+def test_an_acquired_file_whose_name_is_not_utf8_is_a_listing_reject(tmp_path):
+    """An archive member named in Latin-1 stopped the acquisition: the file list could not be written."""
+    from unmask.data.file_list import write_file_list
+
+    good, odd = tmp_path / "a.png", Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"latin\xe9.png")))
+    for path in (good, odd):
+        path.write_bytes(encoded(".png", (16, 16 + len(path.name))))
+    write_file_list([good, odd], tmp_path / "list.tsv")
+    source = {"label": "fake", "path": str(tmp_path), "file_list": str(tmp_path / "list.tsv")}
+    manifest, rejects = build_manifest({"gan": source}, seed=0)
+    assert manifest.column("id").to_pylist() == ["gan/a.png"]
+    assert [(r["id"], r["stage"], r["reason"]) for r in rejects.to_pylist()] == [
+        ("gan/latin\\xe9.png", "listing", "file name is not UTF-8 text (rename it)")
+    ]
