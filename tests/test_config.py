@@ -191,3 +191,11 @@ def test_a_seed_beyond_what_scikit_learn_takes_is_refused():
     config["datasets"]["d"]["seed"] = 2**32
     with pytest.raises(ConfigError, match="datasets.d.seed: 4294967296 is greater than the maximum of 4294967295"):
         validate(config)
+
+
+def test_a_size_given_twice_is_refused():
+    """The table pooled the repeats of both copies: the same mean, a smaller standard deviation."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    config["datasets"]["d"]["sizes"] = [100, 20, 100]
+    with pytest.raises(ConfigError, match=r"datasets.d.sizes: \[100, 20, 100\] has non-unique elements"):
+        validate(config)
