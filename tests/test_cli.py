@@ -214,3 +214,11 @@ def test_a_file_s_message_stays_one_line_whatever_its_name(tmp_path, command):
     assert result.stderr.splitlines() == [
         f"unmask {command}: {tmp_path}/two\\nlines\\t.png: not a readable image (no JPEG or PNG decoder accepts its header)"
     ]
+
+
+def test_spectrum_names_a_folder_and_an_empty_path_as_such(tmp_path, capsys):
+    assert cli.main(["spectrum", str(tmp_path), ""]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"unmask spectrum: {tmp_path}: a folder, not an image file",
+        "unmask spectrum: '': an empty path",
+    ]

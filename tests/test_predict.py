@@ -235,3 +235,13 @@ def test_an_image_from_a_pipe_is_still_scored(toy_model, tmp_path):
     result = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["path"].startswith("/dev/fd/")
+
+
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(toy_model, tmp_path, monkeypatch):
+    """`unmask predict --model m.json "$EMPTY"` scored every image under the working folder."""
+    write_png(tmp_path / "elsewhere.png")
+    monkeypatch.chdir(tmp_path)
+    result = unmask("predict", "--model", str(toy_model), "")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["unmask predict: '': an empty path"]

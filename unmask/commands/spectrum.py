@@ -18,10 +18,12 @@ def _spectrum(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.images:
         try:
+            if path == "":  # Path("") is the working folder
+                raise RejectedImage("an empty path")
             check_file(path)
             values = spectrum.features(read_gray(path), variant)
         except (RejectedImage, OSError, ValueError) as error:
-            print(one_line(f"unmask spectrum: {path}: {error}"), file=sys.stderr)
+            print(one_line(f"unmask spectrum: {path or repr(path)}: {error}"), file=sys.stderr)
             failed += 1
             continue
         if not args.no_header:

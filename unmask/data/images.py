@@ -102,6 +102,8 @@ def check_file(path: str | Path, limit: PixelLimit | None = None) -> None:
     mode = Path(path).stat().st_mode
     if stat.S_ISFIFO(mode):
         return
+    if stat.S_ISDIR(mode):
+        raise RejectedImage("a folder, not an image file")
     if not stat.S_ISREG(mode):
         raise RejectedImage("not a regular file (a device or socket)")
     probe(path, limit)

@@ -40,7 +40,11 @@ def expand(paths: list[str | Path]) -> list[Path | UnreadableInput]:
     their listing skipped (link loops, broken links: see ``scan_files``) and a folder that holds none."""
     suffixes = IMAGE_SUFFIXES + VIDEO_SUFFIXES
     files: list[Path | UnreadableInput] = []
-    for path in map(Path, paths):
+    for given in paths:
+        if given == "":  # Path("") is the working folder
+            files.append(UnreadableInput("'': an empty path"))
+            continue
+        path = Path(given)
         if not path.is_dir():
             files.append(path)
             continue
