@@ -180,3 +180,18 @@ def test_real_faces_through_the_workflow(tmp_path):
     perturbations = set(robustness["perturbation"].dropna()) - {"none"}
     assert len(perturbations) == 11, "the default sweep: JPEG 95..30, scaling, blur, noise"
     assert (tmp_path / "results/faces256/figures/robustness.png").stat().st_size > 0
+
+
+@pytest.mark.workflow
+def test_a_source_folder_that_holds_the_results_is_refused(user_folders, tmp_path):
+    """`path: .` read the workflow's own figures and crops as images, and every run changed them again."""
+    settings = user_config(user_folders)
+    settings["datasets"]["mine"]["sources"]["cameras"]["path"] = "."
+    config = write_config(tmp_path / "dot.yaml", settings)
+    workdir = user_folders / "cameras"
+    result = snakemake(workdir, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
+    assert result.returncode == 1
+    assert (
+        "datasets.mine.sources.cameras: the folder . holds the workflow's results/, whose figures and crops would"
+        " become its images; point it at the images' own folder" in result.stderr
+    )

@@ -50,6 +50,22 @@ except ConfigError as error:
 DATASETS = config["datasets"]
 
 
+def check_source_folders():
+    """Stop when a local source's folder holds the workflow's results/ (its figures and crops would be listed)."""
+    results = Path("results").resolve()
+    for name, dataset in DATASETS.items():
+        for source_name, source in dataset["sources"].items():
+            folder = source.get("videos", source.get("path"))
+            if source["method"] == "local" and results.is_relative_to(Path(folder).resolve()):
+                stop(
+                    f"datasets.{name}.sources.{source_name}: the folder {folder} holds the workflow's results/, "
+                    "whose figures and crops would become its images; point it at the images' own folder"
+                )
+
+
+check_source_folders()
+
+
 def names_of(kind):
     """A wildcard constraint: one of the configured (and so validated) names of a kind."""
     if kind == "dataset":
