@@ -222,3 +222,22 @@ def test_spectrum_names_a_folder_and_an_empty_path_as_such(tmp_path, capsys):
         f"unmask spectrum: {tmp_path}: a folder, not an image file",
         "unmask spectrum: '': an empty path",
     ]
+
+
+@pytest.mark.parametrize("command", ["spectrum", "predict"])
+def test_output_to_a_full_disk_or_a_closed_stdout_is_one_message(tmp_path, command):
+    import cv2
+    import numpy as np
+    from test_predict import save_toy_model
+
+    image = str(tmp_path / "image.png")
+    cv2.imwrite(image, np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8))
+    model = f"--model {save_toy_model(tmp_path / 'm.json')}" if command == "predict" else ""
+    run = f"{sys.executable} -m unmask {command} {model} {image}"
+    full = subprocess.run(["bash", "-c", f"{run} > /dev/full"], capture_output=True, text=True)
+    assert full.returncode == 1
+    assert full.stderr.endswith(f"unmask {command}: [Errno 28] No space left on device\n")
+    assert len(full.stderr.splitlines()) == 1
+    closed = subprocess.run(["bash", "-c", f"{run} >&-"], capture_output=True, text=True)
+    assert closed.returncode == 2
+    assert closed.stderr.endswith(f"unmask {command}: standard output is closed: nowhere to write the results\n")
