@@ -178,6 +178,7 @@ def test_spectrum_to_a_closed_pipe_ends_quietly(tmp_path):
         (["predict", "--margin", "nan"], "argument --margin: 'nan' is not a finite number"),
         (["predict", "--max-pixels", "-1"], "argument --max-pixels: -1 is less than the minimum of 1"),
         (["predict", "--min-face", "4"], "argument --min-face: 4 is less than the minimum of 8"),
+        (["predict", "--margin", "1e308"], "argument --margin: 1e+308 is greater than the maximum of 100"),
     ],
 )
 def test_numeric_options_are_checked_as_the_schema_checks_their_keys(capsys, args, message):

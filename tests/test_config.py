@@ -199,3 +199,19 @@ def test_a_size_given_twice_is_refused():
     config["datasets"]["d"]["sizes"] = [100, 20, 100]
     with pytest.raises(ConfigError, match=r"datasets.d.sizes: \[100, 20, 100\] has non-unique elements"):
         validate(config)
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (("faces", "margin"), 1e308, "datasets.d.faces.margin: 1e+308 is greater than the maximum of 100"),
+        (("video", "frames"), 10**9, "datasets.d.video.frames: 1000000000 is greater than the maximum of 10000"),
+    ],
+)
+def test_numbers_that_hang_or_overflow_a_stage_are_refused(keys, value, message):
+    """A margin of 1e308 raised OverflowError in the crop; 10**9 frames built 10**9 samples of a short video."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    config["datasets"]["d"][keys[0]] = {keys[1]: value}
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    assert f"  {message}" in str(error.value)
