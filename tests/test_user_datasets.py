@@ -195,3 +195,18 @@ def test_a_source_folder_that_holds_the_results_is_refused(user_folders, tmp_pat
         "datasets.mine.sources.cameras: the folder . holds the workflow's results/, whose figures and crops would"
         " become its images; point it at the images' own folder" in result.stderr
     )
+
+
+@pytest.mark.workflow
+def test_a_video_whose_path_looks_like_a_wildcard_is_planned(user_folders, tmp_path):
+    """`v{id}/clip {1}.mp4` stopped the run: Snakemake read the braces of an input file as wildcards."""
+    videos = tmp_path / "v{id}"
+    videos.mkdir()
+    (videos / "clip {1}.mp4").write_bytes(b"not yet a video")
+    settings = user_config(user_folders)
+    settings["datasets"]["mine"]["sources"]["generator"] = {"label": "fake", "videos": str(videos)}
+    config = write_config(tmp_path / "braces.yaml", settings)
+    args = ("--configfile", str(config), "-s", str(REPO / "Snakefile"), "results/mine/manifest.parquet")
+    assert planned_rules(tmp_path, *args) == {"crops": 1, "manifest": 1}
+    # not a Snakemake input, its content is a parameter of the crops: new bytes rerun them
+    assert hashlib.sha256(b"not yet a video").hexdigest() in snakemake(tmp_path, "-n", "-p", *args).stdout

@@ -16,6 +16,8 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
 )
 
+from snakemake.io import contains_wildcard
+
 from unmask.code_closure import code_digest
 from unmask.config import ConfigError, load_yaml, validate
 from unmask.data.crops import shard_videos
@@ -185,8 +187,10 @@ def crop_tables(dataset):
 
 
 def crop_inputs(wildcards):
-    """The shard's videos, and the file lists of acquired image sources that are cropped."""
-    videos = [v["path"] for v in videos_by_shard(wildcards.dataset).get(int(wildcards.shard), [])]
+    """The shard's videos, and the file lists of acquired image sources that are cropped. A video whose path
+    Snakemake would read as a wildcard pattern (`clip {1}.mp4`) cannot be an input: see `brace_named_videos`."""
+    shard = videos_by_shard(wildcards.dataset).get(int(wildcards.shard), [])
+    videos = [v["path"] for v in shard if not contains_wildcard(v["path"])]
     lists = [
         f"data/acquired/{wildcards.dataset}/{name}.tsv"
         for name, source in sorted(image_crop_sources(wildcards.dataset).items())
@@ -203,12 +207,22 @@ def crops_spec(wildcards):
         name: dict(source, **image_list_inputs(wildcards.dataset, name, source, cache))
         for name, source in image_crop_sources(wildcards.dataset).items()
     }
-    cache.save()
     sampled = any("count" in s for s in [*sources.values(), *images.values()])
     spec = {"sources": sources, "images": images, "seed": dataset["seed"] if sampled else 0}
     faces = {key: value for key, value in dataset["faces"].items() if key != "crop"}  # crop picks the sources
     spec.update(frames=dataset["video"]["frames"], faces=faces, pixel_limit=pixel_limit(wildcards.dataset))
+    if braced := brace_named_videos(wildcards.dataset, cache):
+        spec["brace_named_videos"] = braced
+    cache.save()
     return json.dumps(spec, sort_keys=True)
+
+
+def brace_named_videos(dataset, cache):
+    """sha256 of each video whose path is no Snakemake input (`crop_inputs`): as a parameter of the crops,
+    new bytes rerun them as an input's would."""
+    paths = [Path(v["path"]) for shard in videos_by_shard(dataset).values() for v in shard]
+    braced = sorted(path for path in paths if contains_wildcard(str(path)))
+    return {str(path): digest for path, digest in cache.digests(braced).items()}
 
 
 # manifest
