@@ -134,3 +134,111 @@ def test_a_stage_logs_at_info_and_its_error_goes_through_logging(restore_logging
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert record.name == "unmask.cli" and record.getMessage().startswith("unmask manifest: ")
     assert not (tmp_path / "m.parquet").exists()
+
+
+def test_spectrum_rows_are_csv_whatever_the_file_names(tmp_path, capsys):
+    import csv
+
+    import cv2
+    import numpy as np
+
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
+    paths = [str(tmp_path / name) for name in ("a,b.png", 'say "hi".png', "new\nline.png", "plain.png")]
+    for path in paths:
+        cv2.imwrite(path, pixels)
+    assert cli.main(["spectrum", *paths]) == 0
+    out = capsys.readouterr().out
+    header, *rows = csv.reader(out.splitlines(keepends=True))
+    assert [row[0] for row in rows] == paths
+    assert {len(row) for row in rows} == {len(header)}
+    assert f"\n{paths[-1]},{rows[-1][1]}," in out, "a plain name is written as it is"
+
+
+def test_spectrum_to_a_closed_pipe_ends_quietly(tmp_path):
+    """As `unmask spectrum ... | head -1`: the reader is gone before the rows are written."""
+    import cv2
+    import numpy as np
+
+    image = str(tmp_path / "image.png")
+    cv2.imwrite(image, np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8))
+    command = [sys.executable, "-m", "unmask", "spectrum", image]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    assert process.communicate()[1] == ""
+    assert process.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["spectrum", "--length", "0", "x.png"], "argument --length: 0 is less than the minimum of 4"),
+        (["spectrum", "--length", "ten", "x.png"], "argument --length: 'ten' is not an integer"),
+        (["predict", "--frames", "0"], "argument --frames: 0 is less than the minimum of 1"),
+        (["predict", "--margin", "-1"], "argument --margin: -1.0 is less than the minimum of 0"),
+        (["predict", "--margin", "nan"], "argument --margin: 'nan' is not a finite number"),
+        (["predict", "--max-pixels", "-1"], "argument --max-pixels: -1 is less than the minimum of 1"),
+        (["predict", "--min-face", "4"], "argument --min-face: 4 is less than the minimum of 8"),
+        (["predict", "--margin", "1e308"], "argument --margin: 1e+308 is greater than the maximum of 100"),
+    ],
+)
+def test_numeric_options_are_checked_as_the_schema_checks_their_keys(capsys, args, message):
+    if args[0] == "predict":
+        args = [*args, "--model", "m.json", "x.png"]
+    with pytest.raises(SystemExit) as exit:
+        cli.main(args)
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_spectrum_refuses_a_huge_non_image_from_its_header_and_a_device(tmp_path, capsys):
+    """An 8 GB file named .png (sparse: no disk used) and /dev/zero were read whole (MemoryError, or all memory)."""
+    huge = tmp_path / "backup.png"
+    with open(huge, "wb") as f:
+        f.truncate(8 * 2**30)
+    assert cli.main(["spectrum", str(huge), "/dev/zero"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"unmask spectrum: {huge}: not a readable image (no JPEG or PNG decoder accepts its header)",
+        "unmask spectrum: /dev/zero: not a regular file (a device or socket)",
+    ]
+
+
+@pytest.mark.parametrize("command", ["spectrum", "predict"])
+def test_a_file_s_message_stays_one_line_whatever_its_name(tmp_path, command):
+    name = tmp_path / "two\nlines\t.png"
+    name.write_bytes(b"not an image")
+    from test_predict import save_toy_model
+
+    model = ["--model", str(save_toy_model(tmp_path / "m.json"))] if command == "predict" else []
+    result = subprocess.run(
+        [sys.executable, "-m", "unmask", command, *model, str(name)], capture_output=True, text=True, check=False
+    )
+    assert result.stderr.splitlines() == [
+        f"unmask {command}: {tmp_path}/two\\nlines\\t.png: not a readable image (no JPEG or PNG decoder accepts its header)"
+    ]
+
+
+def test_spectrum_names_a_folder_and_an_empty_path_as_such(tmp_path, capsys):
+    assert cli.main(["spectrum", str(tmp_path), ""]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"unmask spectrum: {tmp_path}: a folder, not an image file",
+        "unmask spectrum: '': an empty path",
+    ]
+
+
+@pytest.mark.parametrize("command", ["spectrum", "predict"])
+def test_output_to_a_full_disk_or_a_closed_stdout_is_one_message(tmp_path, command):
+    import cv2
+    import numpy as np
+    from test_predict import save_toy_model
+
+    image = str(tmp_path / "image.png")
+    cv2.imwrite(image, np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8))
+    model = f"--model {save_toy_model(tmp_path / 'm.json')}" if command == "predict" else ""
+    run = f"{sys.executable} -m unmask {command} {model} {image}"
+    full = subprocess.run(["bash", "-c", f"{run} > /dev/full"], capture_output=True, text=True)
+    assert full.returncode == 1
+    assert full.stderr.endswith(f"unmask {command}: [Errno 28] No space left on device\n")
+    assert len(full.stderr.splitlines()) == 1
+    closed = subprocess.run(["bash", "-c", f"{run} >&-"], capture_output=True, text=True)
+    assert closed.returncode == 2
+    assert closed.stderr.endswith(f"unmask {command}: standard output is closed: nowhere to write the results\n")

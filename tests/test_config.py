@@ -122,3 +122,96 @@ def test_the_variants_are_the_package_s(monkeypatch):
     )
     with pytest.raises(ConfigError, match="datasets.d.variant: 'faces' is not one of"):
         validate({"datasets": {"d": {"variant": "faces", "sources": {"a": {"label": "real"}, "b": {"label": "fake"}}}}})
+
+
+def test_yaml_anchors_and_merge_keys_load_and_only_a_key_written_twice_is_refused(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "common: &real {label: real, path: /a, count: 5}\n"
+        "datasets:\n  d:\n    sources:\n      a: *real\n      b: {<<: *real, label: fake, path: /b}\n"
+    )
+    assert load_yaml(path)["datasets"]["d"]["sources"]["b"] == {"label": "fake", "path": "/b", "count": 5}
+    path.write_text("common: &real {label: real}\ndatasets:\n  b: {<<: *real, label: fake, label: real}\n")
+    with pytest.raises(ConfigError, match=rf"{path}, line 3: duplicate key 'label'"):
+        load_yaml(path)
+
+
+def test_a_file_that_is_not_yaml_is_refused_naming_file_and_line(tmp_path):
+    path = tmp_path / "tabs.yaml"
+    path.write_text("datasets:\n\td: {}\n")
+    with pytest.raises(ConfigError, match=rf"{path}, line 2: not valid YAML \(found character '\\t'"):
+        load_yaml(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("sizes", [20.0]), ("shards", 2.0), ("repeats", 3.0), ("seed", 1.0), ("max_pixels", 1e6)]
+)
+def test_a_whole_number_written_as_a_float_is_refused(key, value):
+    """JSON Schema calls 2.0 an integer; range(2.0) and the file name n20.0.parquet do not."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    config["datasets"]["d"][key] = value
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    location = f"datasets.d.{key}[0]" if key == "sizes" else f"datasets.d.{key}"
+    assert f"  {location}: {value[0] if key == 'sizes' else value} is not of type 'integer'" in str(error.value)
+
+
+def test_a_count_written_as_a_float_is_refused():
+    with pytest.raises(ConfigError, match="datasets.d.sources.a.count: 5.0 is not of type 'integer'"):
+        validate(dataset(a={"label": "real", "count": 5.0}, b={"label": "fake"}))
+
+
+@pytest.mark.parametrize("key", ["path", "videos"])
+def test_an_empty_folder_path_is_refused(key):
+    """An empty path is the working directory: its results/ would be read as the source's images."""
+    with pytest.raises(ConfigError, match=f"datasets.d.sources.a.{key}: '' should be non-empty"):
+        validate(dataset(a={"label": "real", key: ""}, b={"label": "fake"}))
+
+
+@pytest.mark.parametrize("name", [1, True, None])
+@pytest.mark.parametrize("where", ["dataset", "source"])
+def test_a_name_that_yaml_reads_as_no_text_is_refused_with_a_hint(name, where):
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    if where == "dataset":
+        config["datasets"] = {name: config["datasets"]["d"]}
+        key = "datasets"
+    else:
+        config["datasets"]["d"]["sources"][name] = {"label": "fake"}
+        key = "datasets.d.sources"
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    assert f"  {key}: the name {name!r} is not text (YAML reads unquoted numbers, yes, no" in str(error.value)
+
+
+def test_a_seed_beyond_what_scikit_learn_takes_is_refused():
+    """Before, 2**32 passed the schema and the model job failed: 'Seed must be between 0 and 2**32 - 1'."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    config["datasets"]["d"]["seed"] = 2**32 - 1
+    validate(config)
+    config["datasets"]["d"]["seed"] = 2**32
+    with pytest.raises(ConfigError, match="datasets.d.seed: 4294967296 is greater than the maximum of 4294967295"):
+        validate(config)
+
+
+def test_a_size_given_twice_is_refused():
+    """The table pooled the repeats of both copies: the same mean, a smaller standard deviation."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    config["datasets"]["d"]["sizes"] = [100, 20, 100]
+    with pytest.raises(ConfigError, match=r"datasets.d.sizes: \[100, 20, 100\] has non-unique elements"):
+        validate(config)
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (("faces", "margin"), 1e308, "datasets.d.faces.margin: 1e+308 is greater than the maximum of 100"),
+        (("video", "frames"), 10**9, "datasets.d.video.frames: 1000000000 is greater than the maximum of 10000"),
+    ],
+)
+def test_numbers_that_hang_or_overflow_a_stage_are_refused(keys, value, message):
+    """A margin of 1e308 raised OverflowError in the crop; 10**9 frames built 10**9 samples of a short video."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    config["datasets"]["d"][keys[0]] = {keys[1]: value}
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    assert f"  {message}" in str(error.value)

@@ -344,3 +344,62 @@ def test_feature_stage_gives_a_reason_for_every_decoder_failure(tmp_path):
     values, reason = extract(str(folder / "zeros.png"), variant, pixel_limit=PixelLimit(10**8, "datasets.x.max_pixels"))
     assert values is None and reason == "20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (datasets.x.max_pixels)"
     assert extract(str(folder / "good.png"), variant)[1] is None
+
+
+def test_a_class_without_a_usable_image_stops_the_manifest_saying_why(tmp_path, caplog):
+    """Before, the manifest was written and training failed with scikit-learn's 'got 1 class'."""
+    import json
+
+    from unmask import cli
+
+    sources = two_sources(tmp_path, {"a.png": encoded(".png", (16, 16))}, {"empty.png": b"", "text.jpg": b"no"})
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "notes.txt").write_text("no images here")
+    sources["gan2"] = {"label": "fake", "path": str(tmp_path / "nothing")}
+    sources["clips"] = {"label": "fake", "videos": str(tmp_path / "nothing"), "crop_tables": []}
+    out = ["--out", str(tmp_path / "m.parquet"), "--rejects", str(tmp_path / "r.parquet")]
+    assert cli.main(["manifest", "--spec", json.dumps({"sources": sources}), *out]) == 2
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error == (
+        "unmask manifest: no usable fake image, so nothing to train on: "
+        f"source clips: no .mp4, .avi, .mov or .mkv file in {tmp_path / 'nothing'}; "
+        "source gan: its 2 files are rejected (1 empty file (0 bytes); "
+        "1 not a readable image (no JPEG or PNG decoder accepts its header)); "
+        f"source gan2: no .jpg, .jpeg or .png file in {tmp_path / 'nothing'}"
+    )
+    assert not (tmp_path / "m.parquet").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_a_listing_reject(tmp_path):
+    """Before, its name reached Parquet and the whole workflow stopped with a UnicodeEncodeError traceback."""
+    from unmask.io import write_parquet
+
+    (tmp_path / "a.png").write_bytes(encoded(".png", (16, 16)))
+    with open(os.path.join(os.fsencode(tmp_path), b"latin\xe9.png"), "wb") as f:
+        f.write(encoded(".png", (16, 20)))
+    os.symlink(b"gone", os.path.join(os.fsencode(tmp_path), b"broken\xff.jpg"))
+    source, gone = {"label": "real", "path": str(tmp_path)}, "target gone is missing"
+    assert listing_fingerprint("cams", source, 0, FactsCache()).startswith("1 images, content sha256 ")
+    manifest, rejects = build_manifest({"cams": source}, seed=0)
+    assert manifest.column("id").to_pylist() == ["cams/a.png"]
+    assert [(r["id"], r["path"], r["stage"], r["reason"]) for r in rejects.to_pylist()] == [
+        ("cams/broken\\xff.jpg", f"{tmp_path}/broken\\xff.jpg", "listing", f"broken symbolic link ({gone})"),
+        ("cams/latin\\xe9.png", f"{tmp_path}/latin\\xe9.png", "listing", "file name is not UTF-8 text (rename it)"),
+    ]
+    write_parquet(rejects, tmp_path / "rejects.parquet")
+
+
+def test_an_acquired_file_whose_name_is_not_utf8_is_a_listing_reject(tmp_path):
+    """An archive member named in Latin-1 stopped the acquisition: the file list could not be written."""
+    from unmask.data.file_list import write_file_list
+
+    good, odd = tmp_path / "a.png", Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"latin\xe9.png")))
+    for path in (good, odd):
+        path.write_bytes(encoded(".png", (16, 16 + len(path.name))))
+    write_file_list([good, odd], tmp_path / "list.tsv")
+    source = {"label": "fake", "path": str(tmp_path), "file_list": str(tmp_path / "list.tsv")}
+    manifest, rejects = build_manifest({"gan": source}, seed=0)
+    assert manifest.column("id").to_pylist() == ["gan/a.png"]
+    assert [(r["id"], r["stage"], r["reason"]) for r in rejects.to_pylist()] == [
+        ("gan/latin\\xe9.png", "listing", "file name is not UTF-8 text (rename it)")
+    ]

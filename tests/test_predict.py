@@ -14,7 +14,6 @@ from test_video import make_video
 from unmask.learn.model_file import ModelFileError, load_model
 
 CLASSIFIERS = ("svm", "logreg", "kmeans")
-pytestmark = pytest.mark.workflow  # every test here uses the demo run
 
 
 @pytest.fixture
@@ -27,6 +26,7 @@ def unmask(*args):
     return subprocess.run([sys.executable, "-m", "unmask", *args], capture_output=True, text=True)
 
 
+@pytest.mark.workflow  # the demo run
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_predict_gives_the_pipeline_scores(demo_models, name):
     model_path = demo_models / f"results/demo/models/{name}.json"
@@ -45,12 +45,14 @@ def test_predict_gives_the_pipeline_scores(demo_models, name):
     assert accuracy > 0.6
 
 
+@pytest.mark.workflow  # the demo run
 def test_calibration_report(demo_models):
     curve = pd.read_csv(demo_models / "results/demo/models/logreg.calibration.csv")
     assert list(curve.columns) == ["bin_low", "bin_high", "mean_predicted", "fraction_fake", "count", "brier"]
     assert curve["count"].sum() == 64 and 0 <= curve["brier"].iloc[0] < 0.25
 
 
+@pytest.mark.workflow  # the demo run
 def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
     model = str(demo_models / "results/demo/models/logreg.json")
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
@@ -61,6 +63,7 @@ def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(tmp_path / "fine.png")]
 
 
+@pytest.mark.workflow  # the demo run
 def test_predict_video_reports_frames(demo_models, tmp_path):
     video = make_video(tmp_path / "clip.mp4", 20)
     result = unmask(
@@ -77,6 +80,7 @@ def test_predict_video_reports_frames(demo_models, tmp_path):
     assert "no face crop in 3 sampled frames (no face found (haar, min 64 px))" in result.stderr
 
 
+@pytest.mark.workflow  # the demo run
 def test_a_tampered_model_is_refused(demo_models, tmp_path):
     document = json.loads((demo_models / "results/demo/models/svm.json").read_text())
     document["feature_length"] = 722
@@ -87,11 +91,8 @@ def test_a_tampered_model_is_refused(demo_models, tmp_path):
     assert result.returncode == 2 and "tampered.json" in result.stderr
 
 
-def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
-    """Without the workflow: a toy model, then a folder of hostile files around one good image."""
-    import cv2
-    from test_image_validation import CORPUS, zeros_png
-
+def save_toy_model(path):
+    """A model file without the workflow: logistic regression on random celeba-length features."""
     from unmask.learn.classifiers import from_sklearn
     from unmask.learn.model_file import Provenance, save_model
     from unmask.learn.protocol import make_classifier
@@ -99,7 +100,21 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
     rng = np.random.default_rng(0)
     estimator = make_classifier({"kind": "logreg"}, seed=0)[0].fit(rng.normal(size=(20, 80)), np.repeat([0, 1], 10))
     provenance = Provenance.current("toy", n_train=20, seed=0)
-    save_model(tmp_path / "model.json", from_sklearn(estimator, "celeba", provenance))
+    save_model(path, from_sklearn(estimator, "celeba", provenance))
+    return path
+
+
+@pytest.fixture
+def toy_model(tmp_path):
+    return save_toy_model(tmp_path / "model.json")
+
+
+def test_predict_reports_each_hostile_file_and_scores_the_rest(toy_model, tmp_path):
+    """A folder of hostile files around one good image."""
+    import cv2
+    from test_image_validation import CORPUS, zeros_png
+
+    rng = np.random.default_rng(0)
     folder = tmp_path / "in"
     folder.mkdir()
     files = {
@@ -110,7 +125,7 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    result = unmask("predict", "--model", str(tmp_path / "model.json"), "--max-pixels", "100000000", str(folder))
+    result = unmask("predict", "--model", str(toy_model), "--max-pixels", "100000000", str(folder))
     assert result.returncode == 1
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "d_fine.png")]
     assert result.stderr.splitlines() == [
@@ -119,3 +134,114 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(tmp_path):
         f"unmask predict: {folder}/c_zeroed.jpg: corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker"
         " 0xd9)",
     ]
+
+
+def write_png(path, side=64, seed=0):
+    import cv2
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
+    path.write_bytes(cv2.imencode(".png", pixels)[1].tobytes())
+    return path
+
+
+def test_a_folder_without_images_or_videos_is_reported(toy_model, tmp_path):
+    empty, junk = tmp_path / "empty", tmp_path / "junk"
+    empty.mkdir()
+    junk.mkdir()
+    for index in range(2000):
+        (junk / f"notes-{index}.txt").write_text("not an image")
+    fine = write_png(tmp_path / "fine.png")
+    result = unmask("predict", "--model", str(toy_model), str(empty), str(junk), str(fine))
+    assert result.returncode == 1
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert result.stderr.splitlines() == [
+        f"unmask predict: {folder}: no image or video files (.jpg, .jpeg, .png, .mp4, .avi, .mov, .mkv) in it"
+        for folder in (empty, junk)
+    ]
+
+
+def test_entries_a_folder_listing_skips_are_reported(toy_model, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_png(folder / "fine.png")
+    (folder / "broken.png").symlink_to(tmp_path / "gone.png")
+    (folder / "self.jpg").symlink_to(folder / "self.jpg")
+    (folder / "loop").symlink_to(folder)
+    result = unmask("predict", "--model", str(toy_model), str(folder))
+    assert result.returncode == 1
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "fine.png")]
+    assert result.stderr.splitlines() == [
+        f"unmask predict: {folder}/broken.png: broken symbolic link (target {tmp_path}/gone.png is missing)",
+        f"unmask predict: {folder}/loop: symbolic link loop (links back to {folder}, which is listed already)",
+        f"unmask predict: {folder}/self.jpg: symbolic link loop (the link resolves to itself)",
+    ]
+
+
+def test_output_to_a_closed_pipe_ends_quietly(toy_model, tmp_path):
+    """As `unmask predict ... | head -1`: the reader is gone before the scores are written."""
+    image = write_png(tmp_path / "fine.png")
+    command = [sys.executable, "-m", "unmask", "predict", "--model", str(toy_model), str(image)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    assert process.communicate()[1] == ""
+    assert process.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["--detector", "yunet"], "unmask predict: --detector yunet needs --detector-model, the YuNet .onnx file"),
+        (
+            ["--detector", "yunet", "--detector-model", "{image}"],
+            "unmask predict: --detector-model {image}: OpenCV cannot load it as a YuNet model (",
+        ),
+    ],
+)
+def test_a_missing_or_foreign_detector_model_is_one_message(toy_model, tmp_path, options, message):
+    image = write_png(tmp_path / "fine.png")
+    options = [option.format(image=image) for option in options]
+    result = unmask("predict", "--model", str(toy_model), "--faces", *options, str(image))
+    assert result.returncode == 2
+    assert message.format(image=image) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_huge_file_that_is_no_image_is_refused_from_its_header(toy_model, tmp_path):
+    """An 8 GB file named .png (sparse: no disk used) was read whole: a MemoryError under a 2 GB cap."""
+    import resource
+
+    huge = tmp_path / "backup.png"
+    with open(huge, "wb") as f:
+        f.truncate(8 * 2**30)
+    fine = write_png(tmp_path / "fine.png")
+    cap = 2 * 2**30
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    command = [sys.executable, "-m", "unmask", "predict", "--model", str(toy_model), str(huge), "/dev/zero", str(fine)]
+    result = subprocess.run(command, capture_output=True, text=True, preexec_fn=limit_memory)
+    assert result.returncode == 1
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert result.stderr.splitlines() == [
+        f"unmask predict: {huge}: not a readable image (no JPEG or PNG decoder accepts its header)",
+        "unmask predict: /dev/zero: not a regular file (a device or socket)",
+    ]
+
+
+def test_an_image_from_a_pipe_is_still_scored(toy_model, tmp_path):
+    """`unmask predict <(curl ...)`: a pipe can be read once only, so its header is not read apart."""
+    image = write_png(tmp_path / "fine.png")
+    command = f'{sys.executable} -m unmask predict --model "{toy_model}" <(cat "{image}")'
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["path"].startswith("/dev/fd/")
+
+
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(toy_model, tmp_path, monkeypatch):
+    """`unmask predict --model m.json "$EMPTY"` scored every image under the working folder."""
+    write_png(tmp_path / "elsewhere.png")
+    monkeypatch.chdir(tmp_path)
+    result = unmask("predict", "--model", str(toy_model), "")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["unmask predict: '': an empty path"]

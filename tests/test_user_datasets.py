@@ -135,10 +135,15 @@ def test_config_errors_name_the_key(user_folders, tmp_path, overrides, message):
 
 @pytest.mark.workflow
 def test_missing_folder_names_the_source(tmp_path):
-    config = write_config(tmp_path / "bad.yaml", user_config(tmp_path))
+    (tmp_path / "generator").write_bytes(b"a file where the folder should be")
+    settings = user_config(tmp_path)
+    settings["datasets"]["mine"]["sources"]["clips"] = {"label": "fake", "videos": str(tmp_path / "clips")}
+    config = write_config(tmp_path / "bad.yaml", settings)
     result = snakemake(tmp_path, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
     assert result.returncode != 0
-    assert "datasets.mine.sources.cameras: image folder" in result.stdout + result.stderr
+    assert f"datasets.mine.sources.cameras: image folder {tmp_path}/cameras does not exist" in result.stderr
+    assert f"datasets.mine.sources.generator: {tmp_path}/generator is a file, not a folder" in result.stderr
+    assert f"datasets.mine.sources.clips: video folder {tmp_path}/clips does not exist" in result.stderr
 
 
 @pytest.mark.workflow
@@ -175,3 +180,33 @@ def test_real_faces_through_the_workflow(tmp_path):
     perturbations = set(robustness["perturbation"].dropna()) - {"none"}
     assert len(perturbations) == 11, "the default sweep: JPEG 95..30, scaling, blur, noise"
     assert (tmp_path / "results/faces256/figures/robustness.png").stat().st_size > 0
+
+
+@pytest.mark.workflow
+def test_a_source_folder_that_holds_the_results_is_refused(user_folders, tmp_path):
+    """`path: .` read the workflow's own figures and crops as images, and every run changed them again."""
+    settings = user_config(user_folders)
+    settings["datasets"]["mine"]["sources"]["cameras"]["path"] = "."
+    config = write_config(tmp_path / "dot.yaml", settings)
+    workdir = user_folders / "cameras"
+    result = snakemake(workdir, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
+    assert result.returncode == 1
+    assert (
+        "datasets.mine.sources.cameras: the folder . holds the workflow's results/, whose figures and crops would"
+        " become its images; point it at the images' own folder" in result.stderr
+    )
+
+
+@pytest.mark.workflow
+def test_a_video_whose_path_looks_like_a_wildcard_is_planned(user_folders, tmp_path):
+    """`v{id}/clip {1}.mp4` stopped the run: Snakemake read the braces of an input file as wildcards."""
+    videos = tmp_path / "v{id}"
+    videos.mkdir()
+    (videos / "clip {1}.mp4").write_bytes(b"not yet a video")
+    settings = user_config(user_folders)
+    settings["datasets"]["mine"]["sources"]["generator"] = {"label": "fake", "videos": str(videos)}
+    config = write_config(tmp_path / "braces.yaml", settings)
+    args = ("--configfile", str(config), "-s", str(REPO / "Snakefile"), "results/mine/manifest.parquet")
+    assert planned_rules(tmp_path, *args) == {"crops": 1, "manifest": 1}
+    # not a Snakemake input, its content is a parameter of the crops: new bytes rerun them
+    assert hashlib.sha256(b"not yet a video").hexdigest() in snakemake(tmp_path, "-n", "-p", *args).stdout

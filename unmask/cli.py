@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import textwrap
 
@@ -70,11 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``unmask`` command."""
     args = build_parser().parse_args(argv)
     setup_logging(verbosity(args))
+    if sys.stdout is None and args.command in {command.__name__.rpartition(".")[2] for command in USER_COMMANDS}:
+        log.error("unmask %s: standard output is closed: nowhere to write the results", args.command)
+        return 2
     try:
         return args.run(args)
     except (ValueError, FileNotFoundError) as error:
         log.error("unmask %s: %s", args.command, error)
         return 2
+    except BrokenPipeError:  # the reader left (`unmask predict ... | head -1`): stop quietly, as Python's docs advise
+        _silence_stdout()
+        return 1
+    except OSError as error:  # writing an output failed, e.g. a full disk
+        _silence_stdout()
+        log.error("unmask %s: %s", args.command, error)
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is left of it at exit raises nothing more."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no stdout, or one without a file descriptor (a test's capture)
+        pass
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 import logging
+import math
 from pathlib import Path
 
 import jsonschema
@@ -27,6 +29,8 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden
+                continue
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise ConfigError(f"{self.name}, line {key_node.start_mark.line + 1}: duplicate key {key!r}")
@@ -35,9 +39,13 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def load_yaml(path: str | Path) -> object:
-    """A YAML file's content, or ``ConfigError`` naming the file and a duplicate key."""
+    """A YAML file's content, or ``ConfigError`` naming the file and a duplicate key or what is not YAML."""
     with open(path, encoding="utf-8") as stream:
-        return yaml.load(stream, Loader=_StrictLoader)
+        try:
+            return yaml.load(stream, Loader=_StrictLoader)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            raise ConfigError(f"{path}, line {mark.line + 1}: not valid YAML ({error.problem})") from None
 
 
 def _with_defaults(validator_class):
@@ -51,7 +59,11 @@ def _with_defaults(validator_class):
                     instance.setdefault(name, copy.deepcopy(subschema["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+    # JSON Schema counts 2.0 as an integer; Python's range() and the file names built from it do not
+    whole_numbers = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda checker, instance: isinstance(instance, int) and not isinstance(instance, bool)
+    )
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults}, type_checker=whole_numbers)
 
 
 def _location(error: jsonschema.ValidationError) -> str:
@@ -69,6 +81,9 @@ def _describe(error: jsonschema.ValidationError, config: dict) -> str:
         return f"unknown key {', '.join(map(repr, unknown))}{hint}"
     if error.validator == "not" and error.validator_value == {}:
         return "this key does not apply here"
+    if error.validator == "type" and "propertyNames" in error.relative_schema_path:
+        unquoted = "YAML reads unquoted numbers, yes, no, on, off, null so"
+        return f"the name {error.instance!r} is not text ({unquoted}); quote it"
     if error.validator == "pattern" and "propertyNames" in error.relative_schema_path:
         return f"the name {error.instance!r} does not match {error.validator_value} (letters, digits, _ . -; no '..')"
     if "propertyNames" in error.relative_schema_path:
@@ -149,13 +164,40 @@ def schema_default(*keys: str):
     ``schema_default("datasets", "*", "video", "frames")`` is a dataset's default number of video frames.
     Raises ``KeyError`` naming a key that the schema does not have.
     """
+    return copy.deepcopy(_schema_property(*keys)["default"])
+
+
+def schema_option(*keys: str) -> dict:
+    """``type`` and ``default`` of an argparse option that stands for the schema's number property at ``keys``:
+    the value is parsed as that property's type and must pass its bounds, so the option and the key agree."""
+    rules = {key: value for key, value in _schema_property(*keys).items() if key not in ("default", "description")}
+    kinds = rules["type"] if isinstance(rules["type"], list) else [rules["type"]]
+    convert, kind = (int, "an integer") if "integer" in kinds else (float, "a number")
+    validator = jsonschema.Draft202012Validator(rules)
+
+    def parse(text: str) -> int | float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if error := jsonschema.exceptions.best_match(validator.iter_errors(value)):
+            raise argparse.ArgumentTypeError(error.message)
+        return value
+
+    return {"type": parse, "default": schema_default(*keys)}
+
+
+def _schema_property(*keys: str) -> dict:
+    """The schema of the property at ``keys`` (see ``schema_default``)."""
     schema = _schema(SCHEMA_PATH)
     node = schema
     for key in keys:
         while "$ref" in node:  # only local references: "#/$defs/dataset"
             node = functools.reduce(lambda parent, part: parent[part], node["$ref"].lstrip("#/").split("/"), schema)
         node = node["additionalProperties"] if key == "*" else node["properties"][key]
-    return copy.deepcopy(node["default"])
+    return node
 
 
 @functools.cache

@@ -44,6 +44,12 @@ class _StderrHandler(logging.StreamHandler):
             self.handleError(record)
 
 
+def one_line(text: str) -> str:
+    """``text`` with newlines, tabs and other unprintable characters escaped (``\\n``), so that a message about a
+    file with such a name stays one line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def setup_logging(verbosity: int = 0) -> None:
     """Send the ``unmask`` loggers to stderr: warnings only below 0, info at 0, debug above 0.
 

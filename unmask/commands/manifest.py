@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 def _manifest(args: argparse.Namespace) -> int:
     from unmask.data.file_facts import FactsCache
     from unmask.data.images import PixelLimit
-    from unmask.data.manifest import build_manifest
+    from unmask.data.manifest import build_manifest, check_classes
     from unmask.io import write_parquet
 
     spec = json.loads(args.spec)
@@ -25,6 +25,7 @@ def _manifest(args: argparse.Namespace) -> int:
         cache=cache,
         pixel_limit=PixelLimit(**spec["pixel_limit"]) if "pixel_limit" in spec else None,
     )
+    check_classes(manifest, rejects, spec["sources"])
     write_parquet(manifest, args.out)
     write_parquet(rejects, args.rejects)
     cache.save()

@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 
+from unmask.log import one_line
+
 
 def _predict(args: argparse.Namespace) -> int:
+    import cv2
+
     from unmask.data.faces import FaceDetector
     from unmask.data.images import PixelLimit
     from unmask.learn.model_file import load_model
@@ -16,7 +20,13 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     if warning := crop_mismatch(model, args.faces):
         print(f"unmask predict: warning: {warning}", file=sys.stderr)
-    detector = FaceDetector(args.detector, args.detector_model, args.min_face)
+    if args.detector == "yunet" and args.detector_model is None:
+        raise ValueError("--detector yunet needs --detector-model, the YuNet .onnx file")
+    try:
+        detector = FaceDetector(args.detector, args.detector_model, args.min_face)
+    except cv2.error as error:
+        problem = f"OpenCV cannot load it as a YuNet model ({error.err})"
+        raise ValueError(f"--detector-model {args.detector_model}: {problem}") from None
     failed = 0
     limit = PixelLimit(args.max_pixels, "--max-pixels")
     results = predict(
@@ -24,7 +34,7 @@ def _predict(args: argparse.Namespace) -> int:
     )
     for result in results:
         if isinstance(result, UnreadableInput):
-            print(f"unmask predict: {result}", file=sys.stderr)
+            print(one_line(f"unmask predict: {result}"), file=sys.stderr)
             failed += 1
         else:
             print(json.dumps(result), flush=True)
@@ -33,7 +43,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``unmask predict`` to the ``unmask`` sub-commands."""
-    from unmask.config import schema_default
+    from unmask.config import schema_default, schema_option
 
     command = commands.add_parser(
         "predict",
@@ -44,20 +54,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
     command.add_argument(
         "--frames",
-        type=int,
-        default=schema_default("datasets", "*", "video", "frames"),
+        **schema_option("datasets", "*", "video", "frames"),
         help="frames sampled per video (default %(default)s)",
     )
     command.add_argument(
         "--margin",
-        type=float,
-        default=schema_default("datasets", "*", "faces", "margin"),
+        **schema_option("datasets", "*", "faces", "margin"),
         help="margin around a face, a fraction of its side (default %(default)s)",
     )
     command.add_argument(
         "--max-pixels",
-        type=int,
-        default=schema_default("datasets", "*", "max_pixels"),
+        **schema_option("datasets", "*", "max_pixels"),
         help="refuse an image with more pixels, read from its header (default %(default)s)",
     )
     command.add_argument(
@@ -74,8 +81,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--detector-model", help="the YuNet model file (.onnx), for --detector yunet")
     command.add_argument(
         "--min-face",
-        type=int,
-        default=schema_default("datasets", "*", "faces", "min_face"),
+        **schema_option("datasets", "*", "faces", "min_face"),
         help="smallest face side in pixels (default %(default)s)",
     )
     command.set_defaults(run=_predict)

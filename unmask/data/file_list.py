@@ -1,4 +1,8 @@
-"""File lists: what an acquisition brought in, one row per file (path, size, sha256)."""
+"""File lists: what an acquisition brought in, one row per file (path, size, sha256).
+
+A path is written as its bytes, so that a name that is not UTF-8 (an archive member named in Latin-1) is
+kept, and left to the manifest's listing to reject with its reason.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import csv
 import io
 from pathlib import Path
 
-from unmask.io import file_digest, write_text
+from unmask.io import atomic_output, file_digest
 
 FILE_LIST_FIELDS = ("path", "size", "sha256")
 
@@ -18,10 +22,11 @@ def write_file_list(paths: list[Path], file_list: Path) -> None:
     writer.writerow(FILE_LIST_FIELDS)
     for path in paths:
         writer.writerow((str(path), path.stat().st_size, file_digest(path)))
-    write_text(file_list, buffer.getvalue())
+    with atomic_output(file_list) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogateescape")
 
 
 def read_file_list(file_list: Path) -> list[dict]:
     """Rows of a file list written by ``write_file_list``."""
-    with open(file_list, newline="") as f:
+    with open(file_list, newline="", encoding="utf-8", errors="surrogateescape") as f:
         return list(csv.DictReader(f, delimiter="\t"))

@@ -13,6 +13,7 @@ the seed code.
 from __future__ import annotations
 
 import io
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,19 @@ def probe(path: str | Path, limit: PixelLimit | None = None) -> ImageInfo:
     info, image = _header(path, limit)
     image.close()
     return info
+
+
+def check_file(path: str | Path, limit: PixelLimit | None = None) -> None:
+    """Check format and pixel limit from the header before a file is read whole (an 8 GB file named .png costs
+    a few bytes) and refuse a device; a pipe (``<(curl ...)``) can be read once only, so it is not checked apart."""
+    mode = Path(path).stat().st_mode
+    if stat.S_ISFIFO(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise RejectedImage("a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        raise RejectedImage("not a regular file (a device or socket)")
+    probe(path, limit)
 
 
 def _check_integrity(data: bytes, image: Image.Image) -> None:

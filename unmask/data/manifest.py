@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from unmask import LABELS
+from unmask import IMAGE_SUFFIXES, LABELS, VIDEO_SUFFIXES
 from unmask.data.file_facts import FactsCache
 from unmask.data.images import PixelLimit
 from unmask.data.sampling import stable_hash
@@ -180,3 +181,35 @@ def build_manifest(
             }
         )
     return pa.Table.from_pylist(rows, MANIFEST_SCHEMA), pa.Table.from_pylist(rejects, REJECTS_SCHEMA)
+
+
+def check_classes(manifest: pa.Table, rejects: pa.Table, sources: dict[str, dict]) -> None:
+    """Raise ``ValueError`` when a class has no usable image, saying why for each of its sources."""
+    usable = set(manifest.column("source").to_pylist())
+    for label in LABELS:
+        names = sorted(name for name, source in sources.items() if source["label"] == label)
+        if usable.intersection(names):
+            continue
+        reasons = [_why_nothing(name, sources[name], rejects) for name in names]
+        raise ValueError(f"no usable {label} image, so nothing to train on: {'; '.join(reasons)}")
+
+
+def _why_nothing(name: str, source: dict, rejects: pa.Table) -> str:
+    """Why a source gives the manifest no image: its rejects, counted by reason, or an empty listing."""
+    reasons = Counter(rejects.filter(pc.equal(rejects["source"], name)).column("reason").to_pylist())
+    if reasons:
+        total, kind = reasons.total(), "item" if "crop_tables" in source else "file"
+        if total == 1:
+            return f"source {name}: its one {kind} is rejected ({next(iter(reasons))})"
+        counted = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common(3))
+        more = f"; and {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+        return f"source {name}: its {total} {kind}s are rejected ({counted}{more})"
+    if "videos" in source:
+        return f"source {name}: no {_either(VIDEO_SUFFIXES)} file in {source['videos']}"
+    if "file_list" in source:
+        return f"source {name}: its file list {source['file_list']} lists no file"
+    return f"source {name}: no {_either(IMAGE_SUFFIXES)} file in {source['path']}"
+
+
+def _either(suffixes: tuple[str, ...]) -> str:
+    return ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}"

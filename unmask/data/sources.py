@@ -3,6 +3,7 @@ entries its listing skipped."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,22 +26,33 @@ class Candidate:
 
 
 def image_candidates(name: str, source: dict, seed: int) -> tuple[list[Candidate], list[dict]]:
-    """The selected images of a local folder or an acquired file list (each image its own group), and the
-    entries of a local folder that its listing skipped (as rejects)."""
+    """The selected images of a local folder or an acquired file list (each image its own group), and as
+    rejects the entries a folder's listing skipped and the files whose names are not UTF-8 text."""
     root = Path(source["path"])
-    rejects = []
     if "file_list" in source:
-        paths = [Path(row["path"]) for row in read_file_list(Path(source["file_list"]))]
+        listed, skipped = [Path(row["path"]) for row in read_file_list(Path(source["file_list"]))], []
     else:
         listing = scan_files(root, IMAGE_SUFFIXES)
-        paths = listing.files
-        for path, reason in listing.skipped:
-            rejects.append(reject_row(_item_id(name, path, root), path, name, "listing", reason))
+        listed, skipped = listing.files, listing.skipped
+    untextual = {path for path in listed if _as_text(path) != str(path)}
+    paths = [path for path in listed if path not in untextual]
+    rejects = []
+    for path, reason in sorted(skipped + [(path, NOT_TEXT) for path in untextual]):
+        shown = Path(_as_text(path))
+        rejects.append(reject_row(_item_id(name, shown, root), shown, name, "listing", _as_text(reason)))
     candidates = []
     for path in sample_paths(paths, root, source.get("count"), seed):
         item_id = _item_id(name, path, root)
         candidates.append(Candidate(item_id, path, group=item_id))
     return candidates, rejects
+
+
+NOT_TEXT = "file name is not UTF-8 text (rename it)"
+
+
+def _as_text(path: str | Path) -> str:
+    """``path`` as text, with the bytes of a name that is not UTF-8 written as \\xNN (Parquet and CSV hold text)."""
+    return os.fsencode(path).decode(errors="backslashreplace")
 
 
 def reject_row(item_id: str, path: str | Path, source: str, stage: str, reason: str) -> dict:

@@ -21,10 +21,10 @@ import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from unmask.data.faces import FaceDetector, crop_face, read_image
-from unmask.data.images import DECODER_ERRORS, PixelLimit, decode_gray, probe, read_gray
+from unmask.data.images import DECODER_ERRORS, PixelLimit, check_file, decode_gray, read_gray
 from unmask.data.video import process_video
 from unmask.features.spectrum import features, get_variant
-from unmask.io import list_files
+from unmask.io import scan_files
 from unmask.learn.model_file import Model
 from unmask.log import progress
 
@@ -35,11 +35,24 @@ class UnreadableInput(ValueError):
     """An input that yields no prediction; the message names the file and the problem."""
 
 
-def expand(paths: list[str | Path]) -> list[Path]:
-    """Files given, with folders replaced by the images and videos under them (sorted)."""
-    files = []
-    for path in map(Path, paths):
-        files += list_files(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES) if path.is_dir() else [path]
+def expand(paths: list[str | Path]) -> list[Path | UnreadableInput]:
+    """Files given, with folders replaced by the images and videos under them (sorted), after the entries
+    their listing skipped (link loops, broken links: see ``scan_files``) and a folder that holds none."""
+    suffixes = IMAGE_SUFFIXES + VIDEO_SUFFIXES
+    files: list[Path | UnreadableInput] = []
+    for given in paths:
+        if given == "":  # Path("") is the working folder
+            files.append(UnreadableInput("'': an empty path"))
+            continue
+        path = Path(given)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        listing = scan_files(path, suffixes)
+        files += [UnreadableInput(f"{entry}: {reason}") for entry, reason in listing.skipped]
+        files += listing.files
+        if not listing.files:
+            files.append(UnreadableInput(f"{path}: no image or video files ({', '.join(suffixes)}) in it"))
     return files
 
 
@@ -52,7 +65,6 @@ def crop_features(
     model: Model, path: Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
 ) -> tuple[np.ndarray, dict]:
     """The model's features of an image's face crop, and its box; the crop goes through PNG, as in the workflow."""
-    probe(path, limit)  # the pixel limit, from the header, before anything is decoded
     pixels = read_image(path)
     if pixels is None:
         raise UnreadableInput(f"{path}: OpenCV cannot decode it")
@@ -74,6 +86,7 @@ def predict_image(
     margin: float = 0.25,
 ) -> dict:
     """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box)."""
+    check_file(path, limit)
     if detector is None:
         x, box = model_features(model, read_gray(path, limit)), None
     else:
@@ -138,6 +151,9 @@ def predict(
     """
     files = expand(paths)
     for path in progress(files, len(files), "file", "predict", terminal_only=True):
+        if isinstance(path, UnreadableInput):
+            yield path
+            continue
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 detector = detector or FaceDetector()

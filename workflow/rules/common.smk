@@ -16,6 +16,8 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
 )
 
+from snakemake.io import contains_wildcard
+
 from unmask.code_closure import code_digest
 from unmask.config import ConfigError, load_yaml, validate
 from unmask.data.crops import shard_videos
@@ -48,6 +50,22 @@ except ConfigError as error:
     stop(str(error).replace(str(configfile_path), configfile_name(configfile_path)))
 
 DATASETS = config["datasets"]
+
+
+def check_source_folders():
+    """Stop when a local source's folder holds the workflow's results/ (its figures and crops would be listed)."""
+    results = Path("results").resolve()
+    for name, dataset in DATASETS.items():
+        for source_name, source in dataset["sources"].items():
+            folder = source.get("videos", source.get("path"))
+            if source["method"] == "local" and results.is_relative_to(Path(folder).resolve()):
+                stop(
+                    f"datasets.{name}.sources.{source_name}: the folder {folder} holds the workflow's results/, "
+                    "whose figures and crops would become its images; point it at the images' own folder"
+                )
+
+
+check_source_folders()
 
 
 def names_of(kind):
@@ -169,8 +187,10 @@ def crop_tables(dataset):
 
 
 def crop_inputs(wildcards):
-    """The shard's videos, and the file lists of acquired image sources that are cropped."""
-    videos = [v["path"] for v in videos_by_shard(wildcards.dataset).get(int(wildcards.shard), [])]
+    """The shard's videos, and the file lists of acquired image sources that are cropped. A video whose path
+    Snakemake would read as a wildcard pattern (`clip {1}.mp4`) cannot be an input: see `brace_named_videos`."""
+    shard = videos_by_shard(wildcards.dataset).get(int(wildcards.shard), [])
+    videos = [v["path"] for v in shard if not contains_wildcard(v["path"])]
     lists = [
         f"data/acquired/{wildcards.dataset}/{name}.tsv"
         for name, source in sorted(image_crop_sources(wildcards.dataset).items())
@@ -187,12 +207,22 @@ def crops_spec(wildcards):
         name: dict(source, **image_list_inputs(wildcards.dataset, name, source, cache))
         for name, source in image_crop_sources(wildcards.dataset).items()
     }
-    cache.save()
     sampled = any("count" in s for s in [*sources.values(), *images.values()])
     spec = {"sources": sources, "images": images, "seed": dataset["seed"] if sampled else 0}
     faces = {key: value for key, value in dataset["faces"].items() if key != "crop"}  # crop picks the sources
     spec.update(frames=dataset["video"]["frames"], faces=faces, pixel_limit=pixel_limit(wildcards.dataset))
+    if braced := brace_named_videos(wildcards.dataset, cache):
+        spec["brace_named_videos"] = braced
+    cache.save()
     return json.dumps(spec, sort_keys=True)
+
+
+def brace_named_videos(dataset, cache):
+    """sha256 of each video whose path is no Snakemake input (`crop_inputs`): as a parameter of the crops,
+    new bytes rerun them as an input's would."""
+    paths = [Path(v["path"]) for shard in videos_by_shard(dataset).values() for v in shard]
+    braced = sorted(path for path in paths if contains_wildcard(str(path)))
+    return {str(path): digest for path, digest in cache.digests(braced).items()}
 
 
 # manifest
@@ -397,17 +427,25 @@ DOWNLOADS = {
 }
 
 
+def folder_problem(source):
+    """Why a local source's folder cannot be listed: it is a file, or it does not exist."""
+    kind, folder = ("video", source["videos"]) if "videos" in source else ("image", source["path"])
+    if os.path.exists(folder):
+        return f"{folder} is a file, not a folder"
+    return f"{kind} folder {folder} does not exist"
+
+
 def missing_data_message(name):
     """None, or the one message for a dataset whose local image or video folders are missing."""
-    missing = [
-        (source_name, source.get("videos", source.get("path")))
+    missing = {
+        source_name: source
         for source_name, source in DATASETS[name]["sources"].items()
         if source["method"] == "local" and not os.path.isdir(source.get("videos", source.get("path")))
-    ]
+    }
     if not missing:
         return None
     lines = [f"Dataset {name}: {len(missing)} source folder(s) missing:"]
-    lines += [f"  datasets.{name}.sources.{source}: image folder {folder} does not exist" for source, folder in missing]
+    lines += [f"  datasets.{name}.sources.{source_name}: {folder_problem(s)}" for source_name, s in missing.items()]
     lines.append("Two ways forward:")
     lines.append("  - put each source's images (or videos) in its folder, or set the source's `path` to the folder")
     lines.append("    that holds them;")
