@@ -215,3 +215,17 @@ def test_numbers_that_hang_or_overflow_a_stage_are_refused(keys, value, message)
     with pytest.raises(ConfigError) as error:
         validate(config)
     assert f"  {message}" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("faces", "fake"),
+    [({"crop": True}, {"label": "fake", "path": "gen"}), ({}, {"label": "fake", "videos": "clips"})],
+)
+def test_face_crops_with_native_length_spectra_need_a_spectrum_length(faces, fake):
+    """Crops differ in size, so faces_hq spectra differ in length: before, train failed after every crop."""
+    config = dataset(a={"label": "real"}, b=fake)
+    config["datasets"]["d"]["faces"] = faces
+    with pytest.raises(ConfigError, match=r"datasets.d: face crops differ in size.*set `spectrum_length`"):
+        validate(config)
+    for fixed in ({"spectrum_length": 300}, {"variant": "dfd"}):
+        validate({**config, "datasets": {"d": {**config["datasets"]["d"], **fixed}}})

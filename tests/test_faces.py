@@ -117,7 +117,9 @@ def test_old_video_face_keys_move_to_faces_with_a_message(capsys):
     sources = {"a": {"label": "real", "videos": "a"}, "b": {"label": "fake", "videos": "b"}}
     config = {
         "default_datasets": ["clips"],
-        "datasets": {"clips": {"video": {"margin": 0.4, "yunet_model": "yunet.onnx"}, "sources": sources}},
+        "datasets": {
+            "clips": {"variant": "dfd", "video": {"margin": 0.4, "yunet_model": "yunet.onnx"}, "sources": sources}
+        },
     }
     faces_settings = validate(config)["datasets"]["clips"]["faces"]
     settings = (faces_settings["margin"], faces_settings["detector"], faces_settings["model"])

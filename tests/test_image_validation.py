@@ -223,3 +223,14 @@ def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_p
         "cameras/zeroed.jpg": "features",
         "cameras/zeros.png": "manifest",
     }
+
+
+@pytest.mark.parametrize(("variant", "side"), [("dfd", 10), ("celeba", 8)])
+def test_an_image_too_small_for_its_variant_is_a_reject_not_a_failed_job(tmp_path, variant, side):
+    from unmask.features.extract import extract
+    from unmask.features.spectrum import get_variant
+
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 256, (side, side), dtype=np.uint8))
+    vector, reason = extract(str(path), get_variant(variant))
+    assert vector is None and f"{side}x{side}" in reason and variant in reason

@@ -370,3 +370,9 @@ def test_brier_score_and_reliability_curve_by_hand():
     np.testing.assert_allclose(curve["mean_predicted"][[0, 1, 9]], [0.05, (0.15 + 0.12 + 0.2) / 3, 0.975])
     np.testing.assert_allclose(curve["fraction_fake"][[0, 1, 9]], [0.0, 1 / 3, 1.0])
     assert np.isnan(curve["fraction_fake"][2]) and curve["bin_low"][9] == pytest.approx(0.9)
+
+
+def test_an_endless_or_huge_model_file_is_refused_after_a_bounded_read(tmp_path, monkeypatch):
+    monkeypatch.setattr("unmask.learn.model_file.MAX_BYTES", 1000)
+    with pytest.raises(ModelFileError, match=r"/dev/zero: field '\(top level\)': more than 1000 bytes"):
+        load_model("/dev/zero")

@@ -102,6 +102,7 @@ def test_registry_parses_names_and_applies_them():
         ("jpeg:70.5", "JPEG quality must be an integer"),
         ("scale:2", r"scale factor must be in \(0, 1\], got 2"),
         ("blur:0", "sigma must be a positive number, got 0"),
+        ("blur:1e6", "blur sigma must be at most 100 pixels, got 1e\\+06"),
         ("noise:nan", "sigma must be a positive number"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -245,3 +246,19 @@ def test_an_empty_path_is_refused_not_read_as_the_working_folder(toy_model, tmp_
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == ["unmask predict: '': an empty path"]
+
+
+def test_a_video_over_max_pixels_is_refused_from_its_header_and_whole_image_warnings_are_for_images(
+    toy_model, tmp_path
+):
+    """Videos are always face-cropped: the 'images are scored whole' warning concerns images only."""
+    from unmask.learn.model_file import save_model
+
+    toy = load_model(toy_model)
+    model = tmp_path / "crops_model.json"
+    save_model(model, dataclasses.replace(toy, provenance=dataclasses.replace(toy.provenance, face_crops=True)))
+    video = make_video(tmp_path / "clip.mp4", 8)
+    result = unmask("predict", "--model", str(model), "--frames", "2", "--max-pixels", "1000", str(video))
+    assert result.returncode == 1
+    assert "exceed the limit of 0.001 Mpx (--max-pixels)" in result.stderr
+    assert "scored whole" not in result.stderr

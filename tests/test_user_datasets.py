@@ -136,7 +136,7 @@ def test_config_errors_name_the_key(user_folders, tmp_path, overrides, message):
 @pytest.mark.workflow
 def test_missing_folder_names_the_source(tmp_path):
     (tmp_path / "generator").write_bytes(b"a file where the folder should be")
-    settings = user_config(tmp_path)
+    settings = user_config(tmp_path, spectrum_length=64)
     settings["datasets"]["mine"]["sources"]["clips"] = {"label": "fake", "videos": str(tmp_path / "clips")}
     config = write_config(tmp_path / "bad.yaml", settings)
     result = snakemake(tmp_path, "-n", "--configfile", str(config), snakefile=REPO / "Snakefile", check=False)
@@ -203,7 +203,7 @@ def test_a_video_whose_path_looks_like_a_wildcard_is_planned(user_folders, tmp_p
     videos = tmp_path / "v{id}"
     videos.mkdir()
     (videos / "clip {1}.mp4").write_bytes(b"not yet a video")
-    settings = user_config(user_folders)
+    settings = user_config(user_folders, spectrum_length=64)
     settings["datasets"]["mine"]["sources"]["generator"] = {"label": "fake", "videos": str(videos)}
     config = write_config(tmp_path / "braces.yaml", settings)
     args = ("--configfile", str(config), "-s", str(REPO / "Snakefile"), "results/mine/manifest.parquet")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from conftest import shared_data
 from matplotlib import cbook
@@ -395,3 +397,24 @@ def test_a_well_formed_file_without_frames_says_so(tmp_path, make, name, expecte
     clip = make(tmp_path / name)
     records = process_video(clip, tmp_path / "crops", n=3)
     assert {r.reason for r in records} == {expected.format(path=clip)}
+
+
+def test_a_crops_shard_without_any_face_still_makes_its_folder(tmp_path):
+    """The folder is the job's declared output: a shard whose videos give no crop must not fail the run."""
+    from unmask.cli import main
+
+    (tmp_path / "clips").mkdir()
+    make_video(tmp_path / "clips" / "empty.mp4", 10, face=False)
+    faces = {"detector": "haar", "model": None, "min_face": 64, "detect_side": 640, "margin": 0.25}
+    spec = {
+        "sources": {"s": {"videos": str(tmp_path / "clips")}},
+        "seed": 0,
+        "frames": 3,
+        "faces": faces,
+        "pixel_limit": {"pixels": 10**8, "setting": "datasets.d.max_pixels"},
+    }
+    crops, table = tmp_path / "crops" / "shard-0", tmp_path / "crops" / "shard-0.parquet"
+    args = ["crops", "--spec", json.dumps(spec), "--shard", "0", "--shards", "1"]
+    assert main([*args, "--crops-dir", str(crops), "--out", str(table)]) == 0
+    assert crops.is_dir() and not any(crops.rglob("*.png"))
+    assert {row["reason"] for row in pq.read_table(table).to_pylist()} == {"no face found (haar, min 64 px)"}

@@ -150,6 +150,13 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             raise ConfigError(
                 f"invalid configuration:\n  datasets.{name}.sources: needs at least one real and one fake source"
             )
+        cropped = dataset["faces"]["crop"] or any("videos" in source for source in dataset["sources"].values())
+        if cropped and VARIANTS[dataset["variant"]].length is None and dataset["spectrum_length"] is None:
+            raise ConfigError(
+                f"invalid configuration:\n  datasets.{name}: face crops differ in size, so their "
+                f"{dataset['variant']} spectra would differ in length; set `spectrum_length` (e.g. 300) to "
+                "resample every spectrum to one length, or use a variant that does (celeba, dfd)"
+            )
         for source_name, source in dataset["sources"].items():
             if "videos" in source:
                 source["videos"] = source["videos"].replace("{compression}", dataset["compression"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ def _crops(args: argparse.Namespace) -> int:
     videos = shard_videos(spec["sources"], args.shards, spec["seed"]).get(args.shard, [])
     images = shard_images(spec.get("images", {}), args.shards, spec["seed"]).get(args.shard, [])
     limit = PixelLimit(**spec["pixel_limit"])
+    Path(args.crops_dir).mkdir(parents=True, exist_ok=True)  # the job's output, even when no face is found
     table = pa.concat_tables(
         [
             crop_videos(videos, args.crops_dir, spec["frames"], spec["faces"], limit),

@@ -15,11 +15,9 @@ def _predict(args: argparse.Namespace) -> int:
     from unmask.data.faces import FaceDetector
     from unmask.data.images import PixelLimit
     from unmask.learn.model_file import load_model
-    from unmask.learn.predict import UnreadableInput, crop_mismatch, predict
+    from unmask.learn.predict import UnreadableInput, predict
 
     model = load_model(args.model)
-    if warning := crop_mismatch(model, args.faces):
-        print(f"unmask predict: warning: {warning}", file=sys.stderr)
     if args.detector == "yunet" and args.detector_model is None:
         raise ValueError("--detector yunet needs --detector-model, the YuNet .onnx file")
     try:

@@ -53,7 +53,11 @@ def image_features(image: np.ndarray, variant: spectrum.Variant, reencode: int |
     quality (so that every image of both classes has the same last encoding)."""
     if min(image.shape) < MIN_SIDE:
         raise RejectedImage(f"image of {image.shape[1]}x{image.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}")
-    return spectrum.features(image if reencode is None else jpeg(image, reencode), variant)
+    try:
+        return spectrum.features(image if reencode is None else jpeg(image, reencode), variant)
+    except spectrum.TooSmall as error:
+        size = f"{image.shape[1]}x{image.shape[0]}"
+        raise RejectedImage(f"image of {size} pixels is too small for the {variant.name} features ({error})") from None
 
 
 def extract(

@@ -43,6 +43,16 @@ def check_sigma(sigma: float) -> float:
     return float(sigma)
 
 
+MAX_BLUR = 100.0  # pixels: a wider kernel blurs any face to a flat patch, and takes minutes per image
+
+
+def check_blur_sigma(sigma: float) -> float:
+    """A blur's standard deviation in pixels, > 0 and at most ``MAX_BLUR``."""
+    if check_sigma(sigma) > MAX_BLUR:
+        raise ValueError(f"blur sigma must be at most {MAX_BLUR:g} pixels, got {sigma:g}")
+    return float(sigma)
+
+
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     """JPEG bytes of an image at ``quality`` (colour with 4:2:0 chroma subsampling, pinned)."""
     params = [cv2.IMWRITE_JPEG_QUALITY, check_quality(quality)]  # a [flag, value] pair, as OpenCV wants it
@@ -70,7 +80,7 @@ def scale(image: np.ndarray, factor: float) -> np.ndarray:
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with standard deviation ``sigma`` pixels (kernel size from sigma, reflected borders)."""
-    return cv2.GaussianBlur(_uint8_image(image), (0, 0), sigmaX=check_sigma(sigma), sigmaY=sigma)
+    return cv2.GaussianBlur(_uint8_image(image), (0, 0), sigmaX=check_blur_sigma(sigma), sigmaY=sigma)
 
 
 def noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -95,7 +105,7 @@ class _Kind:
 KINDS = {
     "jpeg": _Kind(jpeg, check_quality, "jpeg:70 (quality 1..100)"),
     "scale": _Kind(scale, check_factor, "scale:0.5 (factor in (0, 1])"),
-    "blur": _Kind(blur, check_sigma, "blur:1.0 (sigma in pixels)"),
+    "blur": _Kind(blur, check_blur_sigma, "blur:1.0 (sigma in pixels, at most 100)"),
     "noise": _Kind(noise, check_sigma, "noise:5 (sigma in grey levels)", needs_rng=True),
 }
 

@@ -45,6 +45,10 @@ VARIANTS = {
 }
 
 
+class TooSmall(ValueError):
+    """An image too small for a variant's features."""
+
+
 def get_variant(name: str, length: int | None = None) -> Variant:
     """The named variant, optionally with its output length overridden."""
     try:
@@ -161,7 +165,7 @@ def _resampling_matrix(source_length: int, target_length: int) -> np.ndarray:
     from scipy.interpolate import make_interp_spline  # 0.3 s to import: only where spectra are resampled
 
     if source_length < 4:
-        raise ValueError(f"a profile of {source_length} values is too short to resample")
+        raise TooSmall(f"a profile of {source_length} values is too short to resample")
     x = np.linspace(0, target_length, source_length)
     spline = make_interp_spline(x, np.eye(source_length), k=3)
     return spline(np.linspace(0, target_length, target_length))
@@ -179,7 +183,7 @@ def middle_third(image: np.ndarray) -> np.ndarray:
     """The central third of an image in each direction (the seed code's DFD crop)."""
     h, w = image.shape[0] // 3, image.shape[1] // 3
     if h == 0 or w == 0:
-        raise ValueError(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small to take its middle third")
+        raise TooSmall(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small to take its middle third")
     return image[h:-h, w:-w]
 
 

@@ -12,6 +12,7 @@ p_fake printed beside it.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from unmask.features.spectrum import features, get_variant
 from unmask.io import scan_files
 from unmask.learn.model_file import Model
 from unmask.log import progress
+
+logger = logging.getLogger(__name__)
 
 LABEL_NAMES = ("real", "fake")
 
@@ -109,9 +112,11 @@ def crop_mismatch(model: Model, faces: bool) -> str | None:
     return None
 
 
-def predict_video(model: Model, path: Path, frames: int, margin: float, detector: FaceDetector) -> dict:
+def predict_video(
+    model: Model, path: Path, frames: int, margin: float, detector: FaceDetector, limit: PixelLimit | None = None
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="unmask-crops-") as crops:
-        records = process_video(path, crops, n=frames, margin=margin, detector=detector)
+        records = process_video(path, crops, n=frames, margin=margin, detector=detector, limit=limit)
         cropped = [r for r in records if r.crop_path]
         if not cropped:
             reasons = sorted({r.reason for r in records})
@@ -147,9 +152,11 @@ def predict(
 
     Videos are always face-cropped; images only with ``faces`` (``detector`` defaults to the Haar cascade).
     Whatever a decoder raises for one file (OpenCV, Pillow, libjpeg) becomes that file's UnreadableInput;
-    an image with more pixels than ``limit`` is refused from its header, before it is decoded.
+    an image or video frame with more pixels than ``limit`` is refused from its header, before it is decoded.
+    At the first image, a warning says when the model was trained on crops and images are scored whole
+    (or the other way round).
     """
-    files = expand(paths)
+    files, warned = expand(paths), False
     for path in progress(files, len(files), "file", "predict", terminal_only=True):
         if isinstance(path, UnreadableInput):
             yield path
@@ -157,8 +164,11 @@ def predict(
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 detector = detector or FaceDetector()
-                yield predict_video(model, path, frames, margin, detector)
+                yield predict_video(model, path, frames, margin, detector, limit)
             else:
+                if not warned and (warning := crop_mismatch(model, faces)):
+                    logger.warning(warning)
+                warned = True
                 if faces:
                     detector = detector or FaceDetector()
                 yield predict_image(model, path, limit, detector if faces else None, margin)
