@@ -144,3 +144,12 @@ def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
         elif in_table and len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def unmask_with_its_reader_gone(*args: str) -> tuple[int, str]:
+    """Run ``unmask *args`` as ``unmask ... | head -0`` would: the exit code and stderr, stdout closed at once."""
+    command = [sys.executable, "-m", "unmask", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    stderr = process.communicate()[1]
+    return process.returncode, stderr

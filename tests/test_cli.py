@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import yaml
+from conftest import unmask_with_its_reader_gone
 
 from unmask import cli, config
 from unmask.commands import spectrum as spectrum_command
@@ -161,11 +162,7 @@ def test_spectrum_to_a_closed_pipe_ends_quietly(tmp_path):
 
     image = str(tmp_path / "image.png")
     cv2.imwrite(image, np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8))
-    command = [sys.executable, "-m", "unmask", "spectrum", image]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    process.stdout.close()
-    assert process.communicate()[1] == ""
-    assert process.returncode == 1
+    assert unmask_with_its_reader_gone("spectrum", image) == (1, "")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import unmask_with_its_reader_gone
 from test_video import make_video
 
 from unmask.learn.model_file import ModelFileError, load_model
@@ -181,11 +182,7 @@ def test_entries_a_folder_listing_skips_are_reported(toy_model, tmp_path):
 def test_output_to_a_closed_pipe_ends_quietly(toy_model, tmp_path):
     """As `unmask predict ... | head -1`: the reader is gone before the scores are written."""
     image = write_png(tmp_path / "fine.png")
-    command = [sys.executable, "-m", "unmask", "predict", "--model", str(toy_model), str(image)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    process.stdout.close()
-    assert process.communicate()[1] == ""
-    assert process.returncode == 1
+    assert unmask_with_its_reader_gone("predict", "--model", str(toy_model), str(image)) == (1, "")
 
 
 @pytest.mark.parametrize(
