@@ -308,14 +308,17 @@ def snakemake_cmd(workdir: Path, config: Path, cores: int, *extra: str) -> list[
     ]
 
 
+def logged_progress(log: Path) -> tuple[int, float] | None:
+    """The images done and images/s of a features job's last progress line (tqdm's counts:
+    ``features, shard 0/5: 407/407 [00:00, 1791.44image/s]``), or None if it logged none."""
+    found = re.findall(r"(\d+)/\d+ \[[^,\]]*, ([\d.]+)image/s\]", log.read_text())
+    return (int(found[-1][0]), float(found[-1][1])) if found else None
+
+
 def shard_log_rates(workdir: Path) -> list[float]:
     """The final images/s that each feature shard job logged (one job = one core)."""
-    rates = []
-    for log in sorted((workdir / "logs" / DATASET / "features").rglob("shard-*.log")):
-        found = re.findall(r"(\d+) images/s", log.read_text())
-        if found:
-            rates.append(float(found[-1]))
-    return rates
+    logs = sorted((workdir / "logs" / DATASET / "features").rglob("shard-*.log"))
+    return [progress[1] for log in logs if (progress := logged_progress(log))]
 
 
 def run_workflow(args, workdir: Path, config: Path, total: int) -> None:
@@ -409,13 +412,12 @@ def shard_memory(args, workdir: Path, total: int) -> None:
         seen.add(shards)
         log = workdir / f"bench-shard-{shards}.log"
         m = measure(first_shard(shards), log=log)
-        found = re.findall(r"(\d+)/(\d+) images, (\d+) images/s", log.read_text())
-        images, rate = (int(found[-1][1]), int(found[-1][2])) if found else (0, 0)
+        images, rate = logged_progress(log) or (0, 0.0)
         print(f"  --shards {shards}: {images} images, {m.wall:.1f} s, max RSS {mb(m.max_rss)}", flush=True)
         record(
             section,
             f"--shards {shards:>3}: {images:,} images",
-            f"max RSS {mb(m.max_rss)}, {m.wall:.1f} s, {rate:,} images/s",
+            f"max RSS {mb(m.max_rss)}, {m.wall:.1f} s, {rate:,.0f} images/s",
             f"shard_{images}",
             [images, m.max_rss, m.wall, rate],
         )
@@ -719,8 +721,7 @@ def throughput_1024(args, workdir: Path) -> list[Path]:
         ],
         log=log,
     )
-    found = re.findall(r"(\d+) images/s", log.read_text())
-    rate = found[-1] if found else "?"
+    rate = f"{progress[1]:.0f}" if (progress := logged_progress(log)) else "?"
     record(
         section,
         f"`unmask features` job, one shard of {len(all_files):,} images: images/s (log), wall, max RSS",
