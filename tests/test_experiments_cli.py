@@ -73,6 +73,12 @@ def test_balanced_sample():
         balanced_sample(y, 14, np.random.default_rng(0))
 
 
+def test_a_size_larger_than_the_data_says_which_sizes_fit():
+    y = np.array([0] * 10 + [1] * 6)
+    with pytest.raises(ValueError, match=r"the largest balanced sample is 12: set `sizes` to at most 12, or `all`"):
+        balanced_sample(y, 14, np.random.default_rng(0))
+
+
 def separable(n=60, length=20):
     rng = np.random.default_rng(1)
     y = np.repeat([0, 1], n // 2).astype(np.int8)

@@ -132,7 +132,11 @@ def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> 
         pool = np.flatnonzero(strata == code)
         if len(pool) < count:
             name = {0: "real", 1: "fake"}.get(code, f"'{code}'")
-            raise ValueError(f"{size} samples need {count} {name} images, but only {len(pool)} are usable")
+            largest = largest_sample(strata)
+            raise ValueError(
+                f"{size} samples need {count} {name} images, but only {len(pool)} are usable; the largest "
+                f"balanced sample is {largest}: set `sizes` to at most {largest}, or `all`"
+            )
         chosen.append(rng.choice(pool, size=count, replace=False))
     return np.sort(np.concatenate(chosen))
 
