@@ -88,11 +88,12 @@ def _parameters(
         vectors = np.asarray(classifier.support_vectors_, dtype=np.float64)
         dual_coef, gamma = np.asarray(classifier.dual_coef_, dtype=np.float64)[0], float(classifier._gamma)
         intercept, coef0 = float(classifier.intercept_[0]), float(classifier.coef0)
+        svm = {"support_vectors": vectors, "dual_coef": dual_coef, "gamma": gamma, "intercept": intercept}
         if classifier.kernel == "poly":
-            return "poly_svm", Polynomial(vectors, dual_coef, gamma, coef0, int(classifier.degree), intercept)
+            return "poly_svm", Polynomial(**svm, coef0=coef0, degree=int(classifier.degree))
         if classifier.kernel == "sigmoid":
-            return "sigmoid_svm", Sigmoid(vectors, dual_coef, gamma, coef0, intercept)
-        return "rbf_svm", RBF(vectors, dual_coef, gamma, intercept)
+            return "sigmoid_svm", Sigmoid(**svm, coef0=coef0)
+        return "rbf_svm", RBF(**svm)
     raise ValueError(
         f"cannot store a {type(classifier).__name__} ({getattr(classifier, 'kernel', '')} kernel): use SVC, LinearSVC, "
         "LogisticRegression or KMeans"

@@ -304,8 +304,8 @@ class Linear:
 
 
 @dataclass(frozen=True)
-class RBF:
-    """An RBF-kernel SVM: ``sum_i dual_coef_i exp(-gamma |x - sv_i|^2) + intercept``."""
+class _KernelSVM:
+    """A kernel SVM: ``sum_i dual_coef_i k(x, sv_i) + intercept``, for the subclass's kernel ``k``."""
 
     support_vectors: np.ndarray
     dual_coef: np.ndarray
@@ -313,39 +313,38 @@ class RBF:
     intercept: float
 
     def decision(self, X: np.ndarray) -> np.ndarray:
+        return self.kernel(X) @ self.dual_coef + self.intercept
+
+
+@dataclass(frozen=True)
+class RBF(_KernelSVM):
+    """An RBF-kernel SVM: ``k(x, sv) = exp(-gamma |x - sv|^2)``."""
+
+    def kernel(self, X: np.ndarray) -> np.ndarray:
         sv = self.support_vectors
         squared = (X**2).sum(axis=1)[:, None] + (sv**2).sum(axis=1)[None, :] - 2.0 * X @ sv.T
-        return np.exp(-self.gamma * np.maximum(squared, 0.0)) @ self.dual_coef + self.intercept
+        return np.exp(-self.gamma * np.maximum(squared, 0.0))
 
 
 @dataclass(frozen=True)
-class Polynomial:
-    """A polynomial-kernel SVM: ``sum_i dual_coef_i (gamma x . sv_i + coef0)^degree + intercept``."""
+class Polynomial(_KernelSVM):
+    """A polynomial-kernel SVM: ``k(x, sv) = (gamma x . sv + coef0)^degree``."""
 
-    support_vectors: np.ndarray
-    dual_coef: np.ndarray
-    gamma: float
     coef0: float
     degree: int
-    intercept: float
 
-    def decision(self, X: np.ndarray) -> np.ndarray:
-        kernel = (self.gamma * X @ self.support_vectors.T + self.coef0) ** self.degree
-        return kernel @ self.dual_coef + self.intercept
+    def kernel(self, X: np.ndarray) -> np.ndarray:
+        return (self.gamma * X @ self.support_vectors.T + self.coef0) ** self.degree
 
 
 @dataclass(frozen=True)
-class Sigmoid:
-    """A sigmoid-kernel SVM: ``sum_i dual_coef_i tanh(gamma x . sv_i + coef0) + intercept``."""
+class Sigmoid(_KernelSVM):
+    """A sigmoid-kernel SVM: ``k(x, sv) = tanh(gamma x . sv + coef0)``."""
 
-    support_vectors: np.ndarray
-    dual_coef: np.ndarray
-    gamma: float
     coef0: float
-    intercept: float
 
-    def decision(self, X: np.ndarray) -> np.ndarray:
-        return np.tanh(self.gamma * X @ self.support_vectors.T + self.coef0) @ self.dual_coef + self.intercept
+    def kernel(self, X: np.ndarray) -> np.ndarray:
+        return np.tanh(self.gamma * X @ self.support_vectors.T + self.coef0)
 
 
 @dataclass(frozen=True)
@@ -415,7 +414,7 @@ class Model:
     """A stored classifier: decision values, calibrated p_fake and labels in numpy."""
 
     kind: str
-    parameters: Linear | RBF | Polynomial | Sigmoid | Centroids
+    parameters: Linear | _KernelSVM | Centroids
     variant: str
     feature_length: int
     provenance: Provenance
