@@ -259,3 +259,12 @@ def test_a_video_over_max_pixels_is_refused_from_its_header_and_whole_image_warn
     assert result.returncode == 1
     assert "exceed the limit of 0.001 Mpx (--max-pixels)" in result.stderr
     assert "scored whole" not in result.stderr
+
+
+def test_an_image_too_small_for_the_model_s_features_gets_the_workflow_s_reason(toy_model, tmp_path):
+    tiny = write_png(tmp_path / "tiny.png", side=8)
+    fine = write_png(tmp_path / "fine.png")
+    result = unmask("predict", "--model", str(toy_model), str(tiny), str(fine))
+    assert result.returncode == 1
+    assert f"{tiny}: image of 8x8 pixels is too small for the celeba features" in result.stderr
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]

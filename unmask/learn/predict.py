@@ -24,7 +24,8 @@ from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from unmask.data.faces import FaceDetector, crop_face, read_image
 from unmask.data.images import DECODER_ERRORS, PixelLimit, check_file, decode_gray, read_gray
 from unmask.data.video import process_video
-from unmask.features.spectrum import features, get_variant
+from unmask.features.extract import image_features
+from unmask.features.spectrum import get_variant
 from unmask.io import scan_files
 from unmask.learn.model_file import Model
 from unmask.log import progress
@@ -60,8 +61,9 @@ def expand(paths: list[str | Path]) -> list[Path | UnreadableInput]:
 
 
 def model_features(model: Model, image: np.ndarray) -> np.ndarray:
-    """The model's features of a grayscale image, resampled to the model's length where needed."""
-    return features(image, get_variant(model.variant, model.feature_length))
+    """The model's features of a grayscale image, resampled to the model's length where needed (an image too
+    small for them is refused with the workflow's reason)."""
+    return image_features(image, get_variant(model.variant, model.feature_length))
 
 
 def crop_features(
