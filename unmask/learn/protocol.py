@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from unmask.learn.classifiers import make_classifier, match_clusters
+from unmask.learn.classifiers import fit, make_classifier, score
 from unmask.learn.metrics import binary_metrics, summarize
 
 logger = logging.getLogger(__name__)
@@ -218,29 +218,6 @@ class Part:
     @classmethod
     def of(cls, data: Dataset, index: np.ndarray) -> Part:
         return cls(data.X[index], data.y[index])
-
-
-def fit(model, kind: str, X_train, y_train):
-    """Fit ``model`` on the training part (k-means without the labels); return it."""
-    if kind == "kmeans":
-        return model.fit(X_train)
-    return model.fit(X_train, y_train)
-
-
-def score(model, kind: str, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted labels, scores: higher = more likely fake) of a fitted model on a test part.
-
-    k-means clusters are named by the better of the two assignments on the test
-    part, and its score is the distance to the "real" centroid minus the
-    distance to the "fake" one.
-    """
-    if kind == "kmeans":
-        clusters = model.predict(X_test)
-        labels = np.array(match_clusters(y_test, clusters))
-        distances = model.transform(X_test)
-        real, fake = np.argmin(labels), np.argmax(labels)
-        return labels[clusters], distances[:, real] - distances[:, fake]
-    return model.predict(X_test), model.decision_function(X_test)
 
 
 def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
