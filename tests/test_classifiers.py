@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 from sklearn.svm import LinearSVC
 
 from unmask.config import SCHEMA_PATH, ConfigError, _schema, classifier_kinds, validate
-from unmask.learn.classifiers import KINDS, make_classifier
+from unmask.learn.classifiers import KINDS, fit, make_classifier, score
 
 
 def kind_block(kind: str) -> dict:
@@ -56,3 +58,40 @@ def test_the_stored_large_linear_svm_is_the_primal_squared_hinge_without_a_spec_
 def test_an_unknown_kind_is_named():
     with pytest.raises(ValueError, match="unknown classifier kind 'lda'; the kinds are svm, logreg, kmeans"):
         make_classifier({"kind": "lda"}, seed=0)
+
+
+def reals_and_fakes(n: int = 200, length: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Correlated real rows (label 0) and fakes shifted off them (label 1)."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(length, length))
+    y = np.repeat([0, 1], n // 2).astype(np.int8)
+    X = rng.normal(size=(n, length)) @ mixing + 3.0 * y[:, None] * rng.normal(size=length)
+    return X, y
+
+
+def test_the_real_only_distance_is_the_mahalanobis_distance_from_the_reals():
+    X, y = reals_and_fakes()
+    estimator, _ = make_classifier({"kind": "mahalanobis", "components": 6, "contamination": 0.1}, seed=0)
+    fit(estimator, "mahalanobis", X, y)
+    reals = X[y == 0]
+    centred = X - reals.mean(axis=0)
+    inverse = np.linalg.inv(np.cov(reals, rowvar=False))  # every component kept: the full covariance
+    expected = np.sqrt(np.einsum("ij,jk,ik->i", centred, inverse, centred))
+    predicted, scores = score(estimator, "mahalanobis", X, y)
+    np.testing.assert_allclose(scores + estimator.offset_, expected, rtol=1e-8)
+    assert np.mean(predicted[y == 0]) == pytest.approx(0.1, abs=0.011), "contamination: the reals called fake"
+    assert roc_auc_score(y, scores) > 0.9
+
+
+def test_the_real_only_model_never_sees_a_fake():
+    X, y = reals_and_fakes()
+    spec = {"kind": "mahalanobis", "components": 3, "standardise": True}
+    moved = X.copy()
+    moved[y == 1] = np.random.default_rng(1).normal(scale=100.0, size=moved[y == 1].shape)
+    first, second = (fit(make_classifier(spec, seed=0)[0], "mahalanobis", data, y) for data in (X, moved))
+    np.testing.assert_array_equal(first.decision_function(X), second.decision_function(X))
+
+
+def test_a_real_only_model_of_one_real_image_says_so():
+    with pytest.raises(ValueError, match="a real-only model needs at least 2 real training images, got 1"):
+        fit(make_classifier({"kind": "mahalanobis"}, seed=0)[0], "mahalanobis", np.ones((3, 4)), np.array([0, 1, 1]))

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -20,7 +22,17 @@ from sklearn.svm import SVC, LinearSVC
 from unmask.config import classifier_defaults
 from unmask.features.spectrum import get_variant
 from unmask.learn.calibration import Platt
-from unmask.learn.model_file import RBF, Centroids, Linear, Model, Polynomial, Provenance, Scaler, Sigmoid
+from unmask.learn.model_file import (
+    RBF,
+    Centroids,
+    Linear,
+    Mahalanobis,
+    Model,
+    Polynomial,
+    Provenance,
+    Scaler,
+    Sigmoid,
+)
 
 
 def match_clusters(y: np.ndarray, clusters: np.ndarray) -> tuple[int, int]:
@@ -135,10 +147,58 @@ def _export_kmeans(classifier, labels) -> tuple[str, Centroids]:
     return "kmeans", Centroids(classifier.cluster_centers_.astype(np.float64), tuple(int(v) for v in labels))
 
 
+class PCAMahalanobis(BaseEstimator):
+    """Distance from the training images (all taken as real): the Mahalanobis distance in their first
+    ``components`` principal components (whitened PCA), less the distance that a ``contamination`` fraction
+    of them exceed. ``decision_function`` > 0, i.e. farther than that: fake (1)."""
+
+    def __init__(self, components: int = 1, contamination: float = 0.05):
+        self.components = components
+        self.contamination = contamination
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        if len(X) < 2:
+            raise ValueError(f"a real-only model needs at least 2 real training images, got {len(X)}")
+        pca = PCA(n_components=min(self.components, len(X) - 1, X.shape[1]), svd_solver="full").fit(X)
+        kept = pca.explained_variance_ > 1e-12 * max(pca.explained_variance_[0], np.finfo(float).tiny)
+        if not kept.any():
+            raise ValueError("a real-only model needs real training images that differ; these are all alike")
+        self.mean_, self.n_features_in_ = pca.mean_, X.shape[1]
+        self.components_ = pca.components_[kept] / np.sqrt(pca.explained_variance_[kept])[:, None]
+        self.offset_ = float(np.quantile(self.distance(X), 1 - self.contamination))
+        return self
+
+    def distance(self, X) -> np.ndarray:
+        return np.linalg.norm((np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T, axis=1)
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.distance(X) - self.offset_
+
+    def predict(self, X) -> np.ndarray:
+        return (self.decision_function(X) > 0).astype(np.int8)
+
+
+def _mahalanobis(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, str]:
+    return PCAMahalanobis(spec["components"], spec["contamination"]), "whitened PCA"
+
+
+def _fit_real(estimator, X: np.ndarray, y: np.ndarray):
+    """Fit on the real items alone (a pipeline's scaler too): the model never sees a fake."""
+    return estimator.fit(X[np.asarray(y) == 0])
+
+
+def _export_mahalanobis(classifier, labels) -> tuple[str, Mahalanobis]:
+    return "mahalanobis", Mahalanobis(classifier.mean_, classifier.components_, classifier.offset_)
+
+
 KINDS = {
     "svm": Kind(_svm, (SVC, LinearSVC), _export_svm),
     "logreg": Kind(_logreg, (LogisticRegression,), _export_logreg),
     "kmeans": Kind(_kmeans, (KMeans,), _export_kmeans, score=_score_kmeans, scaled_when_deployed=False),
+    "mahalanobis": Kind(
+        _mahalanobis, (PCAMahalanobis,), _export_mahalanobis, fit=_fit_real, scaled_when_deployed=False
+    ),
 }
 
 
