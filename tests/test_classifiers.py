@@ -8,7 +8,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import LinearSVC
 
 from unmask.config import SCHEMA_PATH, ConfigError, _schema, classifier_kinds, validate
-from unmask.learn.classifiers import KINDS, fit, make_classifier, score
+from unmask.learn.calibration import Platt
+from unmask.learn.classifiers import KINDS, fit, from_sklearn, make_classifier, score
+from unmask.learn.model_file import Provenance, load_model, save_model
 
 
 def kind_block(kind: str) -> dict:
@@ -95,3 +97,20 @@ def test_the_real_only_model_never_sees_a_fake():
 def test_a_real_only_model_of_one_real_image_says_so():
     with pytest.raises(ValueError, match="a real-only model needs at least 2 real training images, got 1"):
         fit(make_classifier({"kind": "mahalanobis"}, seed=0)[0], "mahalanobis", np.ones((3, 4)), np.array([0, 1, 1]))
+
+
+def test_a_one_class_svm_never_sees_a_fake_and_is_stored_as_an_rbf_svm_higher_outside(tmp_path):
+    X, y = reals_and_fakes()
+    spec = {"kind": "one_class_svm", "standardise": True}
+    moved = X.copy()
+    moved[y == 1] = np.random.default_rng(1).normal(scale=100.0, size=moved[y == 1].shape)
+    first, second = (fit(make_classifier(spec, seed=0)[0], "one_class_svm", data, y) for data in (X, moved))
+    np.testing.assert_array_equal(first.decision_function(X), second.decision_function(X))
+    predicted, scores = score(first, "one_class_svm", X, y)
+    assert roc_auc_score(y, scores) > 0.9 and np.array_equal(predicted, scores > 0)
+    save_model(
+        tmp_path / "m.json", from_sklearn(first, "celeba", Provenance("toy", 200, 0, "0", "0"), Platt(-1.0, 0.0))
+    )
+    model = load_model(tmp_path / "m.json")
+    assert model.kind == "rbf_svm"
+    np.testing.assert_allclose(model.decision(X), scores, rtol=1e-9, atol=1e-9)

@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC, LinearSVC
+from sklearn.svm import SVC, LinearSVC, OneClassSVM
 
 from unmask.config import classifier_defaults
 from unmask.features.spectrum import get_variant
@@ -192,6 +192,23 @@ def _export_mahalanobis(classifier, labels) -> tuple[str, Mahalanobis]:
     return "mahalanobis", Mahalanobis(classifier.mean_, classifier.components_, classifier.offset_)
 
 
+def _one_class_svm(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, str]:
+    return OneClassSVM(kernel="rbf", nu=spec["nu"], gamma=spec["gamma"]), "libsvm one-class"
+
+
+def _score_outside(estimator, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's one-class decision turned round: higher = farther outside the reals' region = more fake."""
+    scores = -estimator.decision_function(X)
+    return (scores > 0).astype(np.int8), scores
+
+
+def _export_one_class_svm(classifier, labels) -> tuple[str, RBF]:
+    vectors, dual_coef = classifier.support_vectors_, -np.asarray(classifier.dual_coef_, dtype=np.float64)[0]
+    return "rbf_svm", RBF(
+        np.asarray(vectors, dtype=np.float64), dual_coef, float(classifier._gamma), -float(classifier.intercept_[0])
+    )
+
+
 KINDS = {
     "svm": Kind(_svm, (SVC, LinearSVC), _export_svm),
     "logreg": Kind(_logreg, (LogisticRegression,), _export_logreg),
@@ -199,6 +216,7 @@ KINDS = {
     "mahalanobis": Kind(
         _mahalanobis, (PCAMahalanobis,), _export_mahalanobis, fit=_fit_real, scaled_when_deployed=False
     ),
+    "one_class_svm": Kind(_one_class_svm, (OneClassSVM,), _export_one_class_svm, fit=_fit_real, score=_score_outside),
 }
 
 
