@@ -149,5 +149,5 @@ def plot_matrices(
 def plot_leave_one_out(table: pd.DataFrame, path: str | Path, title: str) -> None:
     """Leave-one-generator-out: one heat-map per metric, the held-out fake source in rows, classifiers in columns
     (``plot_matrices`` with the metrics as its panels)."""
-    panels = table.rename(columns={"classifier": "trained", "metric": "classifier"}).assign(metric="score")
-    plot_matrices(panels, "held_out_source", "trained", path, title, metric="score")
+    panels = table.rename(columns={"classifier": "model", "metric": "classifier"}).assign(metric="score")
+    plot_matrices(panels, "held_out_source", "model", path, title, metric="score")

@@ -50,7 +50,7 @@ rule leave_one_out:
     input:
         features=feature_shards,
     params:
-        spec=lambda w: json.dumps(leave_one_out_spec(w.dataset), sort_keys=True),
+        spec=lambda w: json.dumps(leave_one_out_spec(w.dataset)),  # in the configured order, for the figure
         code=code("commands/generalisation"),
     log:
         "logs/{dataset}/leave_one_out.log",
