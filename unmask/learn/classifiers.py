@@ -152,7 +152,7 @@ class PCAMahalanobis(BaseEstimator):
     ``components`` principal components (whitened PCA), less the distance that a ``contamination`` fraction
     of them exceed. ``decision_function`` > 0, i.e. farther than that: fake (1)."""
 
-    def __init__(self, components: int = 1, contamination: float = 0.05):
+    def __init__(self, components: int, contamination: float):
         self.components = components
         self.contamination = contamination
 
