@@ -7,14 +7,16 @@ and reliability curve) is cross-fitted on the same pass: each half of the folds
 is scored by a Platt fit on the other half, so the report is never fitted on
 itself. Then the classifier is fitted on every item.
 
-Supervised classifiers (SVM, logistic regression) are standardised inside the
-stored model (the scaler is part of the model file), whatever the dataset's
-``standardise``, and a linear SVM on more than ``liblinear_above`` items is
+The stored model is built with ``make_classifier(deployed=True)``: the kinds
+``scaled_when_deployed`` (SVM, logistic regression, one-class SVM) are
+standardised inside it (the scaler is part of the model file), whatever the
+dataset's ``standardise``, and a linear SVM on more than ``liblinear_above`` items is
 liblinear's L2-loss (squared hinge) SVM solved in the primal. The hinge loss's
 dual solver stops at its 100,000-iteration cap on raw spectra and on
 standardised ones alike (benchmarks/bench_model.py); the primal converges in a
 few dozen Newton steps. The paper table keeps the paper's setting; k-means
-keeps the dataset's (standardising changes its clusters).
+and mahalanobis keep the dataset's (standardising changes their clusters and
+principal components).
 """
 
 from __future__ import annotations
