@@ -36,9 +36,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.learn.classifiers import from_sklearn
+from unmask.learn.classifiers import from_sklearn, make_classifier
 from unmask.learn.model_file import Provenance, save_model
-from unmask.learn.protocol import make_classifier
 
 REPO = Path(__file__).resolve().parents[1]
 

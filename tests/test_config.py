@@ -20,7 +20,10 @@ def test_defaults_are_filled_in():
     )
     d = config["datasets"]["demo"]
     assert d["variant"] == "faces_hq" and d["sizes"] == [4000, 1000, 100, 20] and d["repeats"] == 10
-    assert d["classifiers"]["svm"] == {"kind": "svm", "kernel": "linear", "C": 1.0}
+    assert d["classifiers"]["svm"] == {"kind": "svm", "kernel": "linear", "C": 1.0, "gamma": "scale"}
+    assert d["classifiers"]["kmeans"] == {"kind": "kmeans", "n_init": 10}, "each kind takes its own block's defaults"
+    real_only = {"kind": "mahalanobis", "components": 10, "contamination": 0.05}
+    assert d["generalisation"]["leave_one_out_classifiers"] == {"mahalanobis": real_only}
     assert d["sources"]["a"] == {"label": "real", "method": "local", "path": "data/raw/demo/a"}
     assert config["default_datasets"] == ["demo"]
 

@@ -25,7 +25,7 @@ class FixedClusters:
     def __init__(self, clusters):
         self.clusters = np.asarray(clusters)
 
-    def fit(self, X):
+    def fit(self, X, y=None):
         return self
 
     def predict(self, X):

@@ -54,6 +54,7 @@ ESTIMATORS = {  # name: (stored kind, unfitted estimator)
             StandardScaler(), make_classifier({"kind": "svm", "kernel": "sigmoid", "gamma": 0.01}, seed=0)[0]
         ),
     ),
+    "mahalanobis": ("mahalanobis", lambda: make_classifier({"kind": "mahalanobis", "standardise": True}, seed=0)[0]),
 }
 
 
@@ -219,6 +220,16 @@ TAMPERING = {
         "rbf_svm",
         lambda d: d["parameters"].update(gamma=-0.5),
         "parameters.gamma': -0.5 violates exclusiveMinimum 0",
+    ),
+    "principal axis shortened": (
+        "mahalanobis",
+        lambda d: d["parameters"]["components"][1].pop(),
+        "parameters.components[1]': expected 12 values (feature_length), got 11",
+    ),
+    "real mean shortened": (
+        "mahalanobis",
+        lambda d: d["parameters"]["mean"].pop(),
+        "parameters.mean': expected 12 values (feature_length), got 11",
     ),
     "kmeans labels of one class": (
         "kmeans",

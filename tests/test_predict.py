@@ -95,9 +95,8 @@ def test_a_tampered_model_is_refused(demo_models, tmp_path):
 
 def save_toy_model(path):
     """A model file without the workflow: logistic regression on random celeba-length features."""
-    from unmask.learn.classifiers import from_sklearn
+    from unmask.learn.classifiers import from_sklearn, make_classifier
     from unmask.learn.model_file import Provenance, save_model
-    from unmask.learn.protocol import make_classifier
 
     rng = np.random.default_rng(0)
     estimator = make_classifier({"kind": "logreg"}, seed=0)[0].fit(rng.normal(size=(20, 80)), np.repeat([0, 1], 10))

@@ -8,12 +8,14 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow, snakemake, write_config
 
-from unmask.analyses.figures import plot_matrices, plot_robustness
+from unmask.analyses.figures import plot_leave_one_out, plot_matrices, plot_robustness
 from unmask.analyses.generalisation import (
     Member,
     cross_dataset_table,
     cross_source_draw,
     cross_source_table,
+    leave_one_out_draw,
+    leave_one_out_table,
 )
 from unmask.analyses.robustness import perturbed_features, robustness_repeat, sample_size
 from unmask.analyses.tables import robustness_table
@@ -272,6 +274,59 @@ def test_cross_source_held_out_videos_tests_every_held_out_item():
 def test_cross_source_needs_two_fake_sources():
     with pytest.raises(ValueError, match="two fake sources"):
         cross_source_table(shifted({"a": 0}), LOGREG, "all", 1, 0.25, SEED)
+
+
+@pytest.mark.parametrize("protocol", ["sample_split", "held_out_videos"])
+def test_leave_one_out_trains_on_the_other_sources_and_tests_as_cross_source(protocol):
+    data = shifted({"a": 0, "b": 1, "c": 2}, groups=True)
+    trains, tests, model_seed = leave_one_out_draw(data, 40, 2, 0.25, SEED, protocol)
+    cross_trains, cross_tests, cross_seed = cross_source_draw(data, 40, 2, 0.25, SEED, protocol)
+    assert model_seed == cross_seed
+    for source in "abc":
+        train = trains[source]
+        np.testing.assert_array_equal(tests[source], cross_tests[source]), "the held-out source's cross-source test"
+        assert set(data.sources[train]) == {"real"} | set("abc") - {source}, "every fake source but the held-out one"
+        assert set(train[data.y[train] == 0]) == set(cross_trains[source][data.y[cross_trains[source]] == 0])
+        assert len(train) == len(cross_trains[source]) and data.y[train].sum() == len(train) // 2, "balanced"
+        others = np.unique(data.sources[train][data.y[train] == 1], return_counts=True)[1]
+        assert others.max() - others.min() <= 1, "balanced over the other fake sources"
+        assert not set(data.groups[train]) & set(data.groups[tests[source]])
+
+
+def test_leave_one_out_takes_the_items_the_split_left_a_source():
+    """The stratified split left 9 real training items and 8 of source b: held out a, b gives its 8."""
+    data = shifted({"a": 0, "b": 1}, per_source=12)
+    trains, _, _ = leave_one_out_draw(data, 22, 1, 0.2, SEED)
+    assert np.bincount(data.y[trains["a"]]).tolist() == [9, 8] and set(data.sources[trains["a"]]) == {"real", "b"}
+
+
+def test_leave_one_out_a_real_only_model_knows_the_generator_the_two_class_one_never_saw(tmp_path):
+    """Each fake source is shifted along its own dimension: trained on the others, a logistic regression has no
+    weight on the held-out one's, while a model of the real items alone finds every shift."""
+    classifiers = {**LOGREG, "real_only": {"kind": "mahalanobis", "components": 6}}
+    table = leave_one_out_table(shifted({"a": 0, "b": 1, "c": 2}, per_source=100), classifiers, "all", 3, 0.25, SEED)
+    assert list(table.columns) == [
+        "held_out_source",
+        "classifier",
+        "metric",
+        "mean",
+        "std",
+        "ci_low",
+        "ci_high",
+        "repeats",
+    ]
+    assert set(table["metric"]) == {"accuracy", "roc_auc", "tpr_at_fpr_1"} and (table["repeats"] == 3).all()
+    auc = table[table["metric"] == "roc_auc"].set_index(["held_out_source", "classifier"])["mean"]
+    for source in "abc":
+        assert auc[source, "logreg"] < 0.8 and auc[source, "real_only"] > 0.95
+    assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    plot_leave_one_out(table, tmp_path / "leave_one_out.png", "test")
+    assert (tmp_path / "leave_one_out.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_leave_one_out_needs_two_fake_sources():
+    with pytest.raises(ValueError, match="leave-one-generator-out needs at least two fake sources"):
+        leave_one_out_table(shifted({"a": 0}), LOGREG, "all", 1, 0.25, SEED)
 
 
 def member(data: Dataset, variant: str = "faces_hq") -> Member:

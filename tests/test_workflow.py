@@ -14,7 +14,7 @@ from conftest import SMALL_DEMO, copy_workflow, planned_rules, snakemake, write_
 pytestmark = pytest.mark.workflow  # every test here runs Snakemake
 
 CLASSIFIERS = ["svm", "logreg", "kmeans"]
-GENERALISATION = {"robustness_repeat": 2, "robustness_table": 1, "cross_source": 1}
+GENERALISATION = {"robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "leave_one_out": 1}
 # The jobs of the small demo from each stage down (a stage's own jobs and everything after them).
 FROM_TRAIN = {
     "train": 6,
@@ -98,6 +98,7 @@ def test_training_parameter_reruns_training_only(demo_run, tmp_path):
         "table": 1,
         "metrics": 1,
         "cross_source": 1,
+        "leave_one_out": 1,
         "all": 1,
     }, "the repeats do not change the stored models, nor the robustness analysis (it has its own repeats)"
 
@@ -130,11 +131,15 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
                 "audit": 1,
                 "robustness_table": 1,
                 "cross_source": 1,
+                "leave_one_out": 1,
                 "all": 1,
             },
         ),
         ("analyses/robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
-        ("analyses/generalisation.py", {"cross_source": 1, "all": 1}),  # robustness draws with learn/protocol.py
+        (
+            "analyses/generalisation.py",
+            {"cross_source": 1, "leave_one_out": 1, "all": 1},
+        ),  # robustness draws with learn/protocol.py
         ("commands/train.py", {"train": 6, "table": 1, "metrics": 1, "all": 1}),
     ],
 )

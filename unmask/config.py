@@ -124,10 +124,24 @@ def _migrate_face_keys(config: dict) -> None:
             )
 
 
+def _add_classifier_kinds(definitions: dict) -> None:
+    """Make each block of ``classifier_kinds`` the case of its kind in ``classifier``: its keys only, its defaults."""
+    kinds, classifier = definitions["classifier_kinds"], definitions["classifier"]
+    classifier["properties"]["kind"]["enum"] = list(kinds)
+    classifier["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"properties": {"kind": True, **block.get("properties", {})}, "additionalProperties": False},
+        }
+        for kind, block in kinds.items()
+    ]
+
+
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
     schema = copy.deepcopy(_schema(Path(schema_path)))
     schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
+    _add_classifier_kinds(schema["$defs"])
     config = copy.deepcopy(config)
     _migrate_face_keys(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
@@ -172,6 +186,19 @@ def schema_default(*keys: str):
     Raises ``KeyError`` naming a key that the schema does not have.
     """
     return copy.deepcopy(_schema_property(*keys)["default"])
+
+
+def classifier_defaults(kind: str) -> dict:
+    """The schema's defaults of a classifier kind's keys (its block of ``classifier_kinds``); KeyError if unknown."""
+    block = _schema(SCHEMA_PATH)["$defs"]["classifier_kinds"][kind]
+    return {
+        key: copy.deepcopy(rule["default"]) for key, rule in block.get("properties", {}).items() if "default" in rule
+    }
+
+
+def classifier_kinds() -> list[str]:
+    """The classifier kinds the schema has a block for."""
+    return list(_schema(SCHEMA_PATH)["$defs"]["classifier_kinds"])
 
 
 def schema_option(*keys: str) -> dict:

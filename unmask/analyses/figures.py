@@ -144,3 +144,10 @@ def plot_matrices(
     figure.colorbar(image, ax=axes[0].tolist(), label=f"mean test {metric}")
     figure.suptitle(title)
     save_figure(figure, path)
+
+
+def plot_leave_one_out(table: pd.DataFrame, path: str | Path, title: str) -> None:
+    """Leave-one-generator-out: one heat-map per metric, the held-out fake source in rows, classifiers in columns
+    (``plot_matrices`` with the metrics as its panels)."""
+    panels = table.rename(columns={"classifier": "model", "metric": "classifier"}).assign(metric="score")
+    plot_matrices(panels, "held_out_source", "model", path, title, metric="score")

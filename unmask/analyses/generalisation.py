@@ -4,6 +4,10 @@
   fake source (+ real images) and test on the held-out images of every fake
   source, each with held-out real images; the diagonal is the within-source result.
   One ``protocol.repeat_draw`` per repeat, balanced over the real items and each fake source.
+* leave-one-generator-out: within a dataset with at least two fake sources,
+  train on every fake source but one (+ real images) and test on the held-out
+  real images with that one source's held-out images; the same draw as cross-source.
+  A real-only classifier (which needs no fakes) stands beside the two-class ones.
 * cross-dataset: train on dataset A's features, test on dataset B's; both
   must have one feature variant and length. Every dataset is sampled and split
   under its protocol by ``protocol.repeat_draw`` (the paper table's draw), so
@@ -22,17 +26,30 @@ import numpy as np
 import pandas as pd
 
 from unmask.features import spectrum
-from unmask.learn.protocol import Dataset, Part, available_size, fit_scores, load_features, repeat_draw, summarize_rows
+from unmask.learn.protocol import (
+    METRICS,
+    Dataset,
+    Part,
+    available_size,
+    balanced_sample,
+    fit_scores,
+    largest_sample,
+    load_features,
+    repeat_draw,
+    summarize_rows,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def score_tests(train: Part, tests: dict[str, Part], classifiers: dict[str, dict], seed: int) -> list[dict]:
+def score_tests(
+    train: Part, tests: dict[str, Part], classifiers: dict[str, dict], seed: int, metrics: tuple[str, ...] = METRICS
+) -> list[dict]:
     """One row per classifier and test set: fitted once on ``train``, scored on each test set."""
     return [
-        {"test": test_name, "classifier": name, **metrics}
+        {"test": test_name, "classifier": name, **values}
         for name, spec in classifiers.items()
-        for test_name, metrics in fit_scores(spec, seed, train, tests).items()
+        for test_name, values in fit_scores(spec, seed, train, tests, metrics).items()
     ]
 
 
@@ -46,21 +63,38 @@ def source_strata(data: Dataset, fakes: list[str]) -> np.ndarray:
     return np.array([0 if label == 0 else 1 + fakes.index(source) for label, source in zip(data.y, data.sources)])
 
 
-def cross_source_draw(
+def source_draw(
     data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
-) -> tuple[dict, dict, int]:
-    """One repeat's training and test indices per fake source, and its model seed.
-
-    One ``repeat_draw`` balanced over the real items and each fake source (``size // 2`` items
-    of each, before the test split, as in the paper table): the training set of a source is
-    its training items with the real ones, every test set the held-out real items with one
-    source's held-out items.
-    """
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One ``repeat_draw`` balanced over the real items and each fake source (``size // 2`` items of each,
+    before the test split, as in the paper table): training and test indices, the strata, the model seed."""
     fakes = fake_sources(data)
     strata = source_strata(data, fakes)
     train, test, model_seed = repeat_draw(
         data, size // 2 * (len(fakes) + 1), repeat, test_fraction, seed, protocol, strata, cap=True
     )
+    return train, test, strata, model_seed
+
+
+def source_size(data: Dataset, size: int | str, analysis: str) -> int:
+    """A training set's size (a number or ``all``, both classes) capped by the real items and each fake source."""
+    fakes = fake_sources(data)
+    if len(fakes) < 2:
+        raise ValueError(f"{analysis} needs at least two fake sources, the dataset has {fakes}")
+    smallest = int(np.bincount(source_strata(data, fakes)).min())
+    return 2 * min(available_size(data.y, size) // 2, smallest)
+
+
+def cross_source_draw(
+    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
+) -> tuple[dict, dict, int]:
+    """One repeat's training and test indices per fake source, and its model seed.
+
+    One ``source_draw``: the training set of a source is its training items with the real ones,
+    every test set the held-out real items with one source's held-out items.
+    """
+    fakes = fake_sources(data)
+    train, test, strata, model_seed = source_draw(data, size, repeat, test_fraction, seed, protocol)
 
     def by_source(index: np.ndarray) -> dict[str, np.ndarray]:
         return {source: index[np.isin(strata[index], (0, k))] for k, source in enumerate(fakes, start=1)}
@@ -101,15 +135,60 @@ def cross_source_table(
     ``size`` (a number or ``all``) is each training source's sample, both classes together, before
     the test split; it is capped by the smallest of the real items and the fake sources.
     """
-    fakes = fake_sources(data)
-    if len(fakes) < 2:
-        raise ValueError(f"cross-source generalisation needs at least two fake sources, the dataset has {fakes}")
-    smallest = int(np.bincount(source_strata(data, fakes)).min())
-    size, rows = 2 * min(available_size(data.y, size) // 2, smallest), []
+    size, rows = source_size(data, size, "cross-source generalisation"), []
     for repeat in range(repeats):
         rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed, protocol)
         logger.info(f"cross-source repeat {repeat + 1}/{repeats} done")
     return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
+
+
+LEAVE_ONE_OUT_METRICS = ("accuracy", "roc_auc", "tpr_at_fpr_1")
+
+
+def leave_one_out_draw(
+    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
+) -> tuple[dict, dict, int]:
+    """One repeat's training and test indices per held-out fake source, and its model seed.
+
+    One ``source_draw`` (cross-source's): the test set of a held-out source is the held-out real items with
+    its own held-out items; its training set the real training items with as many training items of the
+    other fake sources, balanced over them (a seeded choice), so that it has the classes and the size of a
+    cross-source training set (an item fewer where the stratified split left a source short).
+    """
+    train, test, strata, model_seed = source_draw(data, size, repeat, test_fraction, seed, protocol)
+    rng, real = np.random.default_rng(model_seed), train[strata[train] == 0]
+    trains, tests = {}, {}
+    for k, source in enumerate(fake_sources(data), start=1):
+        others = train[~np.isin(strata[train], (0, k))]
+        count = min(len(real), largest_sample(strata[others]))  # the split may leave a source an item short
+        trains[source] = np.sort(np.concatenate([real, others[balanced_sample(strata[others], count, rng)]]))
+        tests[source] = test[np.isin(strata[test], (0, k))]
+    return trains, tests, model_seed
+
+
+def leave_one_out_table(
+    data: Dataset,
+    classifiers: dict[str, dict],
+    size: int | str,
+    repeats: int,
+    test_fraction: float,
+    seed: int,
+    protocol: str = "sample_split",
+) -> pd.DataFrame:
+    """Leave-one-generator-out: held_out_source, classifier, metric, mean, std, ci_low, ci_high, repeats.
+
+    ``size`` is each training set's sample, as in ``cross_source_table``. The metrics are accuracy, ROC AUC
+    and the TPR at 1% FPR (``metrics.binary_metrics``), with 95% t-intervals over the repeats.
+    """
+    size, rows = source_size(data, size, "leave-one-generator-out"), []
+    for repeat in range(repeats):
+        trains, tests, model_seed = leave_one_out_draw(data, size, repeat, test_fraction, seed, protocol)
+        for source, index in trains.items():
+            test = {source: Part.of(data, tests[source])}
+            scored = score_tests(Part.of(data, index), test, classifiers, model_seed, LEAVE_ONE_OUT_METRICS)
+            rows += [{"held_out_source": row.pop("test"), "repeat": repeat, **row} for row in scored]
+        logger.info(f"leave-one-generator-out repeat {repeat + 1}/{repeats} done")
+    return summarize_rows(pd.DataFrame(rows), ["held_out_source", "classifier"], LEAVE_ONE_OUT_METRICS, intervals=True)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``unmask cross-source`` and ``unmask cross-dataset``: generalisation matrices (workflow stages)."""
+"""``unmask cross-source``, ``unmask leave-one-out`` and ``unmask cross-dataset``: generalisation matrices (workflow stages)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ def _cross_source(args: argparse.Namespace) -> int:
     table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec))
     write_csv(table, args.out)
     figures.plot_matrices(table, "train_source", "test_source", args.figure, f"{args.title}: cross-source")
+    return 0
+
+
+def _leave_one_out(args: argparse.Namespace) -> int:
+    from unmask.analyses import figures, generalisation
+    from unmask.learn.protocol import load_features
+
+    table = generalisation.leave_one_out_table(load_features(args.features), **json.loads(args.spec))
+    write_csv(table, args.out)
+    figures.plot_leave_one_out(table, args.figure, f"{args.title}: leave one generator out")
     return 0
 
 
@@ -40,6 +50,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--out", required=True, help="one row per train and test source (CSV)")
     command.add_argument("--figure", required=True, help="the accuracy matrices (PNG)")
     command.set_defaults(run=_cross_source)
+
+    command = commands.add_parser(
+        "leave-one-out", description="train on every fake source but one, test on that one (workflow stage)"
+    )
+    command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--spec", required=True, help="JSON, as for cross-source")
+    command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
+    command.add_argument("--out", required=True, help="one row per held-out source, classifier and metric (CSV)")
+    command.add_argument("--figure", required=True, help="the matrices of accuracy, AUC and TPR at 1%% FPR (PNG)")
+    command.set_defaults(run=_leave_one_out)
 
     command = commands.add_parser("cross-dataset", description="train on one dataset, test on each (workflow stage)")
     command.add_argument(

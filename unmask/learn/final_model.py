@@ -7,14 +7,16 @@ and reliability curve) is cross-fitted on the same pass: each half of the folds
 is scored by a Platt fit on the other half, so the report is never fitted on
 itself. Then the classifier is fitted on every item.
 
-Supervised classifiers (SVM, logistic regression) are standardised inside the
-stored model (the scaler is part of the model file), whatever the dataset's
-``standardise``, and a linear SVM on more than ``liblinear_above`` items is
+The stored model is built with ``make_classifier(deployed=True)``: the kinds
+``scaled_when_deployed`` (SVM, logistic regression, one-class SVM) are
+standardised inside it (the scaler is part of the model file), whatever the
+dataset's ``standardise``, and a linear SVM on more than ``liblinear_above`` items is
 liblinear's L2-loss (squared hinge) SVM solved in the primal. The hinge loss's
 dual solver stops at its 100,000-iteration cap on raw spectra and on
 standardised ones alike (benchmarks/bench_model.py); the primal converges in a
 few dozen Newton steps. The paper table keeps the paper's setting; k-means
-keeps the dataset's (standardising changes its clusters).
+and mahalanobis keep the dataset's (standardising changes their clusters and
+principal components).
 """
 
 from __future__ import annotations
@@ -24,22 +26,18 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from unmask.learn.calibration import brier_score, fit_platt, reliability_curve
-from unmask.learn.classifiers import from_sklearn, make_classifier, match_clusters
+from unmask.learn.classifiers import fit, from_sklearn, make_classifier
 from unmask.learn.model_file import Model, Provenance
 from unmask.learn.protocol import Dataset, fit_and_score
 
 FOLDS = 5
 
 
-def deployed_spec(spec: dict) -> dict:
-    """The classifier spec of the stored model: supervised kinds standardised, a large linear SVM in the primal."""
-    if spec["kind"] == "kmeans":
-        return spec
-    return dict(spec, standardise=True, loss="squared_hinge") if spec["kind"] == "svm" else dict(spec, standardise=True)
+def held_out_decisions(data: Dataset, spec: dict, seed: int, deployed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's decision value from a model fitted on the other folds (higher = more fake), and its fold.
 
-
-def held_out_decisions(data: Dataset, spec: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each item's decision value from a model fitted on the other folds (higher = more fake), and its fold."""
+    ``deployed``: the folds' models are built as the stored model is (``make_classifier``).
+    """
     decisions, fold_of = np.empty(len(data.y)), np.empty(len(data.y), dtype=int)
     n_groups = len(set(data.groups))
     if n_groups == len(data.y):  # one item per group: the same folds without StratifiedGroupKFold's per-group loop
@@ -48,7 +46,7 @@ def held_out_decisions(data: Dataset, spec: dict, seed: int) -> tuple[np.ndarray
         folds = StratifiedGroupKFold(n_splits=min(FOLDS, n_groups), shuffle=True, random_state=seed)
         folds = folds.split(data.X, data.y, data.groups)
     for fold, (train, test) in enumerate(folds):
-        model, _ = make_classifier(spec, seed, n_train=len(train))
+        model, _ = make_classifier(spec, seed, n_train=len(train), deployed=deployed)
         X, y = data.X, data.y
         _, decisions[test] = fit_and_score(model, spec["kind"], X[train], y[train], X[test], y[test])
         fold_of[test] = fold
@@ -66,17 +64,12 @@ def cross_fitted_p_fake(decisions: np.ndarray, y: np.ndarray, fold_of: np.ndarra
 
 def fit_final_model(data: Dataset, spec: dict, dataset: str, variant: str, seed: int) -> tuple[Model, pd.DataFrame]:
     """The classifier fitted on every item, with Platt calibration; and its calibration report."""
-    spec = deployed_spec(spec)
-    decisions, fold_of = held_out_decisions(data, spec, seed)
+    decisions, fold_of = held_out_decisions(data, spec, seed, deployed=True)
     platt = fit_platt(decisions, data.y)
     p_fake = cross_fitted_p_fake(decisions, data.y, fold_of)
-    estimator, _ = make_classifier(spec, seed, n_train=len(data.y))
-    cluster_labels = None
-    if spec["kind"] == "kmeans":
-        cluster_labels = match_clusters(data.y, estimator.fit(data.X).predict(data.X))
-    else:
-        estimator.fit(data.X, data.y)
+    estimator, _ = make_classifier(spec, seed, n_train=len(data.y), deployed=True)
+    fit(estimator, spec["kind"], data.X, data.y)
     provenance = Provenance.current(dataset, len(data.y), seed)
-    model = from_sklearn(estimator, variant, provenance, calibration=platt, cluster_labels=cluster_labels)
+    model = from_sklearn(estimator, variant, provenance, calibration=platt)
     curve = pd.DataFrame(reliability_curve(data.y, p_fake)).assign(brier=brier_score(data.y, p_fake))
     return model, curve

@@ -3,7 +3,7 @@
 A model file holds one JSON object, one field per line::
 
     format_version  2
-    kind            linear_svm | logreg | rbf_svm | poly_svm | sigmoid_svm | kmeans
+    kind            linear_svm | logreg | rbf_svm | poly_svm | sigmoid_svm | kmeans | mahalanobis
     variant         feature variant name (unmask.features.spectrum.VARIANTS)
     feature_length  length of the feature vectors it takes
     threshold       the label is fake where p_fake >= threshold (0.5 unless chosen otherwise)
@@ -13,6 +13,7 @@ A model file holds one JSON object, one field per line::
                     poly_svm: {support_vectors, dual_coef, gamma, coef0, degree, intercept}
                     sigmoid_svm: {support_vectors, dual_coef, gamma, coef0, intercept}
                     kmeans: {centroids, labels}  (labels[i]: label of cluster i)
+                    mahalanobis: {mean, components, offset}: |(x - mean) components^T| - offset
     calibration     {method: platt, a, b}: p_fake = 1 / (1 + exp(a d + b)), a <= 0
     provenance      {dataset, n_train, seed, unmask_version, sklearn_version[, face_crops]}
                     face_crops: true when trained on face crops (absent: not recorded)
@@ -83,6 +84,14 @@ _CENTROIDS = {
     },
     "required": ["centroids", "labels"],
 }
+_MAHALANOBIS = {
+    "properties": {
+        "mean": _NUMBERS,
+        "components": {"type": "array", "minItems": 1, "items": _NUMBERS},
+        "offset": {"type": "number"},
+    },
+    "required": ["mean", "components", "offset"],
+}
 PARAMETERS = {
     "linear_svm": _LINEAR,
     "logreg": _LINEAR,
@@ -90,6 +99,7 @@ PARAMETERS = {
     "poly_svm": _POLY,
     "sigmoid_svm": _SIGMOID,
     "kmeans": _CENTROIDS,
+    "mahalanobis": _MAHALANOBIS,
 }
 MODEL_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -256,10 +266,10 @@ def _check_lengths(document: dict, source: str) -> None:
     """What the schema cannot state: every vector has ``feature_length`` values, one dual coefficient per vector."""
     n = document["feature_length"]
     parameters = document["parameters"]
-    vectors = [("parameters.coef", parameters.get("coef"))]
+    vectors = [(f"parameters.{key}", parameters.get(key)) for key in ("coef", "mean")]
     vectors += [
         (f"parameters.{key}[{i}]", row)
-        for key in ("support_vectors", "centroids")
+        for key in ("support_vectors", "centroids", "components")
         for i, row in enumerate(parameters.get(key, []))
     ]
     if document["scaler"] is not None:
@@ -359,6 +369,19 @@ class Centroids:
         return np.linalg.norm(X - real, axis=1) - np.linalg.norm(X - fake, axis=1)
 
 
+@dataclass(frozen=True)
+class Mahalanobis:
+    """Distance from the real images: ``|(x - mean) components^T| - offset``, the rows of ``components`` being
+    their principal axes divided by the standard deviation along each (a real-only model)."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    offset: float
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return np.linalg.norm((X - self.mean) @ self.components.T, axis=1) - self.offset
+
+
 KINDS = {
     "linear_svm": Linear,
     "logreg": Linear,
@@ -366,6 +389,7 @@ KINDS = {
     "poly_svm": Polynomial,
     "sigmoid_svm": Sigmoid,
     "kmeans": Centroids,
+    "mahalanobis": Mahalanobis,
 }
 
 
@@ -414,7 +438,7 @@ class Model:
     """A stored classifier: decision values, calibrated p_fake and labels in numpy."""
 
     kind: str
-    parameters: Linear | _KernelSVM | Centroids
+    parameters: Linear | _KernelSVM | Centroids | Mahalanobis
     variant: str
     feature_length: int
     provenance: Provenance

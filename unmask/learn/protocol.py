@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from unmask.learn.classifiers import make_classifier, match_clusters
+from unmask.learn.classifiers import fit, make_classifier, score
 from unmask.learn.metrics import binary_metrics, summarize
 
 logger = logging.getLogger(__name__)
@@ -220,62 +220,44 @@ class Part:
         return cls(data.X[index], data.y[index])
 
 
-def fit(model, kind: str, X_train, y_train):
-    """Fit ``model`` on the training part (k-means without the labels); return it."""
-    if kind == "kmeans":
-        return model.fit(X_train)
-    return model.fit(X_train, y_train)
-
-
-def score(model, kind: str, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted labels, scores: higher = more likely fake) of a fitted model on a test part.
-
-    k-means clusters are named by the better of the two assignments on the test
-    part, and its score is the distance to the "real" centroid minus the
-    distance to the "fake" one.
-    """
-    if kind == "kmeans":
-        clusters = model.predict(X_test)
-        labels = np.array(match_clusters(y_test, clusters))
-        distances = model.transform(X_test)
-        real, fake = np.argmin(labels), np.argmax(labels)
-        return labels[clusters], distances[:, real] - distances[:, fake]
-    return model.predict(X_test), model.decision_function(X_test)
-
-
 def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
     """Fit on the training part, then ``score`` on the test part."""
     return score(fit(model, kind, X_train, y_train), kind, X_test, y_test)
 
 
-def fit_scores(spec: dict, seed: int, train: Part, tests: dict[str, Part]) -> dict[str, dict[str, float]]:
-    """Fit one fresh classifier of ``spec`` on ``train``; its ``METRICS`` on each test set."""
+def fit_scores(
+    spec: dict, seed: int, train: Part, tests: dict[str, Part], metrics: tuple[str, ...] = METRICS
+) -> dict[str, dict[str, float]]:
+    """Fit one fresh classifier of ``spec`` on ``train``; its ``metrics`` (``binary_metrics``) on each test set."""
     model, _ = make_classifier(spec, seed, n_train=len(train.y))
     fit(model, spec["kind"], train.X, train.y)
     results = {}
     for name, test in tests.items():
         predicted, scores = score(model, spec["kind"], test.X, test.y)
-        metrics = binary_metrics(test.y, scores, predicted)
-        results[name] = {metric: metrics[metric] for metric in METRICS}
+        values = binary_metrics(test.y, scores, predicted)
+        results[name] = {metric: values[metric] for metric in metrics}
     return results
 
 
-def summarize_rows(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per-repeat rows -> long format: ``keys``, metric, mean, std (ddof 1), repeats (finite values only)."""
+def summarize_rows(
+    rows: pd.DataFrame, keys: list[str], metrics: tuple[str, ...] = METRICS, intervals: bool = False
+) -> pd.DataFrame:
+    """Per-repeat rows -> long format: ``keys``, metric, mean, std (ddof 1), [ci_low, ci_high,] repeats (finite
+    values only; ``intervals``: the 95% t-interval of ``metrics.summarize``)."""
+    statistics = ["mean", "std", *(["ci_low", "ci_high"] if intervals else [])]
     summary = []
     for key, group in rows.groupby(keys, dropna=False, sort=False):
-        for metric in METRICS:
+        for metric in metrics:
             stats = summarize(group[metric])
             summary.append(
                 {
                     **dict(zip(keys, key)),
                     "metric": metric,
-                    "mean": stats["mean"],
-                    "std": stats["std"],
+                    **{name: stats[name] for name in statistics},
                     "repeats": stats["n"],
                 }
             )
-    return pd.DataFrame(summary, columns=[*keys, "metric", "mean", "std", "repeats"])
+    return pd.DataFrame(summary, columns=[*keys, "metric", *statistics, "repeats"])
 
 
 def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: int, test_fraction: float, seed: int):

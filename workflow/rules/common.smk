@@ -300,11 +300,12 @@ def manifest_spec(wildcards):
 # train, model and report
 
 
-def classifier_spec(dataset, classifier):
-    """A classifier's settings with the dataset's feature scaling, SVM solver switch and protocol."""
+def classifier_spec(dataset, classifier, classifiers=None):
+    """A classifier's settings (of the dataset's classifiers unless given) with the dataset's feature scaling,
+    SVM solver switch and protocol."""
     settings = DATASETS[dataset]
     return dict(
-        settings["classifiers"][classifier],
+        (classifiers or settings["classifiers"])[classifier],
         standardise=settings["standardise"],
         liblinear_above=settings["liblinear_above"],
         protocol=settings["protocol"],
@@ -370,12 +371,25 @@ def generalisation_spec(dataset):
     }
 
 
+def leave_one_out_spec(dataset):
+    """The generalisation protocol with the dataset's classifiers and its leave_one_out_classifiers after them."""
+    own, extra = DATASETS[dataset]["classifiers"], DATASETS[dataset]["generalisation"]["leave_one_out_classifiers"]
+    classifiers = {**own, **{name: spec for name, spec in extra.items() if name not in own}}
+    specs = {name: classifier_spec(dataset, name, classifiers) for name in classifiers}
+    return dict(generalisation_spec(dataset), classifiers=specs)
+
+
 def generalisation_targets(name):
-    """The cross-source table and figure, for a dataset with at least two fake sources."""
+    """The cross-source and leave-one-generator-out tables and figures, for a dataset with two or more fake sources."""
     fakes = [source for source in DATASETS[name]["sources"].values() if source["label"] == "fake"]
     if len(fakes) < 2:
         return []
-    return [f"results/{name}_cross_source.csv", f"results/{name}/figures/cross_source.png"]
+    return [
+        f"results/{name}_cross_source.csv",
+        f"results/{name}/figures/cross_source.png",
+        f"results/{name}/leave_one_out.csv",
+        f"results/{name}/figures/leave_one_out.png",
+    ]
 
 
 def configured_features(dataset):

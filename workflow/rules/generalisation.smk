@@ -1,4 +1,5 @@
-# generalisation: within a dataset, train on one fake source and test on every fake source (cross-source);
+# generalisation: within a dataset, train on one fake source and test on every fake source (cross-source),
+# or on every fake source but one and test on that one (leave one generator out);
 # across the datasets listed in `cross_dataset`, train on one and test on every one (cross-dataset).
 
 
@@ -29,6 +30,36 @@ rule cross_source:
         mem_mb=scaled(1000, 3),
     shell:
         "python3 -m unmask cross-source {input.features:q} --spec {params.spec:q} --title {wildcards.dataset:q}"
+        " --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
+
+
+rule leave_one_out:
+    output:
+        table=report(
+            "results/{dataset}/leave_one_out.csv",
+            caption="../report/leave_one_out.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
+        figure=report(
+            "results/{dataset}/figures/leave_one_out.png",
+            caption="../report/leave_one_out.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
+    input:
+        features=feature_shards,
+    params:
+        spec=lambda w: json.dumps(leave_one_out_spec(w.dataset)),  # in the configured order, for the figure
+        code=code("commands/generalisation"),
+    log:
+        "logs/{dataset}/leave_one_out.log",
+    group:
+        "train"  # batched with the training jobs on a cluster
+    resources:
+        mem_mb=scaled(1000, 3),
+    shell:
+        "python3 -m unmask leave-one-out {input.features:q} --spec {params.spec:q} --title {wildcards.dataset:q}"
         " --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
 
 
