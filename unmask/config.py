@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from unmask.features.families import FAMILIES, parse_spec
 from unmask.features.spectrum import VARIANTS
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
     schema = copy.deepcopy(_schema(Path(schema_path)))
     schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
+    compared = schema["$defs"]["dataset"]["properties"]["families"]["properties"]["compare"]["items"]["oneOf"]
+    compared[0]["enum"] = compared[1]["properties"]["family"]["enum"] = list(FAMILIES)
     config = copy.deepcopy(config)
     _migrate_face_keys(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
@@ -157,6 +160,11 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
                 f"{dataset['variant']} spectra would differ in length; set `spectrum_length` (e.g. 300) to "
                 "resample every spectrum to one length, or use a variant that does (celeba, dfd)"
             )
+        for item in dataset["families"]["compare"]:
+            try:
+                parse_spec(item)
+            except ValueError as error:
+                raise ConfigError(f"invalid configuration:\n  datasets.{name}.families.compare: {error}") from None
         for source_name, source in dataset["sources"].items():
             if "videos" in source:
                 source["videos"] = source["videos"].replace("{compression}", dataset["compression"])

@@ -140,7 +140,7 @@ class _Shared:
 
     def chroma(self) -> list[np.ndarray]:
         """Profiles of Cb and Cr, averaged over 2x2 blocks."""
-        return self._once("chroma", lambda: [spectrum.azimuthal_profile(_half(plane)) for plane in _cbcr(self.colour)])
+        return self._once("chroma", lambda: [spectrum.azimuthal_profile(plane) for plane in _cbcr(self.colour)])
 
     def rgb(self) -> list[np.ndarray]:
         return self._once("rgb", lambda: [spectrum.azimuthal_profile(self.colour[:, :, c]) for c in (2, 1, 0)])
@@ -153,15 +153,12 @@ class _Shared:
 
 
 def _cbcr(bgr: np.ndarray) -> list[np.ndarray]:
-    rgb = bgr[:, :, ::-1].astype(np.float64)
-    return [128.0 + rgb @ CB, 128.0 + rgb @ CR]
-
-
-def _half(plane: np.ndarray) -> np.ndarray:
-    """Means over 2x2 blocks (a last odd row or column dropped)."""
-    h, w = plane.shape[0] // 2 * 2, plane.shape[1] // 2 * 2
-    p = plane[:h, :w]
-    return 0.25 * (p[0::2, 0::2] + p[0::2, 1::2] + p[1::2, 0::2] + p[1::2, 1::2])
+    """Cb and Cr of the means of 2x2 blocks (a last odd row or column dropped): both are linear, so this is the
+    2x2 mean of each pixel's Cb and Cr, at a quarter of the arithmetic."""
+    h, w = bgr.shape[0] // 2 * 2, bgr.shape[1] // 2 * 2
+    sums = bgr[0:h:2, 0:w:2].astype(np.uint16) + bgr[0:h:2, 1:w:2] + bgr[1:h:2, 0:w:2] + bgr[1:h:2, 1:w:2]
+    b, g, r = (0.25 * sums[:, :, c] for c in range(3))
+    return [128.0 + (CB[0] * r + CB[1] * g + CB[2] * b), 128.0 + (CR[0] * r + CR[1] * g + CR[2] * b)]
 
 
 def _variant(name: str) -> Callable[[_Shared, tuple[float, float] | None], np.ndarray]:
@@ -206,7 +203,7 @@ def _angular(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
 
 def _residual(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
     gray = image.decoded.gray
-    residual = gray.astype(np.float64) - cv2.medianBlur(gray, 3)
+    residual = np.subtract(gray, cv2.medianBlur(gray, 3), dtype=np.float64)
     return _banded(spectrum.azimuthal_profile(residual), band)
 
 
@@ -260,6 +257,12 @@ def parse_spec(item: str | dict) -> Spec:
         if not 0 <= band[0] < band[1] <= 1:
             raise ValueError(f"the band of {name} must be 0 <= low < high <= 1, got {list(band)}")
     return Spec(name, band)
+
+
+def band_controls(specs: list[Spec], split: float) -> list[Spec]:
+    """The specs, and each whole-radius one again on the low ([0, split)) and high ([split, 1]) part of the radius."""
+    controls = [Spec(spec.family, band) for spec in specs if spec.band is None for band in ((0.0, split), (split, 1.0))]
+    return specs + [spec for spec in controls if spec not in specs]
 
 
 def needs_colour(specs: list[Spec]) -> bool:

@@ -167,3 +167,32 @@ rule rejects:
     shell:
         "python3 -m unmask rejects {input.features:q} --manifest {input.manifest:q}"
         " --manifest-rejects {input.manifest_rejects:q} --out {output:q} 2> {log:q}"
+
+
+# the feature family comparison, with its band control, as given and harmonised (datasets.<name>.families)
+rule families_table:
+    output:
+        table=report(
+            "results/{dataset}/families.csv", caption="../report/families.rst", category="{dataset}", subcategory="tables"
+        ),
+        figure=report(
+            "results/{dataset}/figures/families.png",
+            caption="../report/families.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
+    input:
+        given=family_shards,
+        harmonised=harmonised_family_shards,
+    params:
+        spec=family_table_spec,
+        code=code("commands/families"),
+    log:
+        "logs/{dataset}/families_table.log",
+    group:
+        "train"
+    resources:
+        mem_mb=scaled(1000, 3),
+    shell:
+        "python3 -m unmask families-table --given {input.given:q} --harmonised {input.harmonised:q}"
+        " --spec {params.spec:q} --title {wildcards.dataset:q} --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
