@@ -59,7 +59,11 @@ def compare(
                 }
                 for metric in METRICS:
                     stats = summarize(repeat[metric] for repeat in per_repeat)
-                    row |= {metric: stats["mean"], f"{metric}_ci_low": stats["ci_low"], f"{metric}_ci_high": stats["ci_high"]}
+                    row |= {
+                        metric: stats["mean"],
+                        f"{metric}_ci_low": stats["ci_low"],
+                        f"{metric}_ci_high": stats["ci_high"],
+                    }
                 row["repeats"] = len(per_repeat)
                 rows.append(row)
     return pd.DataFrame(rows)
@@ -72,12 +76,12 @@ def plot(table: pd.DataFrame, path: str | Path, title: str) -> None:
     kinds = list(dict.fromkeys(table["images"]))
     figure, axes = plt.subplots(len(kinds), 1, figsize=(9, 3.2 * len(kinds)), squeeze=False)
     for axis, kind in zip(axes[:, 0], kinds):
-        part = table[table["images"] == kind]
-        labels = list(dict.fromkeys(part["family"] + " " + part["band"]))
+        part = table[table["images"] == kind].assign(label=lambda t: t["family"] + " " + t["band"])
+        labels = list(dict.fromkeys(part["label"]))
         classifiers = list(dict.fromkeys(part["classifier"]))
         width = 0.8 / len(classifiers)
         for k, name in enumerate(classifiers):
-            rows = part[part["classifier"] == name].set_index(part["family"] + " " + part["band"]).loc[labels]
+            rows = part[part["classifier"] == name].set_index("label").loc[labels]
             error = np.abs(rows[["accuracy_ci_low", "accuracy_ci_high"]].to_numpy().T - rows["accuracy"].to_numpy())
             axis.bar(np.arange(len(labels)) + k * width, rows["accuracy"], width, yerr=np.nan_to_num(error), label=name)
         axis.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, rotation=45, ha="right", fontsize=8)

@@ -19,7 +19,9 @@ def _families(args: argparse.Namespace) -> int:
     specs = band_controls([parse_spec(item) for item in spec["families"]], spec["band_split"])
     limit = PixelLimit(args.max_pixels, args.max_pixels_setting) if args.max_pixels else None
     harmonise = Harmonise.of(spec.get("harmonise"))
-    flagged = extract_shard(args.manifest, args.shard, args.shards, specs, args.out, harmonise, limit)
+    flagged = extract_shard(
+        args.manifest, args.shard, args.shards, specs, args.out, harmonise, limit, spec.get("spectrum_length")
+    )
     logger.info(f"families: shard {args.shard}/{args.shards} done, {flagged} images with a rejected family")
     return 0
 
@@ -54,7 +56,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--manifest", required=True, help="the dataset's manifest (Parquet)")
     command.add_argument("--shard", type=int, required=True, help="this shard's number, from 0")
     command.add_argument("--shards", type=int, required=True, help="number of shards")
-    command.add_argument("--spec", required=True, help='JSON: {"families": [...], "band_split": S, "harmonise": {...} or null}')
+    command.add_argument(
+        "--spec",
+        required=True,
+        help='JSON: {"families": [...], "band_split": S, "harmonise": {...} or null, "spectrum_length": N or null}',
+    )
     command.add_argument("--max-pixels", type=int, help="reject images with more pixels (read from the header)")
     command.add_argument("--max-pixels-setting", default="--max-pixels", help="the setting to name in that reason")
     command.add_argument("--out", required=True, help="the shard's families (Parquet)")

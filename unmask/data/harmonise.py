@@ -44,7 +44,9 @@ def crop_offset(side: int, crop: int) -> int:
 def _crop(image: np.ndarray, crop: int) -> tuple[np.ndarray, str]:
     height, width = image.shape[:2]
     if min(height, width) < crop:
-        raise RejectedImage(f"image of {width}x{height} pixels is smaller than the harmonise crop of {crop} (never resampled)")
+        raise RejectedImage(
+            f"image of {width}x{height} pixels is smaller than the harmonise crop of {crop} (never resampled)"
+        )
     y, x = crop_offset(height, crop), crop_offset(width, crop)
     return image[y : y + crop, x : x + crop], f"crop {crop} at x {x}, y {y}"
 

@@ -23,6 +23,10 @@ from one pass over it.
   through (ln ring, profile / 20 = mean ln |F|) over the band (default the
   upper quarter of the rings), the fitted high-frequency decay.
 
+With a dataset's ``spectrum_length`` every profile is resampled to that many
+points (the paper's advice for mixed sizes): the paper's variants as in the
+paper's path, the others after their band.
+
 A band restricts any family to a part of the radius: ring ``i`` of a profile of
 ``L`` rings (``i`` = 1 .. L) lies at ``i / (L + 1)`` of it, radius bin ``j`` of
 ``angular`` at ``(j + 0.5) / 32``; the family keeps the columns with
@@ -85,11 +89,12 @@ def in_band(length: int, band: tuple[float, float] | None) -> np.ndarray:
     return (position >= band[0]) & (position < band[1])
 
 
-def _banded(profile: np.ndarray, band: tuple[float, float] | None) -> np.ndarray:
+def _banded(profile: np.ndarray, band: tuple[float, float] | None, length: int | None = None) -> np.ndarray:
+    """The profile's rings in ``band``, resampled to ``length`` points where one is given."""
     kept = profile[in_band(len(profile), band)]
     if kept.size == 0:
         raise spectrum.TooSmall(f"no ring of a profile of {len(profile)} lies in the band {band}")
-    return kept
+    return kept if length is None else spectrum.resample(kept, length)
 
 
 @lru_cache(maxsize=32)
@@ -116,8 +121,8 @@ def _angular_codes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 class _Shared:
     """One image's intermediate results, each computed once for all the families that use it."""
 
-    def __init__(self, decoded: Decoded, angular: bool) -> None:
-        self.decoded, self._angular, self._memo = decoded, angular, {}
+    def __init__(self, decoded: Decoded, angular: bool, length: int | None = None) -> None:
+        self.decoded, self._angular, self.length, self._memo = decoded, angular, length, {}
 
     def _once(self, key: str, make: Callable[[], object]):
         if key not in self._memo:
@@ -162,9 +167,8 @@ def _cbcr(bgr: np.ndarray) -> list[np.ndarray]:
 
 
 def _variant(name: str) -> Callable[[_Shared, tuple[float, float] | None], np.ndarray]:
-    variant = spectrum.VARIANTS[name]
-
     def compute(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
+        variant = spectrum.get_variant(name, image.length)
         if variant.middle_third:
             values = spectrum.features(image.decoded.gray, variant)
         else:
@@ -179,11 +183,11 @@ def _variant(name: str) -> Callable[[_Shared, tuple[float, float] | None], np.nd
 
 
 def _ycbcr(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
-    return np.concatenate([_banded(p, band) for p in [image.gray_pass()[0], *image.chroma()]])
+    return np.concatenate([_banded(p, band, image.length) for p in [image.gray_pass()[0], *image.chroma()]])
 
 
 def _rgb(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
-    return np.concatenate([_banded(p, band) for p in image.rgb()])
+    return np.concatenate([_banded(p, band, image.length) for p in image.rgb()])
 
 
 def _angular(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
@@ -204,7 +208,7 @@ def _angular(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
 def _residual(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
     gray = image.decoded.gray
     residual = np.subtract(gray, cv2.medianBlur(gray, 3), dtype=np.float64)
-    return _banded(spectrum.azimuthal_profile(residual), band)
+    return _banded(spectrum.azimuthal_profile(residual), band, image.length)
 
 
 def fit_decay(profile: np.ndarray, band: tuple[float, float]) -> tuple[float, float]:
@@ -270,9 +274,10 @@ def needs_colour(specs: list[Spec]) -> bool:
     return any(FAMILIES[spec.family].colour for spec in specs)
 
 
-def compute(decoded: Decoded, specs: list[Spec]) -> dict[str, np.ndarray | str]:
-    """Each spec's vector (by its name), or the reason it cannot be computed on this image."""
-    shared = _Shared(decoded, angular=any(spec.family == "angular" for spec in specs))
+def compute(decoded: Decoded, specs: list[Spec], length: int | None = None) -> dict[str, np.ndarray | str]:
+    """Each spec's vector (by its name), or the reason it cannot be computed on this image; with ``length``
+    (a dataset's ``spectrum_length``) every profile is resampled to that many points after its band."""
+    shared = _Shared(decoded, any(spec.family == "angular" for spec in specs), length)
     results: dict[str, np.ndarray | str] = {}
     for spec in specs:
         try:

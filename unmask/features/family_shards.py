@@ -39,16 +39,22 @@ def schema(specs: list[families.Spec]) -> pa.Schema:
 
 
 def image_families(
-    path: str, specs: list[families.Spec], harmonise: Harmonise | None, limit: PixelLimit | None
+    path: str,
+    specs: list[families.Spec],
+    harmonise: Harmonise | None,
+    limit: PixelLimit | None,
+    length: int | None = None,
 ) -> tuple[dict[str, object], str | None, str | None]:
     """Each family's vector (None where rejected) of one image file, what harmonising did, and the reasons."""
     try:
         gray, colour, done = decode(Path(path).read_bytes(), harmonise, families.needs_colour(specs), limit)
         if min(gray.shape) < MIN_SIDE:
-            raise RejectedImage(f"image of {gray.shape[1]}x{gray.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}")
+            raise RejectedImage(
+                f"image of {gray.shape[1]}x{gray.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}"
+            )
     except (RejectedImage, OSError) as error:
         return dict.fromkeys((spec.name for spec in specs), None), None, str(error)
-    results = families.compute(families.Decoded(gray, colour), specs)
+    results = families.compute(families.Decoded(gray, colour), specs, length)
     reasons = [value for value in results.values() if isinstance(value, str)]
     vectors = {name: None if isinstance(value, str) else value for name, value in results.items()}
     return vectors, done, "; ".join(reasons) or None
@@ -62,6 +68,7 @@ def extract_shard(
     out: str | Path,
     harmonise: Harmonise | None = None,
     pixel_limit: PixelLimit | None = None,
+    length: int | None = None,
 ) -> int:
     """Write the families of one shard to ``out`` in batches; return the number of images with a reason."""
     rows = shard_rows(manifest, shard, shards)
@@ -71,7 +78,9 @@ def extract_shard(
     with bar, atomic_output(out) as tmp, pq.ParquetWriter(tmp, table_schema) as writer:
         for offset in range(0, rows.num_rows, BATCH_SIZE):
             batch = rows.slice(offset, BATCH_SIZE)
-            results = [image_families(path, specs, harmonise, pixel_limit) for path in batch["path"].to_pylist()]
+            results = [
+                image_families(path, specs, harmonise, pixel_limit, length) for path in batch["path"].to_pylist()
+            ]
             flagged += sum(reason is not None for _, _, reason in results)
             columns = {key: batch[key] for key in KEYS}
             columns["harmonise"] = [done for _, done, _ in results]

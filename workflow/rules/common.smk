@@ -157,7 +157,8 @@ def family_shard_spec(wildcards):
     if wildcards.images == "harmonised" and not harmonise:
         stop(f"datasets.{wildcards.dataset}: harmonised families need `harmonise` (crop, jpeg_quality)")
     families = dataset["families"]
-    return json.dumps({"families": families["compare"], "band_split": families["band_split"], "harmonise": harmonise}, sort_keys=True)
+    spec = {"families": families["compare"], "band_split": families["band_split"], "harmonise": harmonise}
+    return json.dumps(dict(spec, spectrum_length=dataset["spectrum_length"]), sort_keys=True)
 
 
 def family_table_spec(wildcards):
