@@ -8,8 +8,10 @@ import math
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_data
+import yaml
+from conftest import REPO, shared_data
 
+from unmask.config import ConfigError, validate
 from unmask.features import families, spectrum
 from unmask.features.families import Decoded, Spec
 
@@ -183,3 +185,52 @@ def test_faces_hq_family_matches_the_reference_csv() -> None:
         gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         got = families.compute(Decoded(gray), [Spec("faces_hq")])["faces_hq"]
         np.testing.assert_allclose(got, np.array(row[1:], dtype=np.float64), rtol=0, atol=1e-9)
+
+
+def test_profiles_are_resampled_to_the_spectrum_length_after_their_band() -> None:
+    bgr, gray = _image((64, 64))
+    spec = families.parse_spec({"family": "ycbcr_radial", "band": [0.25, 1]})
+    got = families.compute(Decoded(gray, bgr), [spec], length=40)[spec.name]
+    parts = [_profile(gray), *(_profile(c) for c in _chroma(bgr))]
+    _close(got, np.concatenate([spectrum.resample(_band(p, 0.25, 1), 40) for p in parts]))
+
+
+def test_band_controls_add_the_low_and_high_part_of_each_whole_family() -> None:
+    specs = [Spec("faces_hq"), Spec("angular", (0.5, 1.0))]
+    names = [spec.name for spec in families.band_controls(specs, 0.25)]
+    assert names == ["faces_hq", "angular[0.5-1]", "faces_hq[0-0.25]", "faces_hq[0.25-1]"]
+
+
+def _config(**dataset) -> dict:
+    sources = {"a": {"label": "real"}, "b": {"label": "fake"}}
+    return {"datasets": {"d": {"sources": sources, **dataset}}, "default_datasets": ["d"]}
+
+
+def test_family_and_harmonise_settings_are_checked() -> None:
+    config = validate(_config())["datasets"]["d"]
+    assert config["families"] == {"compare": [], "band_split": 0.25, "size": "all"} and config["harmonise"] is None
+    for dataset, message in [
+        ({"families": {"compare": ["wavelet"]}}, "datasets.d.families.compare: unknown feature family 'wavelet'"),
+        ({"families": {"compare": [{"family": "angular", "band": [0.5, 0.25]}]}}, "0 <= low < high <= 1"),
+        ({"families": {"compare": [{"family": "angular", "band": [0, 2]}]}}, "datasets.d.families.compare[0]"),
+        ({"families": {"band_split": 1}}, "datasets.d.families.band_split"),
+        ({"harmonise": {"crop": 100}}, "datasets.d.harmonise.crop"),
+        ({"harmonise": {"jpeg_quality": 0}}, "datasets.d.harmonise.jpeg_quality"),
+    ]:
+        with pytest.raises(ConfigError, match="invalid configuration") as error:
+            validate(_config(**dataset))
+        assert message in str(error.value), (dataset, str(error.value))
+
+
+def test_the_diffusion_overlay_is_valid() -> None:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"].update(yaml.safe_load((REPO / "config/diffusion.yaml").read_text())["datasets"])
+    dataset = validate(config)["datasets"]["diffusion"]
+    assert dataset["harmonise"] == {"crop": 768, "jpeg_quality": None}
+    assert [families.parse_spec(item).family for item in dataset["families"]["compare"]] == [
+        "faces_hq",
+        "ycbcr_radial",
+        "angular",
+        "residual",
+        "decay",
+    ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from unmask.features.families import FAMILIES, parse_spec
+from unmask.features.families import parse_spec
 from unmask.features.spectrum import VARIANTS
 
 logger = logging.getLogger(__name__)
@@ -129,8 +129,6 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
     schema = copy.deepcopy(_schema(Path(schema_path)))
     schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
-    compared = schema["$defs"]["dataset"]["properties"]["families"]["properties"]["compare"]["items"]["oneOf"]
-    compared[0]["enum"] = compared[1]["properties"]["family"]["enum"] = list(FAMILIES)
     config = copy.deepcopy(config)
     _migrate_face_keys(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)

@@ -1,0 +1,68 @@
+"""Harmonising: block-aligned centre crops, never a resample, one JPEG re-encoding for every image alike."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from unmask.data.harmonise import Harmonise, crop_offset, decode, reencode
+from unmask.data.images import RejectedImage
+
+
+def _jpeg(height: int, width: int, quality: int = 90, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3)).astype(np.uint8), (5, 5), 1.5)
+    return reencode(image, quality)
+
+
+def _png(height: int, width: int) -> bytes:
+    image = np.random.default_rng(1).integers(0, 256, (height, width, 3)).astype(np.uint8)
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+@pytest.mark.parametrize(("side", "crop", "offset"), [(1024, 768, 128), (768, 768, 0), (1000, 768, 112), (800, 768, 16)])
+def test_crop_offsets_are_centred_on_the_block_grid(side, crop, offset):
+    assert crop_offset(side, crop) == offset and offset % 16 == 0
+
+
+def test_a_crop_keeps_the_decoded_pixels_and_says_where():
+    data = _jpeg(96, 128)
+    gray, colour, done = decode(data, Harmonise(crop=64), colour=True)
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(gray, full[16:80, 32:96])
+    np.testing.assert_array_equal(colour, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[16:80, 32:96])
+    assert done == "crop 64 at x 32, y 16"
+
+
+def test_an_image_smaller_than_the_crop_is_rejected_never_resampled():
+    with pytest.raises(RejectedImage, match="64x48 pixels is smaller than the harmonise crop of 64"):
+        decode(_jpeg(48, 64), Harmonise(crop=64), colour=False)
+
+
+def test_reencoding_gives_both_formats_one_last_encoding():
+    """A PNG and a JPEG of other quality come out as JPEG q50 4:2:0: re-encoding the result changes nothing more
+    than a second JPEG round trip would."""
+    for data in (_png(64, 64), _jpeg(64, 64, quality=95)):
+        gray, colour, done = decode(data, Harmonise(jpeg_quality=50), colour=True)
+        assert done == "JPEG q50 4:2:0"
+        again = cv2.imdecode(np.frombuffer(reencode(colour, 50), np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert np.abs(again.astype(int) - gray).mean() < 2  # JPEG at one quality is near idempotent
+        expected = cv2.imdecode(
+            np.frombuffer(reencode(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), 50), np.uint8),
+            cv2.IMREAD_GRAYSCALE,
+        )
+        np.testing.assert_array_equal(gray, expected)
+
+
+def test_gray_only_decode_without_harmonising_is_the_paper_s():
+    data = _png(40, 40)
+    gray, colour, done = decode(data, Harmonise.of(None), colour=False)
+    np.testing.assert_array_equal(gray, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE))
+    assert colour is None and done == "as given"
+
+
+def test_a_corrupt_file_is_rejected_by_the_checked_decode():
+    data = _jpeg(64, 64)
+    with pytest.raises(RejectedImage, match="corrupt JPEG"):
+        decode(data[: len(data) // 2], Harmonise(crop=32), colour=True)
