@@ -31,7 +31,9 @@ def test_diffusion_families_as_given_and_harmonised(tmp_path):
     assert len(table) == 2 * 3 * 3  # images as given and harmonised x families x (whole, low, high band)
     assert set(table["images"]) == {"given", "harmonised"} and set(table["band"]) == {"all", "low", "high"}
     assert table[["accuracy", "roc_auc", "tpr_at_fpr_1"]].notna().all().all()
-    assert (table["accuracy_ci_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["accuracy_ci_high"]).all()
+    assert (table["accuracy_ci_low"] <= table["accuracy"]).all() and (
+        table["accuracy"] <= table["accuracy_ci_high"]
+    ).all()
     assert (workdir / "results/diffusion/figures/families.png").read_bytes()[:4] == b"\x89PNG"
 
     manifest = pq.read_table(workdir / "results/diffusion/manifest.parquet").to_pandas().set_index("id")

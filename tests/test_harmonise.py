@@ -21,7 +21,9 @@ def _png(height: int, width: int) -> bytes:
     return cv2.imencode(".png", image)[1].tobytes()
 
 
-@pytest.mark.parametrize(("side", "crop", "offset"), [(1024, 768, 128), (768, 768, 0), (1000, 768, 112), (800, 768, 16)])
+@pytest.mark.parametrize(
+    ("side", "crop", "offset"), [(1024, 768, 128), (768, 768, 0), (1000, 768, 112), (800, 768, 16)]
+)
 def test_crop_offsets_are_centred_on_the_block_grid(side, crop, offset):
     assert crop_offset(side, crop) == offset and offset % 16 == 0
 

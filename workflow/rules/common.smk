@@ -142,7 +142,10 @@ def family_targets(name):
 
 
 def family_shards(wildcards, images="given"):
-    return [f"results/{wildcards.dataset}/families/{images}/shard-{k}.parquet" for k in range(DATASETS[wildcards.dataset]["shards"])]
+    return [
+        f"results/{wildcards.dataset}/families/{images}/shard-{k}.parquet"
+        for k in range(DATASETS[wildcards.dataset]["shards"])
+    ]
 
 
 def harmonised_family_shards(wildcards):

@@ -173,7 +173,10 @@ rule rejects:
 rule families_table:
     output:
         table=report(
-            "results/{dataset}/families.csv", caption="../report/families.rst", category="{dataset}", subcategory="tables"
+            "results/{dataset}/families.csv",
+            caption="../report/families.rst",
+            category="{dataset}",
+            subcategory="tables",
         ),
         figure=report(
             "results/{dataset}/figures/families.png",
