@@ -68,3 +68,21 @@ def test_a_corrupt_file_is_rejected_by_the_checked_decode():
     data = _jpeg(64, 64)
     with pytest.raises(RejectedImage, match="corrupt JPEG"):
         decode(data[: len(data) // 2], Harmonise(crop=32), colour=True)
+
+
+def test_the_audit_says_whether_harmonising_matches_the_classes(tmp_path):
+    from unmask.data import audit
+
+    files = {"photo.jpg": _jpeg(128, 128, 75), "fake.jpg": _jpeg(96, 96, 75, seed=1), "fake.png": _png(96, 96)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    items = [("photos", "real", tmp_path / "photo.jpg"), ("fakes", "fake", tmp_path / "fake.jpg")]
+    assert any("image size" in w for w in audit.confound_warnings(audit.summarize_sources(items)))
+    cropped = audit.summarize_sources(items, harmonise=Harmonise(crop=96))
+    assert audit.confound_warnings(cropped) == []
+    items.append(("fakes", "fake", tmp_path / "fake.png"))
+    warnings = audit.confound_warnings(audit.summarize_sources(items, harmonise=Harmonise(crop=96)))
+    assert len(warnings) == 1 and "container" in warnings[0]
+    reencoded = audit.summarize_sources(items, harmonise=Harmonise(crop=96, jpeg_quality=90))
+    assert audit.confound_warnings(reencoded) == []
+    assert audit.summarize_sources(items, harmonise=Harmonise(crop=112))[1].formats == {}  # too small: rejected

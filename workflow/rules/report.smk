@@ -102,13 +102,14 @@ rule audit:
     params:
         code=code("commands/audit"),
         labels=lambda w: json.dumps({name: s["label"] for name, s in sorted(DATASETS[w.dataset]["sources"].items())}),
+        harmonise=lambda w: json.dumps(DATASETS[w.dataset]["harmonise"], sort_keys=True),
     log:
         "logs/{dataset}/audit.log",
     localrule: True
     shell:
         # Loud: differences between real and fake files also go to the console.
         "python3 -m unmask audit --manifest {input.manifest:q} --rejects {input.rejects:q} --labels {params.labels:q}"
-        " --out {output.table:q} --warnings {output.warnings:q} 2> {log:q} && cat {output.warnings:q} >&2"
+        " --harmonise {params.harmonise:q} --out {output.table:q} --warnings {output.warnings:q} 2> {log:q} && cat {output.warnings:q} >&2"
 
 
 rule crops_figure:
