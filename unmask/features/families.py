@@ -147,6 +147,14 @@ class _Shared:
         """Profiles of Cb and Cr, averaged over 2x2 blocks."""
         return self._once("chroma", lambda: [spectrum.azimuthal_profile(plane) for plane in _cbcr(self.colour)])
 
+    def residual(self) -> np.ndarray:
+        """The profile of the gray image minus its 3x3 median."""
+        return self._once("residual", self._residual)
+
+    def _residual(self) -> np.ndarray:
+        gray = self.decoded.gray
+        return spectrum.azimuthal_profile(np.subtract(gray, cv2.medianBlur(gray, 3), dtype=np.float64))
+
     def rgb(self) -> list[np.ndarray]:
         return self._once("rgb", lambda: [spectrum.azimuthal_profile(self.colour[:, :, c]) for c in (2, 1, 0)])
 
@@ -161,8 +169,11 @@ def _cbcr(bgr: np.ndarray) -> list[np.ndarray]:
     """Cb and Cr of the means of 2x2 blocks (a last odd row or column dropped): both are linear, so this is the
     2x2 mean of each pixel's Cb and Cr, at a quarter of the arithmetic."""
     h, w = bgr.shape[0] // 2 * 2, bgr.shape[1] // 2 * 2
-    sums = bgr[0:h:2, 0:w:2].astype(np.uint16) + bgr[0:h:2, 1:w:2] + bgr[1:h:2, 0:w:2] + bgr[1:h:2, 1:w:2]
-    b, g, r = (0.25 * sums[:, :, c] for c in range(3))
+    means = []
+    for plane in cv2.split(bgr[:h, :w]):  # contiguous planes: sums of row pairs, then of column pairs, in uint16
+        rows = plane[0::2].astype(np.uint16) + plane[1::2]
+        means.append(0.25 * (rows[:, 0::2] + rows[:, 1::2]))
+    b, g, r = means
     return [128.0 + (CB[0] * r + CB[1] * g + CB[2] * b), 128.0 + (CR[0] * r + CR[1] * g + CR[2] * b)]
 
 
@@ -206,9 +217,7 @@ def _angular(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
 
 
 def _residual(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
-    gray = image.decoded.gray
-    residual = np.subtract(gray, cv2.medianBlur(gray, 3), dtype=np.float64)
-    return _banded(spectrum.azimuthal_profile(residual), band, image.length)
+    return _banded(image.residual(), band, image.length)
 
 
 def fit_decay(profile: np.ndarray, band: tuple[float, float]) -> tuple[float, float]:
