@@ -234,3 +234,68 @@ def test_the_diffusion_overlay_is_valid() -> None:
         "residual",
         "decay",
     ]
+
+
+def _write_images(folder, sizes: list[int], suffix: str, seed: int) -> None:
+    folder.mkdir()
+    for k, side in enumerate(sizes):
+        bgr, _ = _image((side, side), seed + k)
+        cv2.imwrite(str(folder / f"{k}{suffix}"), bgr)
+
+
+def test_a_family_shard_and_its_comparison(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from unmask.analyses.families import compare
+    from unmask.data.harmonise import Harmonise
+    from unmask.data.manifest import build_manifest
+    from unmask.features.family_shards import extract_shard
+
+    _write_images(tmp_path / "real", [128, 96] * 4 + [64], ".jpg", 0)
+    _write_images(tmp_path / "fake", [96] * 8, ".png", 100)
+    sources = {"real": {"label": "real", "path": str(tmp_path / "real")}}
+    sources["fake"] = {"label": "fake", "path": str(tmp_path / "fake")}
+    manifest, _ = build_manifest(sources, seed=0)
+    pq.write_table(manifest, tmp_path / "manifest.parquet")
+    specs = families.band_controls([Spec("faces_hq"), Spec("ycbcr_radial"), Spec("angular")], 0.25)
+    out = tmp_path / "shard.parquet"
+    extract_shard(tmp_path / "manifest.parquet", 0, 1, specs, out, Harmonise(crop=96))
+
+    rows = pq.read_table(out).to_pandas().set_index("id")
+    assert [c for c in rows.columns if c not in ("label", "source", "group", "video", "harmonise", "reason")] == [
+        "faces_hq",
+        "ycbcr_radial",
+        "angular",
+        "faces_hq[0-0.25]",
+        "faces_hq[0.25-1]",
+        "ycbcr_radial[0-0.25]",
+        "ycbcr_radial[0.25-1]",
+        "angular[0-0.25]",
+        "angular[0.25-1]",
+    ]
+    paths = dict(zip(manifest["id"].to_pylist(), manifest["path"].to_pylist()))
+    assert len(rows) == 17
+    for item, row in rows.iterrows():
+        gray = cv2.imread(paths[item], cv2.IMREAD_GRAYSCALE)
+        if gray.shape[0] < 96:  # never resampled: rejected with its reason, every family null
+            assert row["harmonise"] is None and "smaller than the harmonise crop of 96" in row["reason"]
+            assert all(row[spec.name] is None for spec in specs)
+            continue
+        offset = (gray.shape[0] - 96) // 2 // 16 * 16
+        assert row["harmonise"] == f"crop 96 at x {offset}, y {offset}"
+        expected = spectrum.features(gray[offset : offset + 96, offset : offset + 96], "faces_hq")
+        np.testing.assert_array_equal(row["faces_hq"], expected)
+        assert row["angular"] is None and "angular: image of 96x96 pixels leaves" in row["reason"]  # too small
+
+    classifiers = {"logreg": {"kind": "logreg", "C": 1.0}}
+    table = compare({"harmonised": [out]}, specs[:2], 0.25, classifiers, "all", 2, 0.25, 0)
+    assert list(zip(table["family"], table["band"])) == [
+        ("faces_hq", "all"),
+        ("ycbcr_radial", "all"),
+        ("faces_hq", "low"),
+        ("faces_hq", "high"),
+        ("ycbcr_radial", "low"),
+        ("ycbcr_radial", "high"),
+    ]
+    assert (table["items"] == 16).all() and (table["repeats"] == 2).all()
+    assert table[["accuracy", "roc_auc", "tpr_at_fpr_1"]].notna().all().all()
