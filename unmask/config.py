@@ -12,7 +12,6 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from unmask.features.families import parse_spec
 from unmask.features.spectrum import VARIANTS
 
 logger = logging.getLogger(__name__)
@@ -127,6 +126,8 @@ def _migrate_face_keys(config: dict) -> None:
 
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
+    from unmask.features.families import parse_spec  # imports OpenCV: only where a whole config is validated
+
     schema = copy.deepcopy(_schema(Path(schema_path)))
     schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
     config = copy.deepcopy(config)
