@@ -46,8 +46,8 @@ rule family_features:
         "features"
     resources:
         mem_mb=scaled(1000),
-        # the families of a 1024 px image take ~2x its paper features (~20 ms), 4x margin
-        runtime=lambda w, input: 10 + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.04 * 4 / 60),
+        # the compared families of a 1024 px image take ~3x its paper features (~60 ms), 4x margin
+        runtime=lambda w, input: 10 + int(input.size_mb * 1e6 / 150 / DATASETS[w.dataset]["shards"] * 0.06 * 4 / 60),
     shell:
         "python3 -m unmask families --manifest {input.manifest:q} --shard {wildcards.shard:q}"
         " --shards {params.shards:q} --spec {params.spec:q} --max-pixels {params.max_pixels:q}"
