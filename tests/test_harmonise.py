@@ -86,3 +86,34 @@ def test_the_audit_says_whether_harmonising_matches_the_classes(tmp_path):
     reencoded = audit.summarize_sources(items, harmonise=Harmonise(crop=96, jpeg_quality=90))
     assert audit.confound_warnings(reencoded) == []
     assert audit.summarize_sources(items, harmonise=Harmonise(crop=112))[1].formats == {}  # too small: rejected
+
+
+def test_the_audit_command_adds_the_verdict_after_harmonising(tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from unmask import cli
+
+    (tmp_path / "photo.jpg").write_bytes(_jpeg(128, 128, 75))
+    (tmp_path / "fake.jpg").write_bytes(_jpeg(96, 96, 75, seed=1))
+    items = {
+        "source": ["photos", "fakes"],
+        "label": [0, 1],
+        "path": [str(tmp_path / n) for n in ("photo.jpg", "fake.jpg")],
+    }
+    pq.write_table(pa.table(items), tmp_path / "manifest.parquet")
+    (tmp_path / "rejects.csv").write_text("source,stage\n")
+    labels = json.dumps({"photos": "real", "fakes": "fake"})
+    base = ["audit", "--manifest", str(tmp_path / "manifest.parquet"), "--rejects", str(tmp_path / "rejects.csv")]
+    base += ["--labels", labels, "--out", str(tmp_path / "audit.csv"), "--warnings", str(tmp_path / "warnings.txt")]
+    assert cli.main([*base, "--harmonise", json.dumps({"crop": 96, "jpeg_quality": None})]) == 0
+    lines = (tmp_path / "warnings.txt").read_text().splitlines()
+    assert len(lines) == 2 and "image size" in lines[0]
+    assert lines[1] == (
+        "After harmonising (crop 96, JPEG re-encoding none), real and fake images match in container, size, "
+        "chroma subsampling and JPEG quality"
+    )
+    assert cli.main(base) == 0  # without harmonise: the warnings alone, as before
+    assert (tmp_path / "warnings.txt").read_text().splitlines() == lines[:1]
