@@ -300,3 +300,13 @@ def test_a_family_shard_and_its_comparison(tmp_path) -> None:
     ]
     assert (table["items"] == 16).all() and (table["repeats"] == 2).all()
     assert table[["accuracy", "roc_auc", "tpr_at_fpr_1"]].notna().all().all()
+
+
+def test_resampling_needs_a_crop_and_a_known_method() -> None:
+    assert (
+        validate(_config(harmonise={"crop": 64, "resample": "area"}))["datasets"]["d"]["harmonise"]["resample"]
+        == "area"
+    )
+    for harmonise, message in [({"resample": "area"}, "crop"), ({"crop": 64, "resample": "nearest"}, "resample")]:
+        with pytest.raises(ConfigError, match=message):
+            validate(_config(harmonise=harmonise))

@@ -117,3 +117,13 @@ def test_the_audit_command_adds_the_verdict_after_harmonising(tmp_path):
     )
     assert cli.main(base) == 0  # without harmonise: the warnings alone, as before
     assert (tmp_path / "warnings.txt").read_text().splitlines() == lines[:1]
+
+
+def test_a_named_method_resamples_the_shorter_side_to_the_crop():
+    data = _jpeg(48, 64)
+    gray, colour, done = decode(data, Harmonise(crop=96, resample="area"), colour=True)
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(gray, cv2.resize(full, (128, 96), interpolation=cv2.INTER_AREA)[:, 16:112])
+    assert gray.shape == colour.shape[:2] == (96, 96)
+    assert done == "resampled 64x48 to 128x96 (area); crop 96 at x 16, y 0"
+    assert decode(_jpeg(96, 96), Harmonise(crop=96, resample="area"), colour=False)[2] == "crop 96 at x 0, y 0"

@@ -117,7 +117,7 @@ def after_harmonising(facts: FormatFacts, harmonise: Harmonise) -> FormatFacts |
     """What an image's facts become when harmonised (``unmask.data.harmonise``); None where it is rejected."""
     width, height = facts.width, facts.height
     if harmonise.crop is not None:
-        if min(width, height) < harmonise.crop:
+        if min(width, height) < harmonise.crop and harmonise.resample is None:
             return None
         width = height = harmonise.crop
     if harmonise.jpeg_quality is not None:

@@ -3,7 +3,9 @@
 A centre crop of ``crop`` x ``crop`` pixels starts at an offset that is a
 multiple of 16 (the JPEG block grid at any chroma subsampling), so an unchanged
 JPEG keeps its compression: its pixels are those it was encoded with. Nothing
-is resampled: a smaller image is rejected with its reason. With a
+is resampled unless ``resample`` names an OpenCV interpolation (then every image
+whose shorter side is not ``crop`` is scaled to it first, gray and colour
+alike); otherwise a smaller image is rejected with its reason. With a
 ``jpeg_quality`` the cropped colour image is then re-encoded as JPEG at that
 quality with 4:2:0 chroma (OpenCV's libjpeg), the same for both classes, and
 decoded again. Every image goes through the checked decode of ``images``.
@@ -21,18 +23,28 @@ from unmask.data.images import PixelLimit, RejectedImage, decode_colour, decode_
 BLOCK = 16  # crop offsets are multiples of this: the largest JPEG block (MCU) side
 
 
+RESAMPLING = {
+    "area": cv2.INTER_AREA,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+
 @dataclass(frozen=True)
 class Harmonise:
-    """What is done to every image: a centre crop (None: none) and a last JPEG encoding (None: none)."""
+    """What is done to every image: a centre crop (None: none), resampling first where the user names a method
+    (None: never), and a last JPEG encoding (None: none)."""
 
     crop: int | None = None
     jpeg_quality: int | None = None
+    resample: str | None = None
 
     @classmethod
     def of(cls, settings: dict | None) -> Harmonise | None:
         """From the dataset's ``harmonise`` setting (None or {} : nothing is done)."""
         settings = settings or {}
-        harmonise = cls(settings.get("crop"), settings.get("jpeg_quality"))
+        harmonise = cls(settings.get("crop"), settings.get("jpeg_quality"), settings.get("resample"))
         return None if harmonise == cls() else harmonise
 
 
@@ -45,10 +57,19 @@ def _crop(image: np.ndarray, crop: int) -> tuple[np.ndarray, str]:
     height, width = image.shape[:2]
     if min(height, width) < crop:
         raise RejectedImage(
-            f"image of {width}x{height} pixels is smaller than the harmonise crop of {crop} (never resampled)"
+            f"image of {width}x{height} pixels is smaller than the harmonise crop of {crop} (never resampled "
+            "unless harmonise.resample names a method)"
         )
     y, x = crop_offset(height, crop), crop_offset(width, crop)
     return image[y : y + crop, x : x + crop], f"crop {crop} at x {x}, y {y}"
+
+
+def _scale(image: np.ndarray, side: int, method: str) -> tuple[np.ndarray, str]:
+    """``image`` resampled so that its shorter side is ``side``."""
+    height, width = image.shape[:2]
+    size = (round(width * side / min(height, width)), round(height * side / min(height, width)))
+    scaled = cv2.resize(image, size, interpolation=RESAMPLING[method])
+    return scaled, f"resampled {width}x{height} to {size[0]}x{size[1]} ({method})"
 
 
 def decode(
@@ -59,22 +80,21 @@ def decode(
         if colour:
             return *decode_colour(data, limit), "as given"
         return decode_gray(data, limit), None, "as given"
-    if harmonise.jpeg_quality is None and not colour:
-        gray = decode_gray(data, limit)
-        if harmonise.crop is None:
-            return gray, None, "as given"
-        gray, done = _crop(gray, harmonise.crop)
-        return gray, None, done
-    gray, bgr = decode_colour(data, limit)
+    if colour or harmonise.jpeg_quality is not None:
+        planes = list(decode_colour(data, limit))
+    else:
+        planes = [decode_gray(data, limit)]
     done = []
     if harmonise.crop is not None:
-        gray, _ = _crop(gray, harmonise.crop)
-        bgr, cropped = _crop(bgr, harmonise.crop)
-        done.append(cropped)
+        if harmonise.resample is not None and min(planes[0].shape) != harmonise.crop:
+            planes, notes = zip(*(_scale(plane, harmonise.crop, harmonise.resample) for plane in planes))
+            done.append(notes[0])
+        planes, notes = zip(*(_crop(plane, harmonise.crop) for plane in planes))
+        done.append(notes[0])
     if harmonise.jpeg_quality is not None:
-        gray, bgr = decode_colour(reencode(bgr, harmonise.jpeg_quality))
+        planes = list(decode_colour(reencode(planes[1], harmonise.jpeg_quality)))
         done.append(f"JPEG q{harmonise.jpeg_quality} 4:2:0")
-    return gray, bgr if colour else None, "; ".join(done) or "as given"
+    return planes[0], planes[1] if colour else None, "; ".join(done) or "as given"
 
 
 def reencode(bgr: np.ndarray, quality: int) -> bytes:
