@@ -227,7 +227,7 @@ def test_the_diffusion_overlay_is_valid() -> None:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["datasets"].update(yaml.safe_load((REPO / "config/diffusion.yaml").read_text())["datasets"])
     dataset = validate(config)["datasets"]["diffusion"]
-    assert dataset["harmonise"] == {"crop": 768, "jpeg_quality": None}
+    assert dataset["harmonise"] == {"crop": 768, "jpeg_quality": None, "resample": None}
     assert [families.parse_spec(item).family for item in dataset["families"]["compare"]] == [
         "faces_hq",
         "ycbcr_radial",
