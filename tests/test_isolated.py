@@ -1,0 +1,106 @@
+"""Decoders in a child process: a native crash costs one item, the others go on."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import pytest
+
+from unmask.data.isolated import ChildCrashed, Isolated
+
+
+class Doubler:
+    """A worker that segfaults on "crash" (as libjpeg did on a lossless JPEG) and prints to the native stderr."""
+
+    def __init__(self, factor: int):
+        self.factor = factor
+
+    def __call__(self, item: str) -> str:
+        os.write(2, b"libjpeg: a native warning\n")
+        if item == "crash":
+            ctypes.string_at(0)  # a segmentation fault
+        if item == "error":
+            raise ValueError("a Python error comes back as itself")
+        return item * self.factor
+
+
+def test_a_crash_costs_its_item_and_the_next_call_gets_a_new_child(capfd):
+    results = []
+    with Isolated(Doubler, 2) as child:
+        for item in ["a", "crash", "b", "error", "c"]:
+            try:
+                results.append(child(item))
+            except (ChildCrashed, ValueError) as error:
+                results.append(type(error).__name__)
+    assert results == ["aa", "ChildCrashed", "bb", "ValueError", "cc"]
+    assert "native warning" not in capfd.readouterr().err
+
+
+class Unbuildable:
+    def __init__(self):
+        raise ValueError("faces.model x.onnx: OpenCV cannot load it")
+
+
+def test_a_worker_that_cannot_be_built_raises_its_error_at_each_call():
+    with Isolated(Unbuildable) as child, pytest.raises(ValueError, match="cannot load it"):
+        child("a")
+
+
+CRASHING_DECODER = '''
+import ctypes
+import simplejpeg
+
+_decode = simplejpeg.decode_jpeg
+
+
+def decode_jpeg(data, *args, **kwargs):
+    if b"CRASH-ME" in data:
+        ctypes.string_at(0)
+    return _decode(data, *args, **kwargs)
+
+
+simplejpeg.decode_jpeg = decode_jpeg
+'''
+
+
+def test_the_features_job_turns_a_decoder_crash_a_deleted_and_a_replaced_file_into_rejects(tmp_path):
+    """Before: the segfault ended the job (exit 139); a deleted file was a raw [Errno 2], a replaced one was used."""
+    import subprocess
+    import sys
+
+    import cv2
+    import numpy as np
+    import pyarrow.parquet as pq
+    from conftest import REPO
+
+    from unmask.data.manifest import build_manifest
+    from unmask.io import write_parquet
+
+    folder = tmp_path / "cams"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c", "d", "e"):
+        image = cv2.imencode(".jpg", rng.integers(0, 256, (64, 64), dtype=np.uint8))[1].tobytes()
+        crash = b"\xff\xfe\x00\x0aCRASH-ME" if name == "b" else b""  # a comment the hook below crashes on
+        (folder / f"{name}.jpg").write_bytes(image[:2] + crash + image[2:])
+    manifest, _ = build_manifest({"cams": {"label": "real", "path": str(folder)}}, seed=0)
+    write_parquet(manifest, tmp_path / "manifest.parquet")
+    (folder / "c.jpg").unlink()
+    (folder / "d.jpg").write_bytes((folder / "a.jpg").read_bytes())
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(CRASHING_DECODER)
+    command = [sys.executable, "-m", "unmask", "features", "--manifest", str(tmp_path / "manifest.parquet")]
+    command += ["--shard", "0", "--shards", "1", "--variant", "faces_hq", "--out", str(tmp_path / "f.parquet")]
+    env = {**__import__("os").environ, "PYTHONPATH": f"{hook}:{REPO}"}
+    run = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    reasons = pq.read_table(tmp_path / "f.parquet").to_pydict()
+    assert dict(zip(reasons["id"], reasons["reason"])) == {
+        "cams/a.jpg": None,
+        "cams/b.jpg": "the decoder crashed on it (its process died; the other files go on)",
+        "cams/c.jpg": "cannot read it (No such file or directory); the manifest listed it",
+        "cams/d.jpg": "its bytes changed after the manifest was built (sha256 differs)",
+        "cams/e.jpg": None,
+    }
