@@ -16,7 +16,7 @@ from conftest import REPO, shared_data, snakemake, write_config
 from sklearn.linear_model import LogisticRegression
 
 from unmask.config import ConfigError, validate
-from unmask.data.crops import crop_image
+from unmask.data.crops import crop_image, crop_name
 from unmask.data.faces import FaceDetector
 from unmask.data.video import read_samples
 from unmask.learn.classifiers import from_sklearn
@@ -79,7 +79,7 @@ def test_scene_crop_holds_the_pasted_face_in_the_scene_pixels(tmp_path, name, su
         assert row.get("reason") is None, f"{face.name} at {pasted}: {row['reason']}"
         box = (row["x"], row["y"], row["size"])
         assert iou(box, pasted) >= 0.5, f"{face.name}: crop {box} vs pasted {pasted}"
-        assert row["crop"] == str(tmp_path / "crops" / "s" / f"{scene.name}.png") and row["detector"] == name
+        assert row["crop"] == str(tmp_path / "crops" / "s" / crop_name(f"s/{scene.name}")) and row["detector"] == name
         crop = cv2.imread(row["crop"], cv2.IMREAD_UNCHANGED)
         x, y, size = box
         assert np.array_equal(crop, cv2.imread(str(scene))[y : y + size, x : x + size]), "the scene's own pixels"
