@@ -24,18 +24,26 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    stem = _temp_stem(path.name)
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs get the usual permissions
         os.replace(tmp, path)
-        random_part = "?" * (len(tmp.name) - len(f".{path.name}..tmp"))  # mkstemp's random letters
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.{random_part}.tmp"):
+        random_part = "?" * (len(tmp.name) - len(f".{stem}..tmp"))  # mkstemp's random letters
+        for stale in path.parent.glob(f".{glob.escape(stem)}.{random_part}.tmp"):
             stale.unlink(missing_ok=True)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _temp_stem(name: str) -> str:
+    """The name a temporary file starts with: ``name``, or its hash when the temporary would pass 255 bytes."""
+    if len(name.encode()) <= 200:
+        return name
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def write_parquet(table, path: str | os.PathLike) -> None:
