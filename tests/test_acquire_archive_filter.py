@@ -25,3 +25,23 @@ def test_tar_member_through_a_link_out_of_the_folder_is_refused(tmp_path):
     with pytest.raises(ArchiveError, match=r"'faces/a.jpg' rejected: .*outside the destination"):
         archive_method.extract(path, dest)
     assert not list(outside.iterdir())
+
+
+@pytest.mark.parametrize(("offset", "error"), [(8, "Bad7zFile"), (44, "LZMAError")])
+def test_a_malformed_7z_is_an_archive_error_not_a_traceback(tmp_path, offset, error):
+    """Before: py7zr's own exceptions (Bad7zFile, LZMAError; IndexError on a broken symlink entry) left
+    ``unmask acquire`` with a traceback."""
+    import os
+
+    import py7zr
+
+    (tmp_path / "a.png").write_bytes(b"hi\n")
+    os.utime(tmp_path / "a.png", (0, 0))
+    path = tmp_path / "x.7z"
+    with py7zr.SevenZipFile(path, "w") as sz:
+        sz.write(tmp_path / "a.png", "a.png")
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(ArchiveError, match=rf"^{path}: a malformed archive \({error}: "):
+        archive_method.extract(path, tmp_path / "dest")
