@@ -46,7 +46,9 @@ def main() -> None:
         isolated = per_image(child, paths, args.repeat)
     print(f"{len(paths)} images from {args.folder}")
     print(f"{'in process':>12} {direct * 1e3:8.2f} ms/image")
-    print(f"{'isolated':>12} {isolated * 1e3:8.2f} ms/image  (+{(isolated - direct) * 1e3:.2f} ms, {isolated / direct - 1:+.1%})")
+    print(
+        f"{'isolated':>12} {isolated * 1e3:8.2f} ms/image  (+{(isolated - direct) * 1e3:.2f} ms, {isolated / direct - 1:+.1%})"
+    )
     print(f"{'child start':>12} {startup * 1e3:8.0f} ms once per job (and after a crash)")
 
 

@@ -47,7 +47,7 @@ def test_a_worker_that_cannot_be_built_raises_its_error_at_each_call():
         child("a")
 
 
-CRASHING_DECODER = '''
+CRASHING_DECODER = """
 import ctypes
 import simplejpeg
 
@@ -61,7 +61,7 @@ def decode_jpeg(data, *args, **kwargs):
 
 
 simplejpeg.decode_jpeg = decode_jpeg
-'''
+"""
 
 
 def test_the_features_job_turns_a_decoder_crash_a_deleted_and_a_replaced_file_into_rejects(tmp_path):

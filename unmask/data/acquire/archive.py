@@ -70,7 +70,10 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     if (done := _recorded(record, selection, dest)) is not None:
         return _images(done)
     item = Item(
-        str(archive) if local else source_url(spec), archive, *(spec.get(k) for k in ("archive_size", "md5", "sha256"))
+        str(archive) if local else source_url(spec),
+        archive,
+        *(spec.get(k) for k in ("archive_size", "md5", "sha256")),
+        max_bytes=spec.get("max_size", MAX_SIZE),  # where archive_size is not declared
     )
     if not local:
         Downloader(Options.from_spec(spec)).fetch_all([item], dest).check()
