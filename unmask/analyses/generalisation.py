@@ -36,6 +36,10 @@ def score_tests(train: Part, tests: dict[str, Part], classifiers: dict[str, dict
     ]
 
 
+class TooFewSources(ValueError):
+    """Fewer than two fake sources have features (the others' images were all rejected)."""
+
+
 def fake_sources(data: Dataset) -> list[str]:
     """The dataset's fake sources, sorted."""
     return sorted(set(data.sources[data.y == 1]))
@@ -103,7 +107,10 @@ def cross_source_table(
     """
     fakes = fake_sources(data)
     if len(fakes) < 2:
-        raise ValueError(f"cross-source generalisation needs at least two fake sources, the dataset has {fakes}")
+        has = f"only {fakes[0]} has" if fakes else "none has"
+        raise TooFewSources(
+            f"cross-source generalisation needs two fake sources with usable images; {has} any (rejects.csv says why)"
+        )
     smallest = int(np.bincount(source_strata(data, fakes)).min())
     size, rows = 2 * min(available_size(data.y, size) // 2, smallest), []
     for repeat in range(repeats):

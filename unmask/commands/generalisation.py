@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 from unmask.io import write_csv
 
+logger = logging.getLogger(__name__)
+
 
 def _cross_source(args: argparse.Namespace) -> int:
+    """The cross-source table and figure; with fewer than two usable fake sources, a warning, a table without
+    rows and a figure that says why, so that the rest of the run (tables, models) is built."""
+    import pandas as pd
+
     from unmask.analyses import figures, generalisation
     from unmask.learn.protocol import load_features
 
-    table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec))
+    title = f"{args.title}: cross-source"
+    try:
+        table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec))
+    except generalisation.TooFewSources as error:
+        logger.warning(f"{args.title}: cross-source skipped: {error}")
+        columns = ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats"]
+        write_csv(pd.DataFrame(columns=columns), args.out)
+        figures.plot_message(f"skipped: {error}", args.figure, title)
+        return 0
     write_csv(table, args.out)
-    figures.plot_matrices(table, "train_source", "test_source", args.figure, f"{args.title}: cross-source")
+    figures.plot_matrices(table, "train_source", "test_source", args.figure, title)
     return 0
 
 
