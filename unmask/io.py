@@ -54,8 +54,18 @@ def write_parquet(table, path: str | os.PathLike) -> None:
         pq.write_table(table, tmp)
 
 
+# control characters (C0, DEL, C1) -> Python's escapes: a file name with ESC or a newline stays one inert cell
+CONTROL_ESCAPES = {code: repr(chr(code))[1:-1] for code in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
 def write_csv(frame, path: str | os.PathLike) -> None:
-    """Write a pandas DataFrame to CSV atomically (floats to 6 significant digits)."""
+    """Write a pandas DataFrame to CSV atomically (floats to 6 significant digits, control characters in text
+    escaped as ``\\x1b``, ``\\n``)."""
+    frame = frame.copy()
+    for column in [name for name, dtype in frame.dtypes.items() if dtype.kind not in "biufcmM"]:  # text columns
+        frame[column] = frame[column].map(
+            lambda cell: cell.translate(CONTROL_ESCAPES) if isinstance(cell, str) else cell
+        )
     with atomic_output(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
