@@ -376,3 +376,14 @@ def test_a_244_byte_image_name_gets_its_crop(tmp_path):
     )
     assert row.get("reason") is None and Path(row["crop"]).is_file() and len(Path(row["crop"]).name) == 36
     assert row["image"] == scene.name and row["path"] == str(scene)  # the manifest keeps the original name
+
+
+def test_predict_faces_prints_no_native_library_line(tmp_path):
+    """Before: OpenCV's libjpeg printed 'Corrupt JPEG data: 5 extraneous bytes before marker 0xdb' to stderr."""
+    from test_image_validation import CORPUS
+    from test_predict import save_toy_model, unmask
+
+    image = tmp_path / "junk.jpg"
+    image.write_bytes(CORPUS["JPEG with junk bytes before DQT"][0])
+    result = unmask("predict", "--model", str(save_toy_model(tmp_path / "m.json")), "--faces", str(image))
+    assert result.stderr == f"unmask predict: {image}: no face found (haar, min 64 px)\n"
