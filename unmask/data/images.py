@@ -90,19 +90,23 @@ class JpegLayout:
     """What a JPEG's markers say before any decoder runs.
 
     ``frame`` is the SOFn marker; ``end`` the offset after the primary image's EOI (None: no EOI, truncated);
-    ``clean`` the primary image without metadata segments and junk before the first scan; ``notes`` the
-    problems found before the first scan (pixels unaffected).
+    ``spans`` the (start, end) byte ranges of the primary image without metadata segments and junk before the
+    first scan (see ``clean``); ``notes`` the problems found before the first scan (pixels unaffected).
     """
 
     frame: int | None
     end: int | None
-    clean: bytes
+    spans: tuple[tuple[int, int], ...]
     notes: tuple[str, ...]
+
+    def clean(self, data: bytes) -> bytes:
+        """The primary image of ``data`` (the walked bytes) without the metadata and junk before its first scan."""
+        return b"\xff\xd8" + b"".join(data[start:end] for start, end in self.spans)
 
 
 def jpeg_layout(data: bytes | mmap.mmap, header_only: bool = False) -> JpegLayout:
     """Walk a JPEG's markers (``data`` starts with SOI); with ``header_only``, stop at the first scan."""
-    pos, kept, notes, icc, frame = 2, [b"\xff\xd8"], [], [], None
+    pos, kept, notes, icc, frame = 2, [], [], [], None
     while (at := data.find(b"\xff", pos)) >= 0:
         marker = at
         while marker + 1 < len(data) and data[marker + 1] == 0xFF:  # fill bytes
@@ -113,7 +117,7 @@ def jpeg_layout(data: bytes | mmap.mmap, header_only: bool = False) -> JpegLayou
         if at > pos:
             notes.append(f"{at - pos} extraneous bytes before marker 0x{code:02x}")
         if code == 0xD9:
-            return JpegLayout(frame, marker + 2, b"".join(kept) + b"\xff\xd9", _notes(notes, icc))
+            return JpegLayout(frame, marker + 2, (*kept, (marker, marker + 2)), _notes(notes, icc))
         length = int.from_bytes(data[marker + 2 : marker + 4], "big")
         if code == 0xDA:
             if header_only:
@@ -121,18 +125,18 @@ def jpeg_layout(data: bytes | mmap.mmap, header_only: bool = False) -> JpegLayou
             scan = _NEXT_MARKER.search(data, marker + 2 + length)
             if scan is None:
                 break
-            kept.append(bytes(data[marker : scan.start()]))
+            kept.append((marker, scan.start()))
             pos = scan.start()
             continue
-        segment = bytes(data[marker : marker + 2 + length])
+        segment = data[marker : marker + 18]  # enough to name an ICC chunk
         if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):
             frame = frame or code
         if code == 0xE2 and segment[4:16] == b"ICC_PROFILE\x00":
             icc.append(tuple(segment[16:18]))
         if not (0xE0 <= code <= 0xEF and code not in _KEPT_APPS or code == 0xFE):
-            kept.append(segment)
+            kept.append((marker, marker + 2 + length))
         pos = marker + 2 + length
-    return JpegLayout(frame, None, b"".join(kept), _notes(notes, icc))
+    return JpegLayout(frame, None, tuple(kept), _notes(notes, icc))
 
 
 def _notes(notes: list[str], icc: list[tuple[int, ...]]) -> tuple[str, ...]:
@@ -215,7 +219,7 @@ def _check_jpeg(data: bytes, layout: JpegLayout) -> str | None:
     except DECODER_ERRORS as error:
         problem = error
     try:  # the same scans after the metadata and junk that precede them: still a warning, the scans are damaged
-        _decodes_jpeg(layout.clean)
+        _decodes_jpeg(layout.clean(data))
     except DECODER_ERRORS:
         raise RejectedImage(f"corrupt JPEG ({problem})") from None
     return notes or f"libjpeg warning before the first scan: {problem}"
