@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from acquire_server import LocalServer  # noqa: E402
 
-from unmask.data.acquire.download import DownloadError, Downloader, Item, Options  # noqa: E402
+from unmask.data.acquire.download import Downloader, DownloadError, Item, Options  # noqa: E402
 
 
 def timed(label: str, nbytes: int, func) -> None:
