@@ -277,6 +277,9 @@ def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_p
     (tmp_path / "cameras" / "claims.png").write_bytes(zeros_png(40000, 40000, rows=1))
     (tmp_path / "cameras" / "zeroed.jpg").write_bytes(CORPUS["JPEG with 20% of its scan zeroed"][0])
     (tmp_path / "cameras" / "motion.jpg").write_bytes(CORPUS["motion photo (JPEG + mp4)"][0])
+    (tmp_path / "cameras" / "lossless.jpg").write_bytes(lossless_jpeg())
+    (tmp_path / "cameras" / "noidat.png").write_bytes(CORPUS["PNG without IDAT"][0])
+    (tmp_path / "cameras" / "junk.jpg").write_bytes(CORPUS["JPEG with junk bytes before DQT"][0])
     labels = {"cameras": "real", "generator": "fake"}
     sources = {name: {"label": label, "path": str(tmp_path / name)} for name, label in labels.items()}
     config = {"datasets": {"mine": {"shards": 1, "max_pixels": 1_000_000, "sources": sources}}}
@@ -287,14 +290,20 @@ def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_p
     rejects = pd.read_csv(workdir / "results/mine/rejects.csv").set_index("id")
     assert rejects["reason"].to_dict() == {
         "cameras/claims.png": "40000x40000 = 1600 Mpx exceeds the limit of 1 Mpx (datasets.mine.max_pixels)",
+        "cameras/lossless.jpg": "lossless JPEG (SOF3) is not supported",
+        "cameras/noidat.png": "corrupt PNG (no IDAT chunk: no pixel data)",
         "cameras/zeroed.jpg": "corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker 0xd9)",
         "cameras/zeros.png": "2000x1000 = 2 Mpx exceeds the limit of 1 Mpx (datasets.mine.max_pixels)",
     }
     assert rejects["stage"].to_dict() == {
         "cameras/claims.png": "manifest",
+        "cameras/lossless.jpg": "manifest",
+        "cameras/noidat.png": "features",
         "cameras/zeroed.jpg": "features",
         "cameras/zeros.png": "manifest",
     }
+    manifest = pd.read_parquet(workdir / "results/mine/manifest.parquet").set_index("id")
+    assert manifest.loc["cameras/junk.jpg", "note"] == "5 extraneous bytes before marker 0xdb"
 
 
 @pytest.mark.parametrize(("variant", "side"), [("dfd", 10), ("celeba", 8)])
