@@ -118,6 +118,9 @@ def jpeg_layout(data: bytes | mmap.mmap, header_only: bool = False) -> JpegLayou
             notes.append(f"{at - pos} extraneous bytes before marker 0x{code:02x}")
         if code == 0xD9:
             return JpegLayout(frame, marker + 2, (*kept, (marker, marker + 2)), _notes(notes, icc))
+        if code == 0x01 or 0xD0 <= code <= 0xD8:  # TEM, RSTn, SOI: markers without a segment
+            pos = marker + 2
+            continue
         length = int.from_bytes(data[marker + 2 : marker + 4], "big")
         if code == 0xDA:
             if header_only:
