@@ -45,3 +45,21 @@ def test_a_malformed_7z_is_an_archive_error_not_a_traceback(tmp_path, offset, er
     path.write_bytes(data)
     with pytest.raises(ArchiveError, match=rf"^{path}: a malformed archive \({error}: "):
         archive_method.extract(path, tmp_path / "dest")
+
+
+def test_a_malformed_7z_over_a_url_is_an_archive_error_too(tmp_path):
+    from acquire_server import LocalServer
+
+    (tmp_path / "a.png").write_bytes(b"hi\n")
+    path = tmp_path / "x.7z"
+    import py7zr
+
+    with py7zr.SevenZipFile(path, "w") as sz:
+        sz.write(tmp_path / "a.png", "a.png")
+    data = bytearray(path.read_bytes())
+    data[8] ^= 0xFF
+    with LocalServer() as server:
+        server.add("/x.7z", bytes(data))
+        spec = {"method": "archive", "url": server.url("/x.7z"), "download": {"retries": 0}}
+        with pytest.raises(ArchiveError, match=r"x\.7z: a malformed archive \(Bad7zFile: "):
+            archive_method.acquire(spec, tmp_path / "dest")
