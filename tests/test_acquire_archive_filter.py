@@ -48,12 +48,11 @@ def test_a_malformed_7z_is_an_archive_error_not_a_traceback(tmp_path, offset, er
 
 
 def test_a_malformed_7z_over_a_url_is_an_archive_error_too(tmp_path):
+    import py7zr
     from acquire_server import LocalServer
 
     (tmp_path / "a.png").write_bytes(b"hi\n")
     path = tmp_path / "x.7z"
-    import py7zr
-
     with py7zr.SevenZipFile(path, "w") as sz:
         sz.write(tmp_path / "a.png", "a.png")
     data = bytearray(path.read_bytes())
