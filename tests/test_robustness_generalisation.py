@@ -453,3 +453,36 @@ def test_workflow_refuses_bad_perturbations(two_demos, tmp_path):
     bad = write_config(tmp_path / "bad.yaml", {"datasets": {"demo": {"robustness": {"perturbations": ["jpeg:170"]}}}})
     result = snakemake(workdir, "-n", "--configfile", str(config), str(bad), check=False)
     assert result.returncode != 0 and "datasets.demo.robustness.perturbations" in result.stderr + result.stdout
+
+
+def test_cross_source_with_one_fake_source_left_after_rejects_is_skipped_with_a_warning(tmp_path, caplog):
+    """Before: cross-source raised ValueError, which stopped the run with no table and no models."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from unmask.cli import main
+    from unmask.features.extract import FEATURES_SCHEMA
+
+    data = shifted({"a": 0})  # fake source b's images were all rejected: it has no rows with features
+    rows = {
+        "id": list(data.ids),
+        "label": data.y.tolist(),
+        "source": list(data.sources),
+        "group": list(data.groups),
+        "video": [None] * len(data.ids),
+        "features": data.X.tolist(),
+        "reason": [None] * len(data.ids),
+    }
+    pq.write_table(pa.table(rows, schema=FEATURES_SCHEMA), tmp_path / "shard.parquet")
+    spec = {"classifiers": LOGREG, "size": "all", "repeats": 2, "test_fraction": 0.25, "seed": SEED}
+    out, figure = tmp_path / "cross.csv", tmp_path / "cross.png"
+    arguments = ["cross-source", str(tmp_path / "shard.parquet"), "--spec", json.dumps(spec), "--title", "d"]
+    assert main([*arguments, "--out", str(out), "--figure", str(figure)]) == 0
+    assert out.read_text() == "train_source,test_source,classifier,metric,mean,std,repeats\n"
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    assert (
+        "cross-source skipped: cross-source generalisation needs two fake sources with usable images; only a has any"
+        in caplog.text
+    )

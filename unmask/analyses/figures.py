@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -116,6 +117,14 @@ def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncol=len(classifiers), fontsize=7)
     figure.suptitle(f"{title}: accuracy under perturbations of the images")
+    save_figure(figure, path)
+
+
+def plot_message(text: str, path: str | Path, title: str) -> None:
+    """A figure holding only ``text``: what stands where an analysis could not run."""
+    figure = plt.figure(figsize=(6, 1.6), layout="constrained")
+    figure.text(0.5, 0.45, "\n".join(textwrap.wrap(text, 70)), ha="center", va="center", fontsize=9)
+    figure.suptitle(title)
     save_figure(figure, path)
 
 

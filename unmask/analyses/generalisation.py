@@ -53,6 +53,10 @@ def score_tests(
     ]
 
 
+class TooFewSources(ValueError):
+    """Fewer than two fake sources have features (the others' images were all rejected)."""
+
+
 def fake_sources(data: Dataset) -> list[str]:
     """The dataset's fake sources, sorted."""
     return sorted(set(data.sources[data.y == 1]))
@@ -80,7 +84,8 @@ def source_size(data: Dataset, size: int | str, analysis: str) -> int:
     """A training set's size (a number or ``all``, both classes) capped by the real items and each fake source."""
     fakes = fake_sources(data)
     if len(fakes) < 2:
-        raise ValueError(f"{analysis} needs at least two fake sources, the dataset has {fakes}")
+        has = f"only {fakes[0]} has" if fakes else "none has"
+        raise TooFewSources(f"{analysis} needs two fake sources with usable images; {has} any (rejects.csv says why)")
     smallest = int(np.bincount(source_strata(data, fakes)).min())
     return 2 * min(available_size(data.y, size) // 2, smallest)
 
