@@ -325,7 +325,7 @@ def test_leave_one_out_a_real_only_model_knows_the_generator_the_two_class_one_n
 
 
 def test_leave_one_out_needs_two_fake_sources():
-    with pytest.raises(ValueError, match="leave-one-generator-out needs at least two fake sources"):
+    with pytest.raises(ValueError, match="leave-one-generator-out needs two fake sources with usable images; only"):
         leave_one_out_table(shifted({"a": 0}), LOGREG, "all", 1, 0.25, SEED)
 
 
