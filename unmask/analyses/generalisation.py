@@ -83,7 +83,11 @@ def cross_source_repeat(
     rows = []
     for source, index in trains.items():
         scored = score_tests(Part.of(data, index), test_parts, classifiers, model_seed)
-        rows += [{"train_source": source, "test_source": row.pop("test"), "repeat": repeat, **row} for row in scored]
+        rows += [
+            {"train_source": source, "test_source": (test := row.pop("test")), "repeat": repeat, **row}
+            | {"n_train": len(index), "n_test": len(tests[test])}
+            for row in scored
+        ]
     return rows
 
 
@@ -96,7 +100,8 @@ def cross_source_table(
     seed: int,
     protocol: str = "sample_split",
 ) -> pd.DataFrame:
-    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats.
+    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats,
+    and the images each cell used (``n_train``, ``n_test``: their mean over the repeats, rounded).
 
     ``size`` (a number or ``all``) is each training source's sample, both classes together, before
     the test split; it is capped by the smallest of the real items and the fake sources.
@@ -105,11 +110,15 @@ def cross_source_table(
     if len(fakes) < 2:
         raise ValueError(f"cross-source generalisation needs at least two fake sources, the dataset has {fakes}")
     smallest = int(np.bincount(source_strata(data, fakes)).min())
-    size, rows = 2 * min(available_size(data.y, size) // 2, smallest), []
+    asked, size, rows = size, 2 * min(available_size(data.y, size) // 2, smallest), []
+    logger.info(f"cross-source: {size} items per training source before the test split (size asked: {asked})")
     for repeat in range(repeats):
         rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed, protocol)
         logger.info(f"cross-source repeat {repeat + 1}/{repeats} done")
-    return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
+    keys = ["train_source", "test_source", "classifier"]
+    rows = pd.DataFrame(rows)
+    counts = rows.groupby(keys, sort=False)[["n_train", "n_test"]].mean().round().astype(int).reset_index()
+    return summarize_rows(rows, keys).merge(counts, on=keys, how="left")
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""``unmask table``, ``metrics``, ``videos-table``, ``crops-figure``, ``spectra``, ``rejects``, ``robustness-table``: a dataset's tables and figures (workflow stages)."""
+"""``unmask table``, ``metrics``, ``videos-table``, ``crops-figure``, ``spectra``, ``rejects``, ``robustness-table``,
+``report-table``, ``data-page``, ``model-card``: a dataset's tables, figures and report pages (workflow stages)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+from pathlib import Path
 
-from unmask.io import write_csv
+from unmask.io import write_csv, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +20,11 @@ def _table(args: argparse.Namespace) -> int:
     table = tables.accuracy_table(runs, args.classifiers)
     write_csv(table, args.out)
     tables.write_table_metadata(runs, args.out)
-    figures.plot_accuracy(table, args.classifiers, args.figure, args.title)
+    counts = {
+        str(samples): (int(group["n_train"].iloc[0]), int(group["n_test"].iloc[0]), int(group["repeat"].nunique()))
+        for samples, group in runs.groupby("samples")
+    }
+    figures.plot_accuracy(table, args.classifiers, args.figure, args.title, counts)
     return 0
 
 
@@ -46,7 +53,7 @@ def _crops_figure(args: argparse.Namespace) -> int:
 def _spectra(args: argparse.Namespace) -> int:
     from unmask.analyses import figures
 
-    figures.plot_spectra(args.features, args.figure, args.title)
+    figures.plot_spectra(args.features, args.manifest, args.variant, args.figure, args.title)
     return 0
 
 
@@ -68,6 +75,39 @@ def _robustness_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_table(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from unmask.analyses import pages
+
+    counts = pages.table_counts(json.loads(Path(args.metadata).read_text())) if args.metadata else None
+    caption = Path(args.caption).read_text() if args.caption else ""
+    frame = pd.read_csv(args.table, dtype={"samples": str})
+    write_text(args.out, pages.results_page(frame, args.title, caption, counts))
+    return 0
+
+
+def _data_page(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from unmask.analyses import pages
+
+    audit, rejects = pd.read_csv(args.audit), pd.read_csv(args.rejects, dtype=str)
+    write_text(args.out, pages.data_page(args.title, audit, Path(args.warnings).read_text(), rejects))
+    return 0
+
+
+def _model_card(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from unmask.analyses import figures, pages
+
+    model, calibration = json.loads(Path(args.model).read_text()), pd.read_csv(args.calibration)
+    plot = figures.reliability_svg(calibration, args.title)
+    write_text(args.out, pages.model_card(args.title, model, calibration, plot))
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this module's sub-commands (named in its docstring) to ``unmask``."""
     command = commands.add_parser("table", description="the accuracy table and its figure (workflow stage)")
@@ -75,7 +115,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--classifiers", nargs="+", required=True, help="the table's columns, in order")
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="the accuracy table (CSV, with a .json beside it)")
-    command.add_argument("--figure", required=True, help="accuracy against samples (PNG)")
+    command.add_argument("--figure", required=True, help="accuracy against samples (PNG, with an SVG beside it)")
     command.set_defaults(run=_table)
 
     command = commands.add_parser("metrics", description="every metric of every fit, over repeats (workflow stage)")
@@ -104,8 +144,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     command = commands.add_parser("spectra", description="mean +- std spectrum per source (workflow stage)")
     command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--manifest", required=True, help="the dataset's manifest (Parquet): the images' sizes")
+    command.add_argument("--variant", required=True, help="the feature variant of the shards")
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
-    command.add_argument("--figure", required=True, help="the figure (PNG)")
+    command.add_argument("--figure", required=True, help="the figure (PNG, with an SVG beside it)")
     command.set_defaults(run=_spectra)
 
     command = commands.add_parser("rejects", description="every rejected file with its reason (workflow stage)")
@@ -123,3 +165,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--out", required=True, help="the robustness table (CSV)")
     command.add_argument("--figure", required=True, help="accuracy per perturbation (PNG)")
     command.set_defaults(run=_robustness_table)
+
+    command = commands.add_parser("report-table", description="a results table as an HTML page (workflow stage)")
+    command.add_argument("table", help="a results table (CSV)")
+    command.add_argument("--title", required=True, help="the page's title")
+    command.add_argument("--caption", help="a description of the table (the report's caption, reStructuredText)")
+    command.add_argument("--metadata", help="the paper table's .json: the images and repeats behind each size")
+    command.add_argument("--out", required=True, help="the page (HTML)")
+    command.set_defaults(run=_report_table)
+
+    command = commands.add_parser(
+        "data-page", description="format audit, its warnings and the rejects (workflow stage)"
+    )
+    command.add_argument("--audit", required=True, help="the format audit (CSV)")
+    command.add_argument("--warnings", required=True, help="the format audit's warnings (text)")
+    command.add_argument("--rejects", required=True, help="every rejected file with its reason (CSV)")
+    command.add_argument("--title", required=True, help="the page's title")
+    command.add_argument("--out", required=True, help="the page (HTML)")
+    command.set_defaults(run=_data_page)
+
+    command = commands.add_parser("model-card", description="a stored model as an HTML page (workflow stage)")
+    command.add_argument("model", help="the model file (JSON)")
+    command.add_argument("--calibration", required=True, help="its reliability curve (CSV)")
+    command.add_argument("--title", required=True, help="the page's title")
+    command.add_argument("--out", required=True, help="the page (HTML)")
+    command.set_defaults(run=_model_card)

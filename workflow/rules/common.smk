@@ -87,8 +87,16 @@ wildcard_constraints:
 
 
 def scaled(base_mb, per_input_mb=0.0):
-    """A mem_mb resource: a base plus a multiple of the input size, doubled on each retry."""
-    return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input.size_mb) * attempt)
+    """A mem_mb resource: a base plus a multiple of the input size, doubled on each retry.
+
+    The size is read from the files directly: Snakemake's ``input.size_mb`` is a coroutine that the report
+    build cannot run, and left "coroutine ... was never awaited" warnings there."""
+    return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input_mb(input)) * attempt)
+
+
+def input_mb(files):
+    """The size of a job's existing input files in MiB (a file not made yet counts 0)."""
+    return sum(os.path.getsize(f) for f in files if os.path.exists(f)) / 2**20
 
 
 def code(*modules):

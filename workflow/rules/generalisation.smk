@@ -16,6 +16,7 @@ rule cross_source:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/cross_source.svg",
     input:
         features=feature_shards,
     params:
@@ -38,6 +39,7 @@ rule cross_dataset:
         figure=report(
             "results/figures/cross_dataset.png", caption="../report/cross_dataset.rst", category="cross-dataset"
         ),
+        vector="results/figures/cross_dataset.svg",
     input:
         features=lambda w: [shard for shards in cross_dataset_shards(w).values() for shard in shards],
     params:

@@ -13,6 +13,7 @@ rule table:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/accuracy.svg",
     input:
         runs=runs,
     params:
@@ -42,6 +43,7 @@ use rule table as frames_table with:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/frames_accuracy.svg",
     log:
         "logs/{dataset}/frames_table.log",
 
@@ -113,12 +115,13 @@ rule audit:
 
 rule crops_figure:
     output:
-        report(
+        figure=report(
             "results/{dataset}/figures/crops.png",
             caption="../report/crops.rst",
             category="{dataset}",
             subcategory="data",
         ),
+        vector="results/{dataset}/figures/crops.svg",
     input:
         manifest="results/{dataset}/manifest.parquet",
     params:
@@ -128,26 +131,30 @@ rule crops_figure:
     localrule: True
     shell:
         "python3 -m unmask crops-figure --manifest {input.manifest:q} --title {wildcards.dataset:q}"
-        " --figure {output:q} 2> {log:q}"
+        " --figure {output.figure:q} 2> {log:q}"
 
 
 rule spectra:
     output:
-        report(
+        figure=report(
             "results/{dataset}/figures/spectra.png",
             caption="../report/spectra.rst",
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/spectra.svg",
     input:
         features=feature_shards,
+        manifest="results/{dataset}/manifest.parquet",
     params:
+        variant=lambda w: DATASETS[w.dataset]["variant"],
         code=code("commands/report"),
     log:
         "logs/{dataset}/spectra.log",
     localrule: True
     shell:
-        "python3 -m unmask spectra {input.features:q} --title {wildcards.dataset:q} --figure {output:q} 2> {log:q}"
+        "python3 -m unmask spectra {input.features:q} --manifest {input.manifest:q} --variant {params.variant:q}"
+        " --title {wildcards.dataset:q} --figure {output.figure:q} 2> {log:q}"
 
 
 rule rejects:
@@ -167,3 +174,101 @@ rule rejects:
     shell:
         "python3 -m unmask rejects {input.features:q} --manifest {input.manifest:q}"
         " --manifest-rejects {input.manifest_rejects:q} --out {output:q} 2> {log:q}"
+
+
+# The report's pages: each results table as HTML, the data checks, and a card per stored model. A table
+# of a new analysis joins with one line here: its name, its CSV, its caption and (paper tables) its .json.
+REPORT_TABLES = {
+    "table": ("results/{dataset}_table.csv", "table.rst", "results/{dataset}_table.json"),
+    "frames_table": ("results/{dataset}_frames_table.csv", "table.rst", "results/{dataset}_frames_table.json"),
+    "videos_table": ("results/{dataset}_videos_table.csv", "videos_table.rst", None),
+    "metrics": ("results/{dataset}/metrics.csv", "metrics.rst", None),
+    "robustness": ("results/{dataset}_robustness.csv", "robustness.rst", None),
+    "cross_source": ("results/{dataset}_cross_source.csv", "cross_source.rst", None),
+}
+
+
+CAPTIONS = os.path.join(workflow.basedir, "workflow", "report")
+
+
+def report_pages(name):
+    """The report pages of a dataset: one per results table it makes, its data checks, one card per model."""
+    targets = set(dataset_targets(name))
+    tables = [t for t, (csv, _, _) in REPORT_TABLES.items() if csv.format(dataset=name) in targets]
+    models = [f"results/{name}/report/model_{c}.html" for c in DATASETS[name]["classifiers"]]
+    return [f"results/{name}/report/{t}.html" for t in tables] + [f"results/{name}/report/data.html"] + models
+
+
+def report_table_input(wildcards):
+    csv, caption, metadata = REPORT_TABLES[wildcards.table]
+    files = {"table": csv.format(dataset=wildcards.dataset), "caption": os.path.join(CAPTIONS, caption)}
+    return files | ({"metadata": metadata.format(dataset=wildcards.dataset)} if metadata else {})
+
+
+rule report_table:
+    output:
+        report(
+            "results/{dataset}/report/{table}.html",
+            caption="../report/page.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
+    input:
+        unpack(report_table_input),
+    params:
+        metadata=lambda w, input: ["--metadata", input.metadata] if "metadata" in input.keys() else [],
+        title=lambda w: f"{w.dataset}: {w.table.replace('_', ' ')}",
+        code=code("commands/report"),
+    wildcard_constraints:
+        table="|".join(REPORT_TABLES),
+    log:
+        "logs/{dataset}/report/{table}.log",
+    localrule: True
+    shell:
+        "python3 -m unmask report-table {input.table:q} --title {params.title:q}"
+        " --caption {input.caption:q} {params.metadata:q} --out {output:q} 2> {log:q}"
+
+
+rule data_page:
+    output:
+        report(
+            "results/{dataset}/report/data.html",
+            caption="../report/data_page.rst",
+            category="{dataset}",
+            subcategory="data",
+        ),
+    input:
+        audit="results/{dataset}/format_audit.csv",
+        warnings="results/{dataset}/format_audit_warnings.txt",
+        rejects="results/{dataset}/rejects.csv",
+    params:
+        title=lambda w: f"{w.dataset}: data checks",
+        code=code("commands/report"),
+    log:
+        "logs/{dataset}/report/data.log",
+    localrule: True
+    shell:
+        "python3 -m unmask data-page --audit {input.audit:q} --warnings {input.warnings:q} --rejects {input.rejects:q}"
+        " --title {params.title:q} --out {output:q} 2> {log:q}"
+
+
+rule model_card:
+    output:
+        report(
+            "results/{dataset}/report/model_{classifier}.html",
+            caption="../report/model_card.rst",
+            category="{dataset}",
+            subcategory="models",
+        ),
+    input:
+        model="results/{dataset}/models/{classifier}.json",
+        calibration="results/{dataset}/models/{classifier}.calibration.csv",
+    params:
+        title=lambda w: f"{w.dataset}: {w.classifier}",
+        code=code("commands/report"),
+    log:
+        "logs/{dataset}/report/model_{classifier}.log",
+    localrule: True
+    shell:
+        "python3 -m unmask model-card {input.model:q} --calibration {input.calibration:q}"
+        " --title {params.title:q} --out {output:q} 2> {log:q}"
