@@ -218,7 +218,7 @@ rule report_table:
     params:
         metadata=lambda w, input: ["--metadata", input.metadata] if "metadata" in input.keys() else [],
         title=lambda w: f"{w.dataset}: {w.table.replace('_', ' ')}",
-        code=code("commands/report"),
+        code=code("commands/pages"),
     wildcard_constraints:
         table="|".join(REPORT_TABLES),
     log:
@@ -243,7 +243,7 @@ rule data_page:
         rejects="results/{dataset}/rejects.csv",
     params:
         title=lambda w: f"{w.dataset}: data checks",
-        code=code("commands/report"),
+        code=code("commands/pages"),
     log:
         "logs/{dataset}/report/data.log",
     localrule: True
@@ -265,7 +265,7 @@ rule model_card:
         calibration="results/{dataset}/models/{classifier}.calibration.csv",
     params:
         title=lambda w: f"{w.dataset}: {w.classifier}",
-        code=code("commands/report"),
+        code=code("commands/pages"),
     log:
         "logs/{dataset}/report/model_{classifier}.log",
     localrule: True
