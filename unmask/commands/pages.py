@@ -15,9 +15,8 @@ def _report_table(args: argparse.Namespace) -> int:
     from unmask.analyses import pages
 
     counts = pages.table_counts(json.loads(Path(args.metadata).read_text())) if args.metadata else None
-    caption = Path(args.caption).read_text() if args.caption else ""
     frame = pd.read_csv(args.table, dtype={"samples": str})
-    write_text(args.out, pages.results_page(frame, args.title, caption, counts))
+    write_text(args.out, pages.results_page(frame, args.title, args.caption, counts))
     return 0
 
 
@@ -47,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser("report-table", description="a results table as an HTML page (workflow stage)")
     command.add_argument("table", help="a results table (CSV)")
     command.add_argument("--title", required=True, help="the page's title")
-    command.add_argument("--caption", help="a description of the table (the report's caption, reStructuredText)")
+    command.add_argument("--caption", default="", help="a description of the table (reStructuredText, as a caption)")
     command.add_argument("--metadata", help="the paper table's .json: the images and repeats behind each size")
     command.add_argument("--out", required=True, help="the page (HTML)")
     command.set_defaults(run=_report_table)
