@@ -29,8 +29,8 @@ STRENGTHS = {
 }
 STRONGER_WHEN_LOWER = {"jpeg", "scale"}  # a lower quality or factor is a stronger perturbation
 PROTOCOLS = {  # robustness protocols as the table names them: line style, marker, filled, meaning
-    "train_clean": ("-", "o", True, "trained on clean images"),
-    "train_perturbed": ("--", "s", False, "trained on images perturbed alike"),
+    "train_clean": ("-", "o", True, "trained clean"),
+    "train_perturbed": ("--", "s", False, "trained perturbed alike"),
 }
 
 
@@ -226,7 +226,7 @@ def plot_robustness(table: pd.DataFrame, path: str | Path, title: str) -> plt.Fi
     figure.legend(handles=by_row, loc="outside lower center", ncol=3)
     samples = sorted(set(accuracy["samples"].dropna().astype(int)))
     figure.suptitle(
-        f"{title}: accuracy under perturbed test images ({'/'.join(map(str, samples))} samples, "
+        f"{title}: accuracy under perturbed test images\n({'/'.join(map(str, samples))} samples, "
         f"mean ± std over {int(accuracy['repeats'].max())} repeats)"
     )
     return save_figure(figure, path)
