@@ -176,38 +176,7 @@ rule rejects:
         " --manifest-rejects {input.manifest_rejects:q} --out {output:q} 2> {log:q}"
 
 
-# The report's pages: each results table as HTML, the data checks, and a card per stored model. A table
-# of a new analysis joins with one line here: its name, its CSV, its caption and (paper tables) its .json.
-REPORT_TABLES = {
-    "table": ("results/{dataset}_table.csv", "table.rst", "results/{dataset}_table.json"),
-    "frames_table": ("results/{dataset}_frames_table.csv", "table.rst", "results/{dataset}_frames_table.json"),
-    "videos_table": ("results/{dataset}_videos_table.csv", "videos_table.rst", None),
-    "metrics": ("results/{dataset}/metrics.csv", "metrics.rst", None),
-    "robustness": ("results/{dataset}_robustness.csv", "robustness.rst", None),
-    "cross_source": ("results/{dataset}_cross_source.csv", "cross_source.rst", None),
-}
-
-
-CAPTIONS = os.path.join(workflow.basedir, "workflow", "report")
-
-
-def report_pages(name):
-    """The report pages of a dataset: one per results table it makes, its data checks, one card per model."""
-    targets = set(dataset_targets(name))
-    tables = [t for t, (csv, _, _) in REPORT_TABLES.items() if csv.format(dataset=name) in targets]
-    models = [f"results/{name}/report/model_{c}.html" for c in DATASETS[name]["classifiers"]]
-    return [f"results/{name}/report/{t}.html" for t in tables] + [f"results/{name}/report/data.html"] + models
-
-
-def report_table_input(wildcards):
-    csv, _, metadata = REPORT_TABLES[wildcards.table]
-    files = {"table": csv.format(dataset=wildcards.dataset)}
-    return files | ({"metadata": metadata.format(dataset=wildcards.dataset)} if metadata else {})
-
-
-def report_table_caption(wildcards):
-    """The table's report caption, as text: a parameter, so that its content (not its file's time) counts."""
-    return Path(CAPTIONS, REPORT_TABLES[wildcards.table][1]).read_text()
+# The report's pages: each results table as HTML (REPORT_TABLES in common.smk), the data checks, a card per model.
 
 
 rule report_table:
