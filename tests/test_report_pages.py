@@ -154,3 +154,13 @@ def test_demo_report_shows_the_table_the_audit_and_the_model_cards(demo_run, tmp
     assert "Model card: demo: svm" in card and "Training data and provenance" in card and "<svg" in card
     model = json.loads((workdir / "results/demo/models/svm.json").read_text())
     assert model["checksum"] in card and f"{model['threshold']:g}" in card
+
+
+def test_reliability_plot_is_inline_svg_identical_between_runs():
+    from unmask.analyses.figures import reliability_svg
+
+    calibration = pd.DataFrame(
+        {"mean_predicted": [0.05, 0.5, 0.95], "fraction_fake": [0.0, 0.4, 1.0], "count": [40, 5, 50]}
+    )
+    first, second = (reliability_svg(calibration, "demo: svm") for _ in range(2))
+    assert first == second and first.startswith("<svg") and "<?xml" not in first and "DOCTYPE" not in first
