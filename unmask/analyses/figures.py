@@ -143,7 +143,9 @@ def plot_accuracy(
 def plot_crops(manifest: str | Path, path: str | Path, title: str, per_class: int = 6) -> plt.Figure:
     """Example face crops of each class (the first by a stable hash of their id), to check the data by eye."""
     frame = pq.read_table(manifest, columns=["id", "path", "label", "shard_key"]).to_pandas()
-    figure, axes = plt.subplots(2, per_class, figsize=(WIDTH, WIDTH / per_class * 2 + 0.8), squeeze=False)
+    figure, axes = plt.subplots(
+        2, per_class, figsize=(WIDTH, WIDTH / per_class * 2 + 1.0), squeeze=False, layout="constrained"
+    )
     for row, label in enumerate((0, 1)):
         examples = frame[frame["label"] == label].sort_values("shard_key").head(per_class)
         for column, axis in enumerate(axes[row]):
@@ -151,7 +153,8 @@ def plot_crops(manifest: str | Path, path: str | Path, title: str, per_class: in
             if column < len(examples):
                 item = examples.iloc[column]
                 axis.imshow(cv2.cvtColor(cv2.imread(item["path"]), cv2.COLOR_BGR2RGB))
-                axis.set_title(f"{CLASS_NAMES[label]}\n{item['id'][:18]}", fontsize=SMALL - 2)
+                name = item["id"] if len(item["id"]) <= 16 else "…" + item["id"][-15:]
+                axis.set_title(f"{CLASS_NAMES[label]}\n{name}", fontsize=SMALL - 2)
     figure.suptitle(f"{title}: example crops (native resolution, shown scaled)")
     return save_figure(figure, path)
 
