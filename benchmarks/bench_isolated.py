@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_isolated [FOLDER] [--repeat 3]
 
-FOLDER defaults to /work/shared/data/faces1024 (the 1024 px samples). Prints the median time per image of
+FOLDER defaults to the research samples beside the repository (../shared/data/faces1024, 1024 px). Prints the median time per image of
 ``extract`` called directly and through ``Isolated`` (one child, one image per call: the features job's way),
 the child's start-up once, and the overhead per image.
 """
@@ -13,6 +13,7 @@ import argparse
 import statistics
 import time
 from functools import partial
+from pathlib import Path
 
 from unmask.data.images import list_images
 from unmask.data.isolated import Isolated
@@ -33,7 +34,7 @@ def per_image(run, paths: list, repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default="/work/shared/data/faces1024")
+    parser.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "faces1024"))
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     paths = [str(path) for path in list_images(args.folder)]

@@ -223,7 +223,9 @@ def test_analyses_cap_their_size_by_the_training_videos_under_held_out_videos(im
 
 def test_cross_source_matrix_and_diagonal(tmp_path):
     table = cross_source_table(shifted({"a": 0, "b": 1, "c": 2}), LOGREG, "all", 3, 0.25, SEED)
-    assert list(table.columns) == ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats"]
+    columns = ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats", "n_train", "n_test"]
+    assert list(table.columns) == columns
+    assert (table["n_train"] == 60).all() and (table["n_test"] == 20).all(), "80 per source capped by 40 fakes"
     accuracy = table[table["metric"] == "accuracy"].pivot(index="train_source", columns="test_source", values="mean")
     assert list(accuracy.index) == list(accuracy.columns) == ["a", "b", "c"]
     diagonal = np.eye(3, dtype=bool)

@@ -122,7 +122,11 @@ def cross_source_repeat(
     rows = []
     for source, index in trains.items():
         scored = score_tests(Part.of(data, index), test_parts, classifiers, model_seed)
-        rows += [{"train_source": source, "test_source": row.pop("test"), "repeat": repeat, **row} for row in scored]
+        rows += [
+            {"train_source": source, "test_source": (test := row.pop("test")), "repeat": repeat, **row}
+            | {"n_train": len(index), "n_test": len(tests[test])}
+            for row in scored
+        ]
     return rows
 
 
@@ -135,16 +139,21 @@ def cross_source_table(
     seed: int,
     protocol: str = "sample_split",
 ) -> pd.DataFrame:
-    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats.
+    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats,
+    and the images each cell used (``n_train``, ``n_test``: their mean over the repeats, rounded).
 
     ``size`` (a number or ``all``) is each training source's sample, both classes together, before
     the test split; it is capped by the smallest of the real items and the fake sources.
     """
-    size, rows = source_size(data, size, "cross-source generalisation"), []
+    asked, size, rows = size, source_size(data, size, "cross-source generalisation"), []
+    logger.info(f"cross-source: {size} items per training source before the test split (size asked: {asked})")
     for repeat in range(repeats):
         rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed, protocol)
         logger.info(f"cross-source repeat {repeat + 1}/{repeats} done")
-    return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
+    keys = ["train_source", "test_source", "classifier"]
+    rows = pd.DataFrame(rows)
+    counts = rows.groupby(keys, sort=False)[["n_train", "n_test"]].mean().round().astype(int).reset_index()
+    return summarize_rows(rows, keys).merge(counts, on=keys, how="left")
 
 
 LEAVE_ONE_OUT_METRICS = ("accuracy", "roc_auc", "tpr_at_fpr_1")
