@@ -34,7 +34,9 @@ def per_image(run, paths: list, repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "faces1024"))
+    parser.add_argument(
+        "folder", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "faces1024")
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     paths = [str(path) for path in list_images(args.folder)]

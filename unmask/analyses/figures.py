@@ -308,7 +308,6 @@ def plot_matrices(
     return save_figure(figure, path)
 
 
-
 def plot_leave_one_out(table: pd.DataFrame, path: str | Path, title: str) -> plt.Figure:
     """Leave-one-generator-out: one heat-map per metric, the held-out fake source in rows, classifiers in columns
     (``plot_matrices`` with the metrics as its panels)."""
