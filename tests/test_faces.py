@@ -144,6 +144,7 @@ def test_a_model_file_records_face_crops(tmp_path):
     assert load_model(tmp_path / "m.json").provenance.face_crops is True
     document = json.loads((tmp_path / "m.json").read_text())
     document["provenance"]["face_crops"] = "yes"
+    document["checksum"] = checksum(document)  # a coherent edit: the checksum goes first
     (tmp_path / "bad.json").write_text(json.dumps(document))
     with pytest.raises(ModelFileError, match="provenance.face_crops': expected boolean"):
         load_model(tmp_path / "bad.json")

@@ -28,6 +28,16 @@ def unmask(*args):
     return subprocess.run([sys.executable, "-m", "unmask", *args], capture_output=True, text=True)
 
 
+def scored(stdout: str) -> list[str]:
+    """The paths of the inputs that got a score (the others have an error line)."""
+    return [answer["path"] for answer in map(json.loads, stdout.splitlines()) if "error" not in answer]
+
+
+def failures(stdout: str) -> dict[str, str]:
+    """Each failed input's path and error."""
+    return {answer["path"]: answer["error"] for answer in map(json.loads, stdout.splitlines()) if "error" in answer}
+
+
 @pytest.mark.workflow  # the demo run
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_predict_gives_the_pipeline_scores(demo_models, name):
@@ -62,7 +72,7 @@ def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
     result = unmask("predict", "--model", model, str(tmp_path))
     assert result.returncode == 1
     assert f"{tmp_path / 'broken.jpg'}: not a readable image" in result.stderr
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(tmp_path / "fine.png")]
+    assert scored(result.stdout) == [str(tmp_path / "fine.png")]
 
 
 @pytest.mark.workflow  # the demo run
@@ -93,16 +103,20 @@ def test_a_tampered_model_is_refused(demo_models, tmp_path):
     assert result.returncode == 2 and "tampered.json" in result.stderr
 
 
-def save_toy_model(path):
-    """A model file without the workflow: logistic regression on random celeba-length features."""
+def save_toy_model(path, side=64):
+    """A model file without the workflow: logistic regression on random celeba-length features, its domain
+    ``side`` x ``side`` PNGs."""
+    from unmask.features.spectrum import get_variant
     from unmask.learn.classifiers import from_sklearn
+    from unmask.learn.domain import training_domain
     from unmask.learn.model_file import Provenance, save_model
     from unmask.learn.protocol import make_classifier
 
     rng = np.random.default_rng(0)
     estimator = make_classifier({"kind": "logreg"}, seed=0)[0].fit(rng.normal(size=(20, 80)), np.repeat([0, 1], 10))
     provenance = Provenance.current("toy", n_train=20, seed=0)
-    save_model(path, from_sklearn(estimator, "celeba", provenance))
+    domain = training_domain([(side, side)], ["PNG"], [], False, get_variant("celeba"))
+    save_model(path, dataclasses.replace(from_sklearn(estimator, "celeba", provenance), domain=domain))
     return path
 
 
@@ -129,7 +143,7 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(toy_model, tmp_pa
         (folder / name).write_bytes(data)
     result = unmask("predict", "--model", str(toy_model), "--max-pixels", "100000000", str(folder))
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "d_fine.png")]
+    assert scored(result.stdout) == [str(folder / "d_fine.png")]
     assert result.stderr.splitlines() == [
         f"unmask predict: {folder}/a_claims.png: 40000x40000 = 1600 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
         f"unmask predict: {folder}/b_zeros.png: 20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
@@ -155,7 +169,7 @@ def test_a_folder_without_images_or_videos_is_reported(toy_model, tmp_path):
     fine = write_png(tmp_path / "fine.png")
     result = unmask("predict", "--model", str(toy_model), str(empty), str(junk), str(fine))
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert scored(result.stdout) == [str(fine)]
     assert result.stderr.splitlines() == [
         f"unmask predict: {folder}: no image or video files (.jpg, .jpeg, .png, .mp4, .avi, .mov, .mkv) in it"
         for folder in (empty, junk)
@@ -171,7 +185,7 @@ def test_entries_a_folder_listing_skips_are_reported(toy_model, tmp_path):
     (folder / "loop").symlink_to(folder)
     result = unmask("predict", "--model", str(toy_model), str(folder))
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "fine.png")]
+    assert scored(result.stdout) == [str(folder / "fine.png")]
     assert result.stderr.splitlines() == [
         f"unmask predict: {folder}/broken.png: broken symbolic link (target {tmp_path}/gone.png is missing)",
         f"unmask predict: {folder}/loop: symbolic link loop (links back to {folder}, which is listed already)",
@@ -219,7 +233,7 @@ def test_a_huge_file_that_is_no_image_is_refused_from_its_header(toy_model, tmp_
     command = [sys.executable, "-m", "unmask", "predict", "--model", str(toy_model), str(huge), "/dev/zero", str(fine)]
     result = subprocess.run(command, capture_output=True, text=True, preexec_fn=limit_memory)
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert scored(result.stdout) == [str(fine)]
     assert result.stderr.splitlines() == [
         f"unmask predict: {huge}: not a readable image (no JPEG or PNG decoder accepts its header)",
         "unmask predict: /dev/zero: not a regular file (a device or socket)",
@@ -241,7 +255,7 @@ def test_an_empty_path_is_refused_not_read_as_the_working_folder(toy_model, tmp_
     monkeypatch.chdir(tmp_path)
     result = unmask("predict", "--model", str(toy_model), "")
     assert result.returncode == 1
-    assert result.stdout == ""
+    assert failures(result.stdout) == {"": "'': an empty path"}
     assert result.stderr.splitlines() == ["unmask predict: '': an empty path"]
 
 
@@ -267,4 +281,4 @@ def test_an_image_too_small_for_the_model_s_features_gets_the_workflow_s_reason(
     result = unmask("predict", "--model", str(toy_model), str(tiny), str(fine))
     assert result.returncode == 1
     assert f"{tiny}: image of 8x8 pixels is too small for the celeba features" in result.stderr
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert scored(result.stdout) == [str(fine)]

@@ -7,7 +7,12 @@ its p_fake is the mean of its frames'. With ``faces`` (``unmask predict --faces`
 face-cropped as the workflow crops image sources (the crop goes through the same lossless PNG
 encoding) and its crop box is reported. Every label follows its p_fake by the model's rule
 (``Model.is_fake``: fake where p_fake >= the stored threshold), so a label never contradicts the
-p_fake printed beside it.
+p_fake printed beside it; with a conformal calibration (``unmask calibrate``) the label is the
+one at the calibration's false-positive rate, and the p-value, the rate and n are reported beside it.
+
+Every input is compared with the model's training domain (``unmask.learn.domain``): the result
+says ``in_domain`` and, outside it, ``why``; far outside it is refused unless ``allow_out_of_domain``.
+A score that is not finite (a model whose arithmetic overflows on this input) is refused too.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import cv2
 import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from unmask.data.audit import format_facts
 from unmask.data.faces import FaceDetector, crop_face, read_image
 from unmask.data.images import DECODER_ERRORS, PixelLimit, check_file, decode_gray, read_gray
 from unmask.data.video import process_video
 from unmask.features.extract import image_features
 from unmask.features.spectrum import get_variant
 from unmask.io import scan_files
+from unmask.learn.domain import Facts, compare
 from unmask.learn.model_file import Model
 from unmask.log import progress
 
@@ -38,6 +45,62 @@ LABEL_NAMES = ("real", "fake")
 class UnreadableInput(ValueError):
     """An input that yields no prediction; the message names the file and the problem."""
 
+    def __init__(self, message: str, path: str | Path | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+
+    @property
+    def reason(self) -> str:
+        """The message without the leading path."""
+        text = str(self)
+        return text[len(self.path) + 2 :] if self.path and text.startswith(f"{self.path}: ") else text
+
+
+def verdict(model: Model, decisions: np.ndarray) -> list[dict]:
+    """p_fake and label of each decision value; with a conformal calibration its p-value, the label at the
+    calibration's false-positive rate, the rate and n. ``UnreadableInput`` where a score is not finite."""
+    p_fake = model.calibration(decisions)
+    if not (np.isfinite(decisions).all() and np.isfinite(p_fake).all()):
+        raise UnreadableInput("the model's score is not finite (its parameters overflow on this input)")
+    results = [{"p_fake": float(p), "label": LABEL_NAMES[int(model.is_fake(p))]} for p in p_fake]
+    if model.conformal is not None:
+        p_values = model.conformal.p_values(decisions)
+        for result, p_value, fake in zip(results, p_values, model.conformal.is_fake(p_values)):
+            result.update(p_value=float(p_value), label=LABEL_NAMES[int(fake)], fpr=model.conformal.fpr)
+            result["n_calibration"] = model.conformal.n
+    return results
+
+
+def domain_check(model: Model, facts: list[Facts], allow: bool) -> dict:
+    """``in_domain`` and ``why`` of an input whose features come from images of ``facts`` (none: no domain
+    recorded); ``OutOfDomain`` when far outside and not ``allow``ed."""
+    if model.domain is None:
+        return {}
+    variant = get_variant(model.variant)
+    why, far = [], False
+    for fact in facts:
+        reasons, beyond = compare(model.domain, fact, variant, model.feature_length)
+        why += [reason for reason in reasons if reason not in why]
+        far |= beyond
+    if far and not allow:
+        raise OutOfDomain(
+            f"far outside the model's domain ({'; '.join(why)}); pass --allow-out-of-domain to score it anyway"
+        )
+    return {"in_domain": not why} | ({"why": "; ".join(why)} if why else {})
+
+
+class OutOfDomain(UnreadableInput):
+    """An input far outside the model's training domain."""
+
+
+def file_facts(path: Path, image: np.ndarray, crop: bool) -> Facts:
+    """The facts of an image whose features come from the decoded ``image`` (its face crop with ``crop``)."""
+    height, width = image.shape[:2]
+    if crop or not path.is_file():  # a crop is PNG-encoded, as the workflow's; a pipe can be read once only
+        return Facts(width, height, "PNG" if crop else None, None, crop)
+    facts = format_facts(path)
+    return Facts(width, height, facts.format, facts.quality, False)
+
 
 def expand(paths: list[str | Path]) -> list[Path | UnreadableInput]:
     """Files given, with folders replaced by the images and videos under them (sorted), after the entries
@@ -46,17 +109,17 @@ def expand(paths: list[str | Path]) -> list[Path | UnreadableInput]:
     files: list[Path | UnreadableInput] = []
     for given in paths:
         if given == "":  # Path("") is the working folder
-            files.append(UnreadableInput("'': an empty path"))
+            files.append(UnreadableInput("'': an empty path", ""))
             continue
         path = Path(given)
         if not path.is_dir():
             files.append(path)
             continue
         listing = scan_files(path, suffixes)
-        files += [UnreadableInput(f"{entry}: {reason}") for entry, reason in listing.skipped]
+        files += [UnreadableInput(f"{entry}: {reason}", entry) for entry, reason in listing.skipped]
         files += listing.files
         if not listing.files:
-            files.append(UnreadableInput(f"{path}: no image or video files ({', '.join(suffixes)}) in it"))
+            files.append(UnreadableInput(f"{path}: no image or video files ({', '.join(suffixes)}) in it", path))
     return files
 
 
@@ -68,8 +131,9 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
 
 def crop_features(
     model: Model, path: Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
-) -> tuple[np.ndarray, dict]:
-    """The model's features of an image's face crop, and its box; the crop goes through PNG, as in the workflow."""
+) -> tuple[np.ndarray, dict, np.ndarray]:
+    """The model's features of an image's face crop, its box and its pixels; the crop goes through PNG, as in the
+    workflow."""
     pixels = read_image(path)
     if pixels is None:
         raise UnreadableInput(f"{path}: OpenCV cannot decode it")
@@ -80,7 +144,8 @@ def crop_features(
     if not ok:
         raise UnreadableInput(f"{path}: cannot encode its face crop as PNG")
     box = {"x": crop.x, "y": crop.y, "size": crop.size, "detector": detector.name}
-    return model_features(model, decode_gray(png.tobytes())), box
+    pixels = decode_gray(png.tobytes())
+    return model_features(model, pixels), box, pixels
 
 
 def predict_image(
@@ -89,15 +154,18 @@ def predict_image(
     limit: PixelLimit | None = None,
     detector: FaceDetector | None = None,
     margin: float = 0.25,
+    allow_out_of_domain: bool = False,
 ) -> dict:
-    """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box)."""
+    """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box),
+    and where it lies against the model's domain."""
     check_file(path, limit)
     if detector is None:
-        x, box = model_features(model, read_gray(path, limit)), None
+        pixels = read_gray(path, limit)
+        x, box = model_features(model, pixels), None
     else:
-        x, box = crop_features(model, path, detector, margin, limit)
-    p_fake = float(model.p_fake(x)[0])
-    result = {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.is_fake(p_fake))]}
+        x, box, pixels = crop_features(model, path, detector, margin, limit)
+    domain = domain_check(model, [file_facts(path, pixels, detector is not None)], allow_out_of_domain)
+    result = {"path": str(path), **verdict(model, model.decision(x))[0], **domain}
     return result if box is None else result | {"crop": box}
 
 
@@ -115,28 +183,33 @@ def crop_mismatch(model: Model, faces: bool) -> str | None:
 
 
 def predict_video(
-    model: Model, path: Path, frames: int, margin: float, detector: FaceDetector, limit: PixelLimit | None = None
+    model: Model,
+    path: Path,
+    frames: int,
+    margin: float,
+    detector: FaceDetector,
+    limit: PixelLimit | None = None,
+    allow_out_of_domain: bool = False,
 ) -> dict:
+    """The mean p_fake of a video's face crops, each frame's verdict, and where its crops lie against the domain."""
     with tempfile.TemporaryDirectory(prefix="unmask-crops-") as crops:
         records = process_video(path, crops, n=frames, margin=margin, detector=detector, limit=limit)
         cropped = [r for r in records if r.crop_path]
         if not cropped:
             reasons = sorted({r.reason for r in records})
             raise UnreadableInput(f"{path}: no face crop in {frames} sampled frames ({'; '.join(reasons)})")
-        X = np.stack([model_features(model, read_gray(r.crop_path)) for r in cropped])
-    p_fake = model.p_fake(X)
+        pixels = [read_gray(r.crop_path) for r in cropped]
+    facts = [Facts(crop.shape[1], crop.shape[0], "PNG", None, True) for crop in pixels]
+    domain = domain_check(model, facts, allow_out_of_domain)
+    per_frame = verdict(model, model.decision(np.stack([model_features(model, crop) for crop in pixels])))
+    p_fake = float(np.mean([frame["p_fake"] for frame in per_frame]))
     return {
         "path": str(path),
-        "p_fake": float(p_fake.mean()),
-        "label": LABEL_NAMES[int(model.is_fake(p_fake.mean()))],
+        "p_fake": p_fake,
+        "label": LABEL_NAMES[int(model.is_fake(p_fake))],
+        **domain,
         "frames": [
-            {
-                "frame": r.frame_index,
-                "timestamp_ms": r.timestamp_ms,
-                "p_fake": float(p),
-                "label": LABEL_NAMES[int(model.is_fake(p))],
-            }
-            for r, p in zip(cropped, p_fake)
+            {"frame": r.frame_index, "timestamp_ms": r.timestamp_ms, **frame} for r, frame in zip(cropped, per_frame)
         ],
     }
 
@@ -149,6 +222,7 @@ def predict(
     limit: PixelLimit | None = None,
     detector: FaceDetector | None = None,
     faces: bool = False,
+    allow_out_of_domain: bool = False,
 ) -> Iterator[dict | UnreadableInput]:
     """One result per input file: a dict (path, p_fake, label[, frames][, crop]) or the UnreadableInput it raised.
 
@@ -159,6 +233,11 @@ def predict(
     (or the other way round).
     """
     files, warned = expand(paths), False
+    if model.domain is None:
+        logger.warning(
+            f"{model.source} records no training domain (written before unmask recorded it): inputs are "
+            "not compared with the images it was trained on"
+        )
     for path in progress(files, len(files), "file", "predict", terminal_only=True):
         if isinstance(path, UnreadableInput):
             yield path
@@ -166,15 +245,20 @@ def predict(
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 detector = detector or FaceDetector()
-                yield predict_video(model, path, frames, margin, detector, limit)
+                yield predict_video(model, path, frames, margin, detector, limit, allow_out_of_domain)
             else:
                 if not warned and (warning := crop_mismatch(model, faces)):
                     logger.warning(warning)
                 warned = True
                 if faces:
                     detector = detector or FaceDetector()
-                yield predict_image(model, path, limit, detector if faces else None, margin)
+                yield predict_image(model, path, limit, detector if faces else None, margin, allow_out_of_domain)
         except UnreadableInput as error:
-            yield error
+            yield error if error.path else type(error)(_named(path, str(error)), path)
         except DECODER_ERRORS as error:
-            yield UnreadableInput(f"{path}: {error}")
+            yield UnreadableInput(f"{path}: {error}", path)
+
+
+def _named(path: Path, message: str) -> str:
+    """``message`` led by the path, unless it already is."""
+    return message if message.startswith(f"{path}: ") else f"{path}: {message}"
