@@ -56,7 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "predict",
         help="p_fake of images, videos and folders with a model",
         description="p_fake of images, folders and videos with a stored model, one JSON line each (an input that "
-        "fails gets {\"path\", \"error\"} and the exit status is 1)",
+        'fails gets {"path", "error"} and the exit status is 1)',
     )
     command.add_argument("paths", nargs="+", help="images, videos, or folders of them")
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")

@@ -17,6 +17,7 @@ A score that is not finite (a model whose arithmetic overflows on this input) is
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from unmask.data.video import process_video
 from unmask.features.extract import image_features
 from unmask.features.spectrum import get_variant
 from unmask.io import scan_files
+from unmask.learn.conformal import Conformal
 from unmask.learn.domain import Facts, compare
 from unmask.learn.model_file import Model
 from unmask.log import progress
@@ -262,3 +264,31 @@ def predict(
 def _named(path: Path, message: str) -> str:
     """``message`` led by the path, unless it already is."""
     return message if message.startswith(f"{path}: ") else f"{path}: {message}"
+
+
+def calibrate(
+    model: Model, paths: list[str | Path], fpr: float, limit: PixelLimit | None = None, faces: bool = False
+) -> tuple[Model, list[UnreadableInput]]:
+    """``model`` with a conformal calibration on the real images under ``paths`` (``unmask calibrate``), and the
+    inputs that could not be scored. Images far outside the model's domain are left out like unreadable ones."""
+    detector = FaceDetector() if faces else None
+    listed = expand(paths)
+    failed = [path for path in listed if isinstance(path, UnreadableInput)]
+    files, decisions = [path for path in listed if not isinstance(path, UnreadableInput)], []
+    for path in progress(files, len(files), "image", "calibrate", terminal_only=True):
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                raise UnreadableInput(f"{path}: a video; calibration takes real images")
+            check_file(path, limit)
+            if detector is None:
+                pixels = read_gray(path, limit)
+                x = model_features(model, pixels)
+            else:
+                x, _, pixels = crop_features(model, path, detector, 0.25, limit)
+            domain_check(model, [file_facts(path, pixels, faces)], allow=False)
+            decisions.append(float(model.decision(x)[0]))
+        except UnreadableInput as error:
+            failed.append(error if error.path else type(error)(_named(path, str(error)), path))
+        except DECODER_ERRORS as error:
+            failed.append(UnreadableInput(f"{path}: {error}", path))
+    return dataclasses.replace(model, conformal=Conformal.fit(decisions, fpr)), failed
