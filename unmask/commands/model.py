@@ -21,11 +21,29 @@ def _model(args: argparse.Namespace) -> int:
     model, calibration = fit_final_model(
         load_features(args.features), json.loads(args.spec), args.dataset, args.variant, args.seed
     )
-    model = dataclasses.replace(model, provenance=dataclasses.replace(model.provenance, face_crops=args.face_crops))
+    model = dataclasses.replace(
+        model,
+        provenance=dataclasses.replace(model.provenance, face_crops=args.face_crops),
+        domain=_domain(args),
+    )
     save_model(args.out, model)
     write_csv(calibration, args.calibration)
     logger.info(f"model: {args.out}, Brier score {calibration['brier'].iloc[0]:.4f} on held-out items")
     return 0
+
+
+def _domain(args: argparse.Namespace) -> dict:
+    """The training domain from the manifest (sizes, formats) and the format audit (JPEG qualities)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from unmask.learn.domain import training_domain
+
+    images = pq.read_table(args.manifest, columns=["width", "height", "format"]).to_pydict()
+    audit = pd.read_csv(args.audit, usecols=["quality_min", "quality_max"])
+    qualities = [int(q) for q in pd.concat([audit["quality_min"], audit["quality_max"]]).dropna()]
+    sizes = list(zip(images["width"], images["height"]))
+    return training_domain(sizes, images["format"], qualities, args.face_crops, spectrum.get_variant(args.variant))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -40,5 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--seed", type=int, required=True, help="seed of the calibration split")
     command.add_argument("--out", required=True, help="model file (JSON)")
     command.add_argument("--face-crops", action="store_true", help="the features are of face crops (recorded)")
+    command.add_argument("--manifest", required=True, help="the dataset's manifest: sizes and formats (domain)")
+    command.add_argument("--audit", required=True, help="the dataset's format audit: JPEG qualities (domain)")
     command.add_argument("--calibration", required=True, help="reliability curve and Brier score (CSV)")
     command.set_defaults(run=_model)
