@@ -225,6 +225,16 @@ TAMPERING = {
         lambda d: d["parameters"].update(labels=[1, 1]),
         "parameters.labels': unknown value [1, 1]",
     ),
+    "k-means centroid of 1e200 (an overflowing distance)": (
+        "kmeans",
+        lambda d: put(d["parameters"]["centroids"][0], 0, 1e200),
+        "parameters.centroids[0][0]': 1e+200 violates maximum 1000000000000.0",
+    ),
+    "polynomial degree 10^15": (
+        "poly_svm",
+        lambda d: d["parameters"].update(degree=10**15),
+        "parameters.degree': 1000000000000000 violates maximum 10",
+    ),
     "kmeans labels as booleans": (
         "kmeans",
         lambda d: d["parameters"].update(labels=[False, True]),
@@ -378,3 +388,47 @@ def test_an_endless_or_huge_model_file_is_refused_after_a_bounded_read(tmp_path,
     monkeypatch.setattr("unmask.learn.model_file.MAX_BYTES", 1000)
     with pytest.raises(ModelFileError, match=r"/dev/zero: field '\(top level\)': more than 1000 bytes"):
         load_model("/dev/zero")
+
+
+def test_a_model_file_is_read_without_preallocating_its_size_limit(tmp_path):
+    """read(MAX_BYTES + 1) allocated 1 GiB up front: a MemoryError whenever less address space was left."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.json"
+    save_model(path, stored("logreg"))
+    script = (
+        "import resource, sys\n"
+        "from unmask.learn.model_file import load_model\n"
+        "size = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (size + 256 * 2**20, resource.RLIM_INFINITY))\n"
+        "print(load_model(sys.argv[1]).kind)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "logreg\n"), result.stderr
+
+
+def test_a_model_file_over_the_size_limit_is_refused_from_its_size(tmp_path):
+    from unmask.learn.model_file import MAX_BYTES
+
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as file:
+        file.truncate(MAX_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ModelFileError, match=re.escape(f"{path}: field '(top level)': more than 67108864 bytes")):
+        load_model(path)
+
+
+def test_the_checksum_is_checked_before_the_schema(tmp_path, monkeypatch):
+    """The schema costs ~4 us per number: a 100 MB file of zeros took 4 min 38 s before its checksum refused it."""
+    path = tmp_path / "m.json"
+    save_model(path, stored("logreg"))
+    text = path.read_text()
+    coef = json.loads(text)["parameters"]["coef"]
+    path.write_text(text.replace(json.dumps(coef), json.dumps([0.0] * 100_000)))
+
+    def schema_check(*args):
+        raise AssertionError("the schema ran before the checksum")
+
+    monkeypatch.setattr("unmask.learn.model_file._check_schema", schema_check)
+    with pytest.raises(ModelFileError, match=re.escape(f"{path}: field 'checksum': does not match the content")):
+        load_model(path)
