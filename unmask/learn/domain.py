@@ -102,11 +102,12 @@ def compare(domain: dict, facts: Facts, variant: Variant, feature_length: int) -
         why.append(f"{facts.width}x{facts.height} px; trained on {trained}")
         sides, lowest, highest = (facts.width, facts.height), min(w0, h0), max(w1, h1)
         far = min(sides) * SIZE_CLASS < lowest or max(sides) > highest * SIZE_CLASS
-    length = native_length(facts.height, facts.width, variant)
     lengths = domain["native_length"]
-    if not lengths[0] <= length <= lengths[1]:
-        why.append(f"a native spectrum of {length} values; trained on {_span(lengths)}")
-        far |= lengths == [feature_length, feature_length]  # trained unresampled: this one would be resampled
+    if lengths == [feature_length, feature_length]:  # trained on unresampled spectra: the length must match
+        length = native_length(facts.height, facts.width, variant)
+        if length != feature_length:
+            why.append(f"a native spectrum of {length} values; trained on {feature_length}")
+            far = True
     if facts.format is not None and facts.format not in domain["formats"]:
         why.append(f"{facts.format}; trained on {', '.join(domain['formats'])}")
     quality = domain["jpeg_quality"]
