@@ -53,6 +53,7 @@ def test_predict_gives_the_pipeline_scores(demo_models, name):
     np.testing.assert_allclose([p["p_fake"] for p in predicted], expected, rtol=0, atol=1e-12)
     assert [p["path"] for p in predicted] == paths
     assert all((p["label"] == "fake") == (p["p_fake"] >= model.threshold) for p in predicted), "label follows p_fake"
+    assert all(p["in_domain"] for p in predicted), "the model job records the demo's domain: 128 px JPEGs and PNGs"
     accuracy = np.mean([p["label"] == ("fake" if y else "real") for p, y in zip(predicted, shard["label"])])
     assert accuracy > 0.6
 
