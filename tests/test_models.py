@@ -178,6 +178,11 @@ TAMPERING = {
         "(top level)': unknown field: 'note' was unexpected",
     ),
     "boolean threshold": ("logreg", lambda d: d.update(threshold=True), "threshold': expected number, got True"),
+    "boolean coefficient": (
+        "logreg",
+        lambda d: put(d["parameters"]["coef"], 2, True),
+        "parameters.coef[2]': expected number, got True",
+    ),
     "threshold beyond 1": ("logreg", lambda d: d.update(threshold=1.5), "threshold': 1.5 violates exclusiveMaximum 1"),
     "calibration method": (
         "logreg",

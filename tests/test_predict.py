@@ -79,11 +79,14 @@ def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
 @pytest.mark.workflow  # the demo run
 def test_predict_video_reports_frames(demo_models, tmp_path):
     video = make_video(tmp_path / "clip.mp4", 20)
-    result = unmask(
-        "predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "4", str(video)
-    )
+    model = str(demo_models / "results/demo/models/svm.json")  # of whole 128 px images: face crops are far outside
+    refused = unmask("predict", "--model", model, "--frames", "4", str(video))
+    assert "far outside the model's domain (" in failures(refused.stdout)[str(video)]
+    assert "a face crop; trained on whole images (4 of 4 frames)" in failures(refused.stdout)[str(video)]
+    result = unmask("predict", "--model", model, "--frames", "4", "--allow-out-of-domain", str(video))
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
+    assert answer["in_domain"] is False
     assert len(answer["frames"]) == 4 and 0 <= answer["p_fake"] <= 1 and answer["label"] in ("real", "fake")
     faceless = make_video(tmp_path / "empty.mp4", 8, face=False)
     result = unmask(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import binom
-from test_predict import failures, save_toy_model, scored, write_png
+from test_predict import failures, save_toy_model, write_png
 
 from unmask.features.spectrum import get_variant
 from unmask.learn.conformal import Conformal
@@ -46,7 +46,8 @@ DEMO = training_domain([(128, 128)] * 3, ["PNG", "JPEG"], [75, 90], False, get_v
     ],
 )
 def test_an_input_is_compared_with_the_training_domain(facts, why, far):
-    assert compare(DEMO, facts, get_variant("faces_hq"), 88) == (why, far)
+    reasons, beyond = compare(DEMO, facts, get_variant("faces_hq"), 88)
+    assert (list(reasons.values()), beyond) == (why, far)
 
 
 def test_a_resampled_model_refuses_another_size_class_only():
@@ -54,7 +55,7 @@ def test_a_resampled_model_refuses_another_size_class_only():
     domain = training_domain([(128, 128), (100, 90)], ["PNG"], [], False, get_variant("celeba"))
     assert domain["native_length"] == [65, 88]
     assert compare(domain, Facts(200, 200, "PNG"), get_variant("celeba"), 80) == (
-        ["200x200 px; trained on 100-128 x 90-128"],
+        {"size": "200x200 px; trained on 100-128 x 90-128"},
         False,
     )
     assert compare(domain, Facts(300, 300, "PNG"), get_variant("celeba"), 80)[1] is True

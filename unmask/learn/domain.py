@@ -93,29 +93,29 @@ def _span(values: list[int], unit: str = "") -> str:
     return f"{values[0]}{unit}" if values[0] == values[1] else f"{values[0]}-{values[1]}{unit}"
 
 
-def compare(domain: dict, facts: Facts, variant: Variant, feature_length: int) -> tuple[list[str], bool]:
-    """Why ``facts`` lie outside ``domain`` (empty: inside), and whether far outside (see the module docstring)."""
-    why, far = [], False
+def compare(domain: dict, facts: Facts, variant: Variant, feature_length: int) -> tuple[dict[str, str], bool]:
+    """Why ``facts`` lie outside ``domain``, by aspect (size, length, format, quality, crop; empty: inside), and
+    whether far outside (see the module docstring)."""
+    why, far = {}, False
     (w0, w1), (h0, h1) = domain["width"], domain["height"]
     if not (w0 <= facts.width <= w1 and h0 <= facts.height <= h1):
         trained = f"{w0}x{h0}" if (w0, h0) == (w1, h1) else f"{_span([w0, w1])} x {_span([h0, h1])}"
-        why.append(f"{facts.width}x{facts.height} px; trained on {trained}")
+        why["size"] = f"{facts.width}x{facts.height} px; trained on {trained}"
         sides, lowest, highest = (facts.width, facts.height), min(w0, h0), max(w1, h1)
         far = min(sides) * SIZE_CLASS < lowest or max(sides) > highest * SIZE_CLASS
     lengths = domain["native_length"]
     if lengths == [feature_length, feature_length]:  # trained on unresampled spectra: the length must match
         length = native_length(facts.height, facts.width, variant)
         if length != feature_length:
-            why.append(f"a native spectrum of {length} values; trained on {feature_length}")
+            why["length"] = f"a native spectrum of {length} values; trained on {feature_length}"
             far = True
     if facts.format is not None and facts.format not in domain["formats"]:
-        why.append(f"{facts.format}; trained on {', '.join(domain['formats'])}")
+        why["format"] = f"{facts.format}; trained on {', '.join(domain['formats'])}"
     quality = domain["jpeg_quality"]
     if facts.quality is not None and quality is not None:
         if not quality[0] - QUALITY_TOLERANCE <= facts.quality <= quality[1] + QUALITY_TOLERANCE:
-            why.append(f"JPEG quality ~{facts.quality}; trained on {_span(quality)}")
+            why["quality"] = f"JPEG quality ~{facts.quality}; trained on {_span(quality)}"
     if facts.face_crop != domain["face_crops"]:
-        why.append(
-            "a face crop; trained on whole images" if facts.face_crop else "a whole image; trained on face crops"
-        )
+        crop = "a face crop; trained on whole images" if facts.face_crop else "a whole image; trained on face crops"
+        why["crop"] = crop
     return why, far

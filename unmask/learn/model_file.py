@@ -189,25 +189,61 @@ MODEL_SCHEMA = {
         for kind, schema in PARAMETERS.items()
     ],
 }
-_VALIDATOR = jsonschema.Draft202012Validator(MODEL_SCHEMA)
+_NUMBER_RULES = {"minimum": np.less, "maximum": np.greater, "exclusiveMinimum": np.less_equal}
+_NUMBER_RULES["exclusiveMaximum"] = np.greater_equal  # a value v breaks rule r where r(v, bound)
+
+
+def _plain_numbers_pass(values: list, rules: dict) -> bool:
+    """Whether every value is an int or float (no bool, nothing kept as text) within ``rules``' bounds."""
+    if not all(type(value) is float or type(value) is int for value in values):
+        return False
+    array = np.asarray(values, dtype=np.float64)
+    return not any(_NUMBER_RULES[key](array, bound).any() for key, bound in rules.items() if key != "type")
+
+
+def _items(validator, items, instance, schema):
+    """JSON Schema's ``items``, at numpy speed for a list of numbers that passes (the standard check costs ~4-20 us
+    per number: 30 s for an RBF SVM of 2,000 support vectors); the standard check finds and names any violation."""
+    rules = items if isinstance(items, dict) else {}
+    if rules.get("type") == "number" and set(rules) <= {"type", *_NUMBER_RULES} and isinstance(instance, list):
+        if _plain_numbers_pass(instance, rules):
+            return
+    yield from _STANDARD_ITEMS(validator, items, instance, schema)
+
+
+_STANDARD_ITEMS = jsonschema.Draft202012Validator.VALIDATORS["items"]
+_VALIDATOR = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"items": _items})(MODEL_SCHEMA)
 
 
 class _Unrepresentable(str):
     """A JSON number that is not a finite float (NaN, Infinity, 1e400, a 401-digit integer), kept as its text."""
 
 
-def _finite_float(text: str) -> float | _Unrepresentable:
-    value = float(text)
-    return value if math.isfinite(value) else _Unrepresentable(text)
+def _finite(value: object) -> tuple[object, bool]:
+    """``value`` with every number that is not a finite float (1e400, a 401-digit integer) kept as its text, and
+    whether there was one (NaN and Infinity are kept as text by the parser)."""
+    if isinstance(value, _Unrepresentable):
+        return value, True
+    if isinstance(value, float) and not math.isfinite(value):
+        return _Unrepresentable(repr(value)), True
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_FLOAT:
+        return _Unrepresentable(str(value)), True
+    if isinstance(value, list):
+        if all(type(item) is float or type(item) is int for item in value):  # a vector: checked at numpy speed
+            try:
+                if np.isfinite(np.asarray(value, dtype=np.float64)).all():
+                    return value, False
+            except OverflowError:  # an integer beyond float
+                pass
+        items = [_finite(item) for item in value]
+        return [item for item, _ in items], any(kept for _, kept in items)
+    if isinstance(value, dict):
+        items = {key: _finite(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in items.items()}, any(kept for _, kept in items.values())
+    return value, False
 
 
-def _finite_int(text: str) -> int | _Unrepresentable:
-    value = int(text)
-    try:
-        float(value)
-    except OverflowError:
-        return _Unrepresentable(text)
-    return value
+_LARGEST_FLOAT = int(np.finfo(np.float64).max)
 
 
 MAX_DEPTH = 8  # a model file nests 4 deep (top level, parameters, support_vectors, one vector)
@@ -238,25 +274,13 @@ def _parse(text: str, source: str) -> tuple[object, bool]:
     whether there was such a number."""
     if (field := _too_deep(text)) is not None:
         raise ModelFileError(f"{source}: field '{field[:60]}': nested more than {MAX_DEPTH} deep")
-    kept = []
-
-    def keep(value):
-        if isinstance(value, _Unrepresentable):
-            kept.append(value)
-        return value
-
     try:
-        document = json.loads(
-            text,
-            parse_float=lambda t: keep(_finite_float(t)),
-            parse_int=lambda t: keep(_finite_int(t)),
-            parse_constant=lambda t: keep(_Unrepresentable(t)),
-        )
-        return document, bool(kept)
+        document = json.loads(text, parse_constant=_Unrepresentable)  # no per-number hook: 10x faster
     except ValueError as error:  # JSONDecodeError, or an integer beyond Python's digit limit
         raise ModelFileError(
             f"{source}: field '(top level)': not a JSON model file ({_short(str(error), 200)[1:-1]})"
         ) from None
+    return _finite(document)
 
 
 def _field(path) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,21 +75,26 @@ def verdict(model: Model, decisions: np.ndarray) -> list[dict]:
 
 
 def domain_check(model: Model, facts: list[Facts], allow: bool) -> dict:
-    """``in_domain`` and ``why`` of an input whose features come from images of ``facts`` (none: no domain
-    recorded); ``OutOfDomain`` when far outside and not ``allow``ed."""
+    """``in_domain`` and ``why`` of an input whose features come from images of ``facts`` (a video's crops: each
+    reason once, with the share of frames it concerns); empty when the model records no domain. ``OutOfDomain``
+    when far outside and not ``allow``ed."""
     if model.domain is None:
         return {}
     variant = get_variant(model.variant)
-    why, far = [], False
+    first, counts, far = {}, Counter(), False
     for fact in facts:
         reasons, beyond = compare(model.domain, fact, variant, model.feature_length)
-        why += [reason for reason in reasons if reason not in why]
+        for aspect, reason in reasons.items():
+            first.setdefault(aspect, reason)
+            counts[aspect] += 1
         far |= beyond
+    why = "; ".join(
+        reason if len(facts) == 1 else f"{reason} ({counts[aspect]} of {len(facts)} frames)"
+        for aspect, reason in first.items()
+    )
     if far and not allow:
-        raise OutOfDomain(
-            f"far outside the model's domain ({'; '.join(why)}); pass --allow-out-of-domain to score it anyway"
-        )
-    return {"in_domain": not why} | ({"why": "; ".join(why)} if why else {})
+        raise OutOfDomain(f"far outside the model's domain ({why}); pass --allow-out-of-domain to score it anyway")
+    return {"in_domain": not why} | ({"why": why} if why else {})
 
 
 class OutOfDomain(UnreadableInput):
