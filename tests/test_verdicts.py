@@ -201,3 +201,36 @@ def test_spectrum_takes_folders_and_never_writes_rows_of_two_lengths(tmp_path):
     resampled = unmask("spectrum", str(folder), "--length", "50")
     assert resampled.returncode == 0, resampled.stderr
     assert pd.read_csv(pd.io.common.StringIO(resampled.stdout)).shape == (2, 51)
+
+
+def test_messages_go_above_the_progress_bar_not_through_it(tmp_path):
+    """On a terminal, a message printed through the bar left a frozen bar before it on its line."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    model = save_toy_model(tmp_path / "model.json")
+    for name in ("a.png", "b.png", "c.png"):
+        (tmp_path / name).write_bytes(b"not an image")
+    write_png(tmp_path / "d.png")
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    command = [sys.executable, "-m", "unmask", "predict", "--model", str(model), str(tmp_path)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal, text=True)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    child.wait()
+    os.close(controller)
+    lines = [line for line in shown.decode().splitlines() if "unmask predict: " in line]
+    assert len(lines) == 3 and "%|" in shown.decode(), shown  # three messages, and a bar was drawn
+    assert all(line.split("\r")[-1].startswith("unmask predict: ") for line in lines), lines
