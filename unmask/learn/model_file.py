@@ -174,8 +174,13 @@ MODEL_SCHEMA = {
             "required": ["method", "fpr", "n", "scores"],
             "properties": {
                 "method": {"const": "conformal"},
-                "fpr": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                "n": {"type": "integer", "minimum": 1, "maximum": MAX_SCORES},
+                "fpr": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "exclusiveMaximum": 1,
+                    "description": "fake where the p-value is at most this: the false-positive rate promised",
+                },
+                "n": {"type": "integer", "minimum": 1, "maximum": MAX_SCORES, "description": "real images scored"},
                 "scores": dict(_NUMBERS, maxItems=MAX_SCORES, description="decision values of the real images, sorted"),
             },
         },
