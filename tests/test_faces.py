@@ -312,8 +312,9 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
     assert answer["crop"] == {"x": item["crop_x"], "y": item["crop_y"], "size": item["crop_size"], "detector": "haar"}
     expected = load_model(model).p_fake(np.asarray(row["features"])[None, :])[0]
     assert answer["p_fake"] == pytest.approx(expected, abs=1e-12)
-    whole = unmask("predict", "--model", str(model), item["original"])
+    whole = unmask("predict", "--model", str(model), "--allow-out-of-domain", item["original"])  # far outside
     assert whole.returncode == 0 and "was trained on face crops, but images are scored whole" in whole.stderr
+    assert "a whole image; trained on face crops" in json.loads(whole.stdout)["why"]
 
     document = json.loads(model.read_text())
     document["provenance"]["face_crops"] = False  # as a model of whole images would say

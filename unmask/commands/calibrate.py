@@ -20,7 +20,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     calibrated, failed = calibrate(
-        model, args.real, args.fpr, PixelLimit(args.max_pixels, "--max-pixels"), faces=args.faces
+        model, args.real, args.fpr, PixelLimit(args.max_pixels, "--max-pixels"), faces=args.faces, margin=args.margin
     )
     for error in failed:
         tqdm.write(one_line(f"unmask calibrate: {error} (left out)"), file=sys.stderr)
@@ -59,6 +59,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--out", required=True, help="the calibrated model file to write")
     command.add_argument(
         "--faces", action="store_true", help="crop each image's most prominent face first (for a model of face crops)"
+    )
+    command.add_argument(
+        "--margin",
+        **schema_option("datasets", "*", "faces", "margin"),
+        help="with --faces: margin around a face, a fraction of its side (default %(default)s)",
     )
     command.add_argument(
         "--max-pixels",

@@ -74,6 +74,10 @@ def verdict(model: Model, decisions: np.ndarray) -> list[dict]:
     return results
 
 
+class OutOfDomain(UnreadableInput):
+    """An input far outside the model's training domain."""
+
+
 def domain_check(model: Model, facts: list[Facts], allow: bool) -> dict:
     """``in_domain`` and ``why`` of an input whose features come from images of ``facts`` (a video's crops: each
     reason once, with the share of frames it concerns); empty when the model records no domain. ``OutOfDomain``
@@ -95,10 +99,6 @@ def domain_check(model: Model, facts: list[Facts], allow: bool) -> dict:
     if far and not allow:
         raise OutOfDomain(f"far outside the model's domain ({why}); pass --allow-out-of-domain to score it anyway")
     return {"in_domain": not why} | ({"why": why} if why else {})
-
-
-class OutOfDomain(UnreadableInput):
-    """An input far outside the model's training domain."""
 
 
 def file_facts(path: Path, image: np.ndarray, crop: bool) -> Facts:
@@ -273,7 +273,12 @@ def _named(path: Path, message: str) -> str:
 
 
 def calibrate(
-    model: Model, paths: list[str | Path], fpr: float, limit: PixelLimit | None = None, faces: bool = False
+    model: Model,
+    paths: list[str | Path],
+    fpr: float,
+    limit: PixelLimit | None = None,
+    faces: bool = False,
+    margin: float = 0.25,
 ) -> tuple[Model, list[UnreadableInput]]:
     """``model`` with a conformal calibration on the real images under ``paths`` (``unmask calibrate``), and the
     inputs that could not be scored. Images far outside the model's domain are left out like unreadable ones."""
@@ -290,7 +295,7 @@ def calibrate(
                 pixels = read_gray(path, limit)
                 x = model_features(model, pixels)
             else:
-                x, _, pixels = crop_features(model, path, detector, 0.25, limit)
+                x, _, pixels = crop_features(model, path, detector, margin, limit)
             domain_check(model, [file_facts(path, pixels, faces)], allow=False)
             decisions.append(float(model.decision(x)[0]))
         except UnreadableInput as error:
