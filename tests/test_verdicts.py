@@ -234,3 +234,13 @@ def test_messages_go_above_the_progress_bar_not_through_it(tmp_path):
     lines = [line for line in shown.decode().splitlines() if "unmask predict: " in line]
     assert len(lines) == 3 and "%|" in shown.decode(), shown  # three messages, and a bar was drawn
     assert all(line.split("\r")[-1].startswith("unmask predict: ") for line in lines), lines
+
+
+def test_a_model_records_the_fft_engines_of_its_features():
+    """Features differ in their last bits between the two engines (with and without the fftw extra)."""
+    from unmask.features import fourier
+    from unmask.learn.model_file import Provenance
+
+    engine = Provenance.current("toy", n_train=1, seed=0).fft_engine
+    assert engine == fourier.engines() and "pocketfft (scipy " in engine
+    assert ("FFTW (pyFFTW " in engine) == (fourier._fftw() is not None)
