@@ -244,3 +244,17 @@ def test_a_model_records_the_fft_engines_of_its_features():
     engine = Provenance.current("toy", n_train=1, seed=0).fft_engine
     assert engine == fourier.engines() and "pocketfft (scipy " in engine
     assert ("FFTW (pyFFTW " in engine) == (fourier._fftw() is not None)
+
+
+def test_the_wheel_holds_the_config_schema(tmp_path):
+    """Every command reads the schema's defaults: outside the repository, `unmask --help` raised FileNotFoundError."""
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(repo)]
+    subprocess.run([*command, "-w", str(tmp_path)], check=True, capture_output=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("unmask-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read("unmask/config.schema.yaml")
+    assert shipped == (repo / "workflow/schemas/config.schema.yaml").read_bytes()
