@@ -33,17 +33,16 @@ def _model(args: argparse.Namespace) -> int:
 
 
 def _domain(args: argparse.Namespace) -> dict:
-    """The training domain from the manifest (sizes, formats) and the format audit (JPEG qualities)."""
-    import pandas as pd
+    """The training domain from the manifest: sizes, formats and the JPEGs' estimated qualities."""
     import pyarrow.parquet as pq
 
-    from unmask.learn.domain import training_domain
+    from unmask.learn.domain import jpeg_qualities, training_domain
 
-    images = pq.read_table(args.manifest, columns=["width", "height", "format"]).to_pydict()
-    audit = pd.read_csv(args.audit, usecols=["quality_min", "quality_max"])
-    qualities = [int(q) for q in pd.concat([audit["quality_min"], audit["quality_max"]]).dropna()]
+    images = pq.read_table(args.manifest, columns=["path", "width", "height", "format"]).to_pydict()
+    jpegs = [path for path, kind in zip(images["path"], images["format"]) if kind == "JPEG"]
     sizes = list(zip(images["width"], images["height"]))
-    return training_domain(sizes, images["format"], qualities, args.face_crops, spectrum.get_variant(args.variant))
+    variant = spectrum.get_variant(args.variant)
+    return training_domain(sizes, images["format"], jpeg_qualities(jpegs), args.face_crops, variant)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -58,7 +57,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--seed", type=int, required=True, help="seed of the calibration split")
     command.add_argument("--out", required=True, help="model file (JSON)")
     command.add_argument("--face-crops", action="store_true", help="the features are of face crops (recorded)")
-    command.add_argument("--manifest", required=True, help="the dataset's manifest: sizes and formats (domain)")
-    command.add_argument("--audit", required=True, help="the dataset's format audit: JPEG qualities (domain)")
+    command.add_argument("--manifest", required=True, help="the dataset's manifest: its images' sizes and formats")
     command.add_argument("--calibration", required=True, help="reliability curve and Brier score (CSV)")
     command.set_defaults(run=_model)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unmask.data.audit import format_facts
+from unmask.data.images import RejectedImage
 from unmask.features.spectrum import Variant, native_length
 
 SIZE_CLASS = 2  # a side more than twice beyond the training range is another size class
@@ -67,6 +69,17 @@ class Facts:
     format: str | None = None  # None: not known (a pipe)
     quality: int | None = None  # estimated JPEG quality
     face_crop: bool = False
+
+
+def jpeg_qualities(paths: list[str]) -> list[int]:
+    """The estimated quality of each JPEG (from its quantisation table; a file unreadable now is left out)."""
+    qualities = []
+    for path in paths:
+        try:
+            qualities.append(format_facts(path).quality)
+        except (RejectedImage, OSError):  # changed since the manifest read it: the features stage says so
+            continue
+    return qualities
 
 
 def training_domain(

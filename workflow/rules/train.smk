@@ -40,7 +40,6 @@ rule model:
     input:
         features=feature_shards,
         manifest="results/{dataset}/manifest.parquet",
-        audit="results/{dataset}/format_audit.csv",
     params:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         variant=lambda w: DATASETS[w.dataset]["variant"],
@@ -56,4 +55,4 @@ rule model:
     shell:
         "python3 -m unmask model {input.features:q} --spec {params.spec:q} --dataset {wildcards.dataset:q}"
         " --variant {params.variant:q} --seed {params.seed:q} {params.face_crops:q} --out {output.model:q}"
-        " --manifest {input.manifest:q} --audit {input.audit:q} --calibration {output.calibration:q} 2> {log:q}"
+        " --manifest {input.manifest:q} --calibration {output.calibration:q} 2> {log:q}"
