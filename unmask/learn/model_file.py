@@ -596,9 +596,9 @@ def _dumps(document: dict) -> str:
 def save_model(path: str | Path, model: Model) -> None:
     """Write a model file atomically, after checking that it would load (so no NaN or infinity is ever written)."""
     text = _dumps(model.to_json())
-    model_from_json(*_parsed(text, str(path)))
-    if len(text.encode()) > MAX_BYTES:
+    if len(text.encode()) > MAX_BYTES:  # what load_model would refuse
         raise ModelFileError(f"{path}: field '(top level)': {len(text.encode())} bytes, more than {MAX_BYTES}")
+    model_from_json(*_parsed(text, str(path)))
     write_text(path, text)
 
 
