@@ -441,7 +441,7 @@ def test_the_checksum_is_checked_before_the_schema(tmp_path, monkeypatch):
 
 def test_a_model_over_the_size_limit_is_not_written(tmp_path, monkeypatch):
     """Every model that is written can be loaded again."""
-    monkeypatch.setattr("unmask.learn.model_file.MAX_BYTES", 1000)
-    with pytest.raises(ModelFileError, match=r"m.json: field '\(top level\)': \d+ bytes, more than 1000"):
+    monkeypatch.setattr("unmask.learn.model_file.MAX_BYTES", 200)
+    with pytest.raises(ModelFileError, match=r"m.json: field '\(top level\)': \d+ bytes, more than 200"):
         save_model(tmp_path / "m.json", stored("logreg"))
     assert not (tmp_path / "m.json").exists()
