@@ -258,3 +258,18 @@ def test_the_wheel_holds_the_config_schema(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("unmask/config.schema.yaml")
     assert shipped == (repo / "workflow/schemas/config.schema.yaml").read_bytes()
+
+
+def test_a_header_whose_format_facts_fail_is_still_scored(tmp_path, monkeypatch):
+    """Format and quality are compared where they can be read; a lookup that fails leaves them unknown."""
+    from pathlib import Path
+
+    from unmask.learn.predict import predict_image
+
+    def odd_header(path):
+        raise KeyError(0)  # e.g. a quantisation table Pillow does not list
+
+    monkeypatch.setattr("unmask.learn.predict.format_facts", odd_header)
+    model = load_model(save_toy_model(tmp_path / "model.json"))
+    answer = predict_image(model, Path(write_png(tmp_path / "fine.png")))
+    assert answer["in_domain"] is True and 0 <= answer["p_fake"] <= 1

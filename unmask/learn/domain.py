@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from unmask.data.audit import format_facts
-from unmask.data.images import RejectedImage
+from unmask.data.images import DECODER_ERRORS
 from unmask.features.spectrum import Variant, native_length
 
 SIZE_CLASS = 2  # a side more than twice beyond the training range is another size class
@@ -77,7 +77,7 @@ def jpeg_qualities(paths: list[str]) -> list[int]:
     for path in paths:
         try:
             qualities.append(format_facts(path).quality)
-        except (RejectedImage, OSError):  # changed since the manifest read it: the features stage says so
+        except (*DECODER_ERRORS, KeyError, IndexError, TypeError):  # changed since the manifest read it, or odd
             continue
     return qualities
 

@@ -106,7 +106,10 @@ def file_facts(path: Path, image: np.ndarray, crop: bool) -> Facts:
     height, width = image.shape[:2]
     if crop or not path.is_file():  # a crop is PNG-encoded, as the workflow's; a pipe can be read once only
         return Facts(width, height, "PNG" if crop else None, None, crop)
-    facts = format_facts(path)
+    try:
+        facts = format_facts(path)
+    except (*DECODER_ERRORS, KeyError, IndexError, TypeError):  # a header Pillow reads oddly: format unknown
+        return Facts(width, height, None, None, False)
     return Facts(width, height, facts.format, facts.quality, False)
 
 
