@@ -122,14 +122,14 @@ def test_conformal_p_values_by_hand():
         Conformal.fit([1.0, 2.0, 3.0], fpr=0.1)
 
 
-def test_the_false_positive_rate_holds_on_held_apart_real_images():
+def test_the_false_positive_rate_holds_on_held_apart_real_images(tmp_path):
     """Calibrate on one half of the real images, count the other half called fake, over 200 seeds.
 
     Each seed's count of false positives among m held-out images is binomial given its calibration, whose own
     false-positive rate varies as Beta(l, n + 1 - l) (l = floor((n + 1) fpr)); over the seeds the total stays
     within 4 standard deviations of that mixture, around the target, and no seed passes its 99.99% bound.
     """
-    model = load_model(save_toy_model_to_memory())
+    model = load_model(save_toy_model(tmp_path / "model.json"))
     rng = np.random.default_rng(0)
     real = rng.normal(size=(1000, 80)) * rng.uniform(0.5, 2, 80) + 1  # any distribution: the promise is free of it
     decisions = model.decision(real)
@@ -147,13 +147,6 @@ def test_the_false_positive_rate_holds_on_held_apart_real_images():
     assert counts.mean() / m <= fpr + 4 * np.sqrt(per_seed_var / seeds) / m
     worst = binom.ppf(0.9999, m, level + 4 * np.sqrt(beta_var))  # a calibration 4 sd unlucky, then a binomial
     assert counts.max() <= worst
-
-
-def save_toy_model_to_memory():
-    import tempfile
-    from pathlib import Path
-
-    return save_toy_model(Path(tempfile.mkdtemp()) / "model.json")
 
 
 def test_calibrate_then_predict_reports_the_p_value_and_the_promise(tmp_path):
