@@ -16,7 +16,7 @@ from unmask import cli, config
 from unmask.commands import spectrum as spectrum_command
 from unmask.log import setup_logging
 
-USER_COMMANDS = ["spectrum", "predict"]
+USER_COMMANDS = ["spectrum", "predict", "calibrate"]
 
 
 def sub_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -49,7 +49,7 @@ def test_top_level_help_lists_the_user_commands_one_line_each(capsys, monkeypatc
     assert exit.value.code == 0
     text = capsys.readouterr().out
     usage, _, rest = text.partition("\n\n")
-    assert "{spectrum,predict}" in usage and not set(re.findall(r"[\w-]+", usage)) & set(stage_names())
+    assert "{spectrum,predict,calibrate}" in usage and not set(re.findall(r"[\w-]+", usage)) & set(stage_names())
     listed = re.findall(r"^ {4}(\S+) +(\S.*)$\n(?! {6,})", rest, flags=re.MULTILINE)  # a help on one line
     assert [name for name, _ in listed] == USER_COMMANDS
     commands, _, epilog = rest.partition("Workflow stages (run by Snakemake):")
@@ -214,10 +214,10 @@ def test_a_file_s_message_stays_one_line_whatever_its_name(tmp_path, command):
     ]
 
 
-def test_spectrum_names_a_folder_and_an_empty_path_as_such(tmp_path, capsys):
+def test_spectrum_names_a_folder_without_images_and_an_empty_path_as_such(tmp_path, capsys):
     assert cli.main(["spectrum", str(tmp_path), ""]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        f"unmask spectrum: {tmp_path}: a folder, not an image file",
+        f"unmask spectrum: {tmp_path}: no image files (.jpg, .jpeg, .png) in it",
         "unmask spectrum: '': an empty path",
     ]
 

@@ -144,6 +144,7 @@ def test_a_model_file_records_face_crops(tmp_path):
     assert load_model(tmp_path / "m.json").provenance.face_crops is True
     document = json.loads((tmp_path / "m.json").read_text())
     document["provenance"]["face_crops"] = "yes"
+    document["checksum"] = checksum(document)  # a coherent edit: the checksum goes first
     (tmp_path / "bad.json").write_text(json.dumps(document))
     with pytest.raises(ModelFileError, match="provenance.face_crops': expected boolean"):
         load_model(tmp_path / "bad.json")
@@ -311,8 +312,9 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
     assert answer["crop"] == {"x": item["crop_x"], "y": item["crop_y"], "size": item["crop_size"], "detector": "haar"}
     expected = load_model(model).p_fake(np.asarray(row["features"])[None, :])[0]
     assert answer["p_fake"] == pytest.approx(expected, abs=1e-12)
-    whole = unmask("predict", "--model", str(model), item["original"])
+    whole = unmask("predict", "--model", str(model), "--allow-out-of-domain", item["original"])  # far outside
     assert whole.returncode == 0 and "was trained on face crops, but images are scored whole" in whole.stderr
+    assert "a whole image; trained on face crops" in json.loads(whole.stdout)["why"]
 
     document = json.loads(model.read_text())
     document["provenance"]["face_crops"] = False  # as a model of whole images would say
@@ -339,7 +341,7 @@ def test_crops_and_predict_faces_take_the_checked_decode(tmp_path):
     )
     assert row["reason"].startswith("corrupt JPEG (Corrupt JPEG data") and "crop" not in row
     result = unmask("predict", "--model", str(save_toy_model(tmp_path / "m.json")), "--faces", str(damaged))
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == 1 and json.loads(result.stdout)["error"].startswith("corrupt JPEG (Corrupt JPEG data")
     assert result.stderr.startswith(f"unmask predict: {damaged}: corrupt JPEG (Corrupt JPEG data")
 
 

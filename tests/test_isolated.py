@@ -128,11 +128,10 @@ def test_predict_and_crops_lose_only_the_file_that_crashes_the_decoder(tmp_path)
     folder = tmp_path / "in"
     jpegs(folder, "abc")
     run = unmask_with_crashing_decoder(tmp_path, "predict", "--model", save_toy_model(tmp_path / "m.json"), folder)
-    assert [json.loads(line)["path"] for line in run.stdout.splitlines()] == [
-        str(folder / "a.jpg"),
-        str(folder / "c.jpg"),
-    ]
     crash = "the decoder crashed on it (its process died; the other files go on)"
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [line["path"] for line in lines] == [str(folder / name) for name in ("a.jpg", "b.jpg", "c.jpg")]
+    assert "p_fake" in lines[0] and lines[1] == {"path": str(folder / "b.jpg"), "error": crash} and "p_fake" in lines[2]
     assert run.returncode == 1 and run.stderr == f"unmask predict: {folder / 'b.jpg'}: {crash}\n"
     faces = {"detector": "haar", "model": None, "min_face": 64, "detect_side": 640, "margin": 0.25}
     spec = {"sources": {}, "images": {"s": {"label": "real", "path": str(folder)}}, "seed": 0, "frames": 3}

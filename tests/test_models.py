@@ -179,6 +179,11 @@ TAMPERING = {
         "(top level)': unknown field: 'note' was unexpected",
     ),
     "boolean threshold": ("logreg", lambda d: d.update(threshold=True), "threshold': expected number, got True"),
+    "boolean coefficient": (
+        "logreg",
+        lambda d: put(d["parameters"]["coef"], 2, True),
+        "parameters.coef[2]': expected number, got True",
+    ),
     "threshold beyond 1": ("logreg", lambda d: d.update(threshold=1.5), "threshold': 1.5 violates exclusiveMaximum 1"),
     "calibration method": (
         "logreg",
@@ -235,6 +240,16 @@ TAMPERING = {
         "kmeans",
         lambda d: d["parameters"].update(labels=[1, 1]),
         "parameters.labels': unknown value [1, 1]",
+    ),
+    "k-means centroid of 1e200 (an overflowing distance)": (
+        "kmeans",
+        lambda d: put(d["parameters"]["centroids"][0], 0, 1e200),
+        "parameters.centroids[0][0]': 1e+200 violates maximum 1000000000000.0",
+    ),
+    "polynomial degree 10^15": (
+        "poly_svm",
+        lambda d: d["parameters"].update(degree=10**15),
+        "parameters.degree': 1000000000000000 violates maximum 10",
     ),
     "kmeans labels as booleans": (
         "kmeans",
@@ -312,7 +327,9 @@ def test_hostile_files_raise_model_file_error_naming_file_and_field(tmp_path, ca
 def test_a_folder_is_not_a_model_file(tmp_path):
     with pytest.raises(ModelFileError, match=re.escape(f"{tmp_path}: field '(top level)': a folder, not a model file")):
         load_model(tmp_path)
-    with pytest.raises(ModelFileError, match="cannot be read"):
+    with pytest.raises(
+        ModelFileError, match=re.escape(f"{tmp_path}/missing.json: no such model file (it does not exist)")
+    ):
         load_model(tmp_path / "missing.json")
 
 
@@ -387,3 +404,55 @@ def test_an_endless_or_huge_model_file_is_refused_after_a_bounded_read(tmp_path,
     monkeypatch.setattr("unmask.learn.model_file.MAX_BYTES", 1000)
     with pytest.raises(ModelFileError, match=r"/dev/zero: field '\(top level\)': more than 1000 bytes"):
         load_model("/dev/zero")
+
+
+def test_a_model_file_is_read_without_preallocating_its_size_limit(tmp_path):
+    """read(MAX_BYTES + 1) allocated 1 GiB up front: a MemoryError whenever less address space was left."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.json"
+    save_model(path, stored("logreg"))
+    script = (
+        "import resource, sys\n"
+        "from unmask.learn.model_file import load_model\n"
+        "size = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (size + 256 * 2**20, resource.RLIM_INFINITY))\n"
+        "print(load_model(sys.argv[1]).kind)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "logreg\n"), result.stderr
+
+
+def test_a_model_file_over_the_size_limit_is_refused_from_its_size(tmp_path):
+    from unmask.learn.model_file import MAX_BYTES
+
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as file:
+        file.truncate(MAX_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ModelFileError, match=re.escape(f"{path}: field '(top level)': more than 67108864 bytes")):
+        load_model(path)
+
+
+def test_the_checksum_is_checked_before_the_schema(tmp_path, monkeypatch):
+    """The schema costs ~4 us per number: a 100 MB file of zeros took 4 min 38 s before its checksum refused it."""
+    path = tmp_path / "m.json"
+    save_model(path, stored("logreg"))
+    text = path.read_text()
+    coef = json.loads(text)["parameters"]["coef"]
+    path.write_text(text.replace(json.dumps(coef), json.dumps([0.0] * 100_000)))
+
+    def schema_check(*args):
+        raise AssertionError("the schema ran before the checksum")
+
+    monkeypatch.setattr("unmask.learn.model_file._check_schema", schema_check)
+    with pytest.raises(ModelFileError, match=re.escape(f"{path}: field 'checksum': does not match the content")):
+        load_model(path)
+
+
+def test_a_model_over_the_size_limit_is_not_written(tmp_path, monkeypatch):
+    """Every model that is written can be loaded again."""
+    monkeypatch.setattr("unmask.learn.model_file.MAX_BYTES", 200)
+    with pytest.raises(ModelFileError, match=r"m.json: field '\(top level\)': \d+ bytes, more than 200"):
+        save_model(tmp_path / "m.json", stored("logreg"))
+    assert not (tmp_path / "m.json").exists()

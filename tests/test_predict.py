@@ -28,6 +28,16 @@ def unmask(*args):
     return subprocess.run([sys.executable, "-m", "unmask", *args], capture_output=True, text=True)
 
 
+def scored(stdout: str) -> list[str]:
+    """The paths of the inputs that got a score (the others have an error line)."""
+    return [answer["path"] for answer in map(json.loads, stdout.splitlines()) if "error" not in answer]
+
+
+def failures(stdout: str) -> dict[str, str]:
+    """Each failed input's path and error."""
+    return {answer["path"]: answer["error"] for answer in map(json.loads, stdout.splitlines()) if "error" in answer}
+
+
 @pytest.mark.workflow  # the demo run
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_predict_gives_the_pipeline_scores(demo_models, name):
@@ -43,6 +53,7 @@ def test_predict_gives_the_pipeline_scores(demo_models, name):
     np.testing.assert_allclose([p["p_fake"] for p in predicted], expected, rtol=0, atol=1e-12)
     assert [p["path"] for p in predicted] == paths
     assert all((p["label"] == "fake") == (p["p_fake"] >= model.threshold) for p in predicted), "label follows p_fake"
+    assert all(p["in_domain"] for p in predicted), "the model job records the demo's domain: 128 px JPEGs and PNGs"
     accuracy = np.mean([p["label"] == ("fake" if y else "real") for p, y in zip(predicted, shard["label"])])
     assert accuracy > 0.6
 
@@ -62,17 +73,20 @@ def test_predict_refuses_bad_input_and_folders_work(demo_models, tmp_path):
     result = unmask("predict", "--model", model, str(tmp_path))
     assert result.returncode == 1
     assert f"{tmp_path / 'broken.jpg'}: not a readable image" in result.stderr
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(tmp_path / "fine.png")]
+    assert scored(result.stdout) == [str(tmp_path / "fine.png")]
 
 
 @pytest.mark.workflow  # the demo run
 def test_predict_video_reports_frames(demo_models, tmp_path):
     video = make_video(tmp_path / "clip.mp4", 20)
-    result = unmask(
-        "predict", "--model", str(demo_models / "results/demo/models/svm.json"), "--frames", "4", str(video)
-    )
+    model = str(demo_models / "results/demo/models/svm.json")  # of whole 128 px images: face crops are far outside
+    refused = unmask("predict", "--model", model, "--frames", "4", str(video))
+    assert "far outside the model's domain (" in failures(refused.stdout)[str(video)]
+    assert "a face crop; trained on whole images (4 of 4 frames)" in failures(refused.stdout)[str(video)]
+    result = unmask("predict", "--model", model, "--frames", "4", "--allow-out-of-domain", str(video))
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
+    assert answer["in_domain"] is False
     assert len(answer["frames"]) == 4 and 0 <= answer["p_fake"] <= 1 and answer["label"] in ("real", "fake")
     faceless = make_video(tmp_path / "empty.mp4", 8, face=False)
     result = unmask(
@@ -93,15 +107,19 @@ def test_a_tampered_model_is_refused(demo_models, tmp_path):
     assert result.returncode == 2 and "tampered.json" in result.stderr
 
 
-def save_toy_model(path):
-    """A model file without the workflow: logistic regression on random celeba-length features."""
+def save_toy_model(path, side=64):
+    """A model file without the workflow: logistic regression on random celeba-length features, its domain
+    ``side`` x ``side`` PNGs."""
+    from unmask.features.spectrum import get_variant
     from unmask.learn.classifiers import from_sklearn, make_classifier
+    from unmask.learn.domain import training_domain
     from unmask.learn.model_file import Provenance, save_model
 
     rng = np.random.default_rng(0)
     estimator = make_classifier({"kind": "logreg"}, seed=0)[0].fit(rng.normal(size=(20, 80)), np.repeat([0, 1], 10))
     provenance = Provenance.current("toy", n_train=20, seed=0)
-    save_model(path, from_sklearn(estimator, "celeba", provenance))
+    domain = training_domain([(side, side)], ["PNG"], [], False, get_variant("celeba"))
+    save_model(path, dataclasses.replace(from_sklearn(estimator, "celeba", provenance), domain=domain))
     return path
 
 
@@ -128,7 +146,7 @@ def test_predict_reports_each_hostile_file_and_scores_the_rest(toy_model, tmp_pa
         (folder / name).write_bytes(data)
     result = unmask("predict", "--model", str(toy_model), "--max-pixels", "100000000", str(folder))
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "d_fine.png")]
+    assert scored(result.stdout) == [str(folder / "d_fine.png")]
     assert result.stderr.splitlines() == [
         f"unmask predict: {folder}/a_claims.png: 40000x40000 = 1600 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
         f"unmask predict: {folder}/b_zeros.png: 20000x20000 = 400 Mpx exceeds the limit of 100 Mpx (--max-pixels)",
@@ -154,7 +172,7 @@ def test_a_folder_without_images_or_videos_is_reported(toy_model, tmp_path):
     fine = write_png(tmp_path / "fine.png")
     result = unmask("predict", "--model", str(toy_model), str(empty), str(junk), str(fine))
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert scored(result.stdout) == [str(fine)]
     assert result.stderr.splitlines() == [
         f"unmask predict: {folder}: no image or video files (.jpg, .jpeg, .png, .mp4, .avi, .mov, .mkv) in it"
         for folder in (empty, junk)
@@ -170,7 +188,7 @@ def test_entries_a_folder_listing_skips_are_reported(toy_model, tmp_path):
     (folder / "loop").symlink_to(folder)
     result = unmask("predict", "--model", str(toy_model), str(folder))
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(folder / "fine.png")]
+    assert scored(result.stdout) == [str(folder / "fine.png")]
     assert result.stderr.splitlines() == [
         f"unmask predict: {folder}/broken.png: broken symbolic link (target {tmp_path}/gone.png is missing)",
         f"unmask predict: {folder}/loop: symbolic link loop (links back to {folder}, which is listed already)",
@@ -206,8 +224,11 @@ def test_a_huge_file_that_is_no_image_is_refused_from_its_header(toy_model, tmp_
     """An 8 GB file named .png (sparse: no disk used) was read whole: a MemoryError under a 2 GB cap."""
     import resource
 
-    huge = tmp_path / "backup.png"
+    huge, huge_jpeg = tmp_path / "backup.png", tmp_path / "backup.jpg"
     with open(huge, "wb") as f:
+        f.truncate(8 * 2**30)
+    with open(huge_jpeg, "wb") as f:  # a JPEG's markers are walked in a window, not in an 8 GB mapping
+        f.write(b"\xff\xd8")
         f.truncate(8 * 2**30)
     fine = write_png(tmp_path / "fine.png")
     cap = 2 * 2**30
@@ -215,12 +236,13 @@ def test_a_huge_file_that_is_no_image_is_refused_from_its_header(toy_model, tmp_
     def limit_memory():
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-    command = [sys.executable, "-m", "unmask", "predict", "--model", str(toy_model), str(huge), "/dev/zero", str(fine)]
-    result = subprocess.run(command, capture_output=True, text=True, preexec_fn=limit_memory)
+    command = [sys.executable, "-m", "unmask", "predict", "--model", str(toy_model), str(huge), str(huge_jpeg)]
+    result = subprocess.run([*command, "/dev/zero", str(fine)], capture_output=True, text=True, preexec_fn=limit_memory)
     assert result.returncode == 1
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert scored(result.stdout) == [str(fine)]
     assert result.stderr.splitlines() == [
         f"unmask predict: {huge}: not a readable image (no JPEG or PNG decoder accepts its header)",
+        f"unmask predict: {huge_jpeg}: not a readable image (no JPEG or PNG decoder accepts its header)",
         "unmask predict: /dev/zero: not a regular file (a device or socket)",
     ]
 
@@ -240,7 +262,7 @@ def test_an_empty_path_is_refused_not_read_as_the_working_folder(toy_model, tmp_
     monkeypatch.chdir(tmp_path)
     result = unmask("predict", "--model", str(toy_model), "")
     assert result.returncode == 1
-    assert result.stdout == ""
+    assert failures(result.stdout) == {"": "'': an empty path"}
     assert result.stderr.splitlines() == ["unmask predict: '': an empty path"]
 
 
@@ -266,4 +288,4 @@ def test_an_image_too_small_for_the_model_s_features_gets_the_workflow_s_reason(
     result = unmask("predict", "--model", str(toy_model), str(tiny), str(fine))
     assert result.returncode == 1
     assert f"{tiny}: image of 8x8 pixels is too small for the celeba features" in result.stderr
-    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(fine)]
+    assert scored(result.stdout) == [str(fine)]

@@ -14,6 +14,7 @@ import textwrap
 from unmask.commands import (
     acquire,
     audit,
+    calibrate,
     crops,
     families,
     features,
@@ -31,7 +32,7 @@ from unmask.log import setup_logging
 
 log = logging.getLogger(__name__)
 
-USER_COMMANDS = [spectrum, predict]
+USER_COMMANDS = [spectrum, predict, calibrate]
 # The workflow's stages in the order they run; rules call them, their sub-parsers carry no help= so stay unlisted.
 STAGE_COMMANDS = [
     acquire,

@@ -16,7 +16,8 @@ from unmask.features.spectrum import VARIANTS
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+# A symbolic link to workflow/schemas/config.schema.yaml in the repository (the one file), the file itself in a wheel
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from tqdm import tqdm
+
 from unmask.log import one_line
 
 
@@ -22,14 +24,21 @@ def _predict(args: argparse.Namespace) -> int:
     failed = 0
     limit = PixelLimit(args.max_pixels, "--max-pixels")
     results = predict(
-        model, args.paths, frames=args.frames, margin=args.margin, limit=limit, detector=detector, faces=args.faces
+        model,
+        args.paths,
+        frames=args.frames,
+        margin=args.margin,
+        limit=limit,
+        detector=detector,
+        faces=args.faces,
+        allow_out_of_domain=args.allow_out_of_domain,
     )
     for result in results:
         if isinstance(result, UnreadableInput):
-            print(one_line(f"unmask predict: {result}"), file=sys.stderr)
+            tqdm.write(one_line(f"unmask predict: {result}"), file=sys.stderr)  # above the progress bar
+            result = {"path": result.path, "error": result.reason}
             failed += 1
-        else:
-            print(json.dumps(result), flush=True)
+        print(json.dumps(result, allow_nan=False), flush=True)
     return 1 if failed else 0
 
 
@@ -40,7 +49,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser(
         "predict",
         help="p_fake of images, videos and folders with a model",
-        description="p_fake of images, folders and videos with a stored model, one JSON line each",
+        description="p_fake of images, folders and videos with a stored model, one JSON line each (an input that "
+        'fails gets {"path", "error"} and the exit status is 1)',
     )
     command.add_argument("paths", nargs="+", help="images, videos, or folders of them")
     command.add_argument("--model", required=True, help="a model file, e.g. results/faces_hq/models/logreg.json")
@@ -71,6 +81,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="face detector (default %(default)s)",
     )
     command.add_argument("--detector-model", help="the YuNet model file (.onnx), for --detector yunet")
+    command.add_argument(
+        "--allow-out-of-domain",
+        action="store_true",
+        help="score inputs far outside the model's training domain (another size class or spectrum length) "
+        "instead of refusing them; they are still marked in_domain: false",
+    )
     command.add_argument(
         "--min-face",
         **schema_option("datasets", "*", "faces", "min_face"),

@@ -39,6 +39,7 @@ from unmask.io import atomic_output, list_files
 # images that the configured limit allows; the limit is checked here, from the header, before any decode.
 Image.MAX_IMAGE_PIXELS = None
 
+HEADER_WINDOW = 64 * 2**20  # bytes of a JPEG read for its markers before the first scan (metadata, ICC, thumbnails)
 FORMATS = ("JPEG", "PNG")  # what the image suffixes promise; Pillow opens nothing else (no plug-in surprises)
 DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, cv2.error)  # one bad file, not a bug
 
@@ -176,9 +177,11 @@ def probe(path: str | Path, limit: PixelLimit | None = None) -> ImageInfo:
     if path.stat().st_size == 0:
         raise RejectedImage("empty file (0 bytes)")
     note = None
-    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if data[:2] == b"\xff\xd8":
-            layout = jpeg_layout(data, header_only=True)
+    with open(path, "rb") as file:
+        if file.read(2) == b"\xff\xd8":  # only a window is mapped: an 8 GB file costs no 8 GB of address space
+            window = min(path.stat().st_size, HEADER_WINDOW)
+            with mmap.mmap(file.fileno(), window, access=mmap.ACCESS_READ) as data:
+                layout = jpeg_layout(data, header_only=True)
             _refuse_lossless(layout)
             note = "; ".join(layout.notes) or None
     info, image = _header(path, limit)

@@ -229,3 +229,10 @@ def check_compatible(features: dict[str, tuple[str, int | None]]) -> None:
             f"cross-dataset generalisation needs one feature variant and one length, but {described}; "
             "give these datasets one `variant` and one `spectrum_length`"
         )
+
+
+def native_length(height: int, width: int, variant: Variant) -> int:
+    """The length of a ``height`` x ``width`` image's profile under ``variant`` before any resampling."""
+    if variant.middle_third:
+        height, width = height - 2 * (height // 3), width - 2 * (width // 3)
+    return len(rings(height, width).keep)

@@ -39,6 +39,7 @@ rule model:
         ),
     input:
         features=feature_shards,
+        manifest="results/{dataset}/manifest.parquet",
     params:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
         variant=lambda w: DATASETS[w.dataset]["variant"],
@@ -54,4 +55,4 @@ rule model:
     shell:
         "python3 -m unmask model {input.features:q} --spec {params.spec:q} --dataset {wildcards.dataset:q}"
         " --variant {params.variant:q} --seed {params.seed:q} {params.face_crops:q} --out {output.model:q}"
-        " --calibration {output.calibration:q} 2> {log:q}"
+        " --manifest {input.manifest:q} --calibration {output.calibration:q} 2> {log:q}"
