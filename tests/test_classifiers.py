@@ -7,15 +7,16 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import LinearSVC
 
-from unmask.config import SCHEMA_PATH, ConfigError, _schema, classifier_kinds, validate
+from unmask.config import ConfigError, validate
 from unmask.learn.calibration import Platt
 from unmask.learn.classifiers import KINDS, fit, from_sklearn, make_classifier, score
 from unmask.learn.model_file import Provenance, load_model, save_model
+from unmask.schema import classifier_kinds, load
 
 
 def kind_block(kind: str) -> dict:
     """A kind's block of the (cached) schema that make_classifier reads."""
-    return _schema(SCHEMA_PATH)["$defs"]["classifier_kinds"][kind]
+    return load()["$defs"]["classifier_kinds"][kind]
 
 
 def config_with(classifier: dict) -> dict:

@@ -13,11 +13,10 @@ import jsonschema
 import yaml
 
 from unmask.features.spectrum import VARIANTS
+from unmask.schema import SCHEMA_PATH
+from unmask.schema import load as _schema
 
 logger = logging.getLogger(__name__)
-
-# A symbolic link to workflow/schemas/config.schema.yaml in the repository (the one file), the file itself in a wheel
-SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -209,19 +208,6 @@ def schema_default(*keys: str):
     return copy.deepcopy(_schema_property(*keys)["default"])
 
 
-def classifier_defaults(kind: str) -> dict:
-    """The schema's defaults of a classifier kind's keys (its block of ``classifier_kinds``); KeyError if unknown."""
-    block = _schema(SCHEMA_PATH)["$defs"]["classifier_kinds"][kind]
-    return {
-        key: copy.deepcopy(rule["default"]) for key, rule in block.get("properties", {}).items() if "default" in rule
-    }
-
-
-def classifier_kinds() -> list[str]:
-    """The classifier kinds the schema has a block for."""
-    return list(_schema(SCHEMA_PATH)["$defs"]["classifier_kinds"])
-
-
 def schema_option(*keys: str) -> dict:
     """``type`` and ``default`` of an argparse option that stands for the schema's number property at ``keys``:
     the value is parsed as that property's type and must pass its bounds, so the option and the key agree."""
@@ -253,9 +239,3 @@ def _schema_property(*keys: str) -> dict:
             node = functools.reduce(lambda parent, part: parent[part], node["$ref"].lstrip("#/").split("/"), schema)
         node = node["additionalProperties"] if key == "*" else node["properties"][key]
     return node
-
-
-@functools.cache
-def _schema(path: Path) -> dict:
-    """A config schema, parsed once per process (with libyaml where PyYAML has it: every CLI start)."""
-    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

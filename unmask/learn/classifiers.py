@@ -19,7 +19,6 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC, OneClassSVM
 
-from unmask.config import classifier_defaults
 from unmask.features.spectrum import get_variant
 from unmask.learn.calibration import Platt
 from unmask.learn.model_file import (
@@ -33,6 +32,7 @@ from unmask.learn.model_file import (
     Scaler,
     Sigmoid,
 )
+from unmask.schema import classifier_defaults
 
 
 def match_clusters(y: np.ndarray, clusters: np.ndarray) -> tuple[int, int]:
