@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from unmask.commands import PROTOCOL_HELP
 from unmask.io import write_csv
 
 
 def _cross_source(args: argparse.Namespace) -> int:
     from unmask.analyses import figures, generalisation
-    from unmask.learn.protocol import load_features
+    from unmask.learn.protocol import Protocol, load_features
 
-    table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec))
+    protocol = Protocol.from_json(args.protocol)
+    table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec), protocol=protocol)
     write_csv(table, args.out)
     figures.plot_matrices(table, "train_source", "test_source", args.figure, f"{args.title}: cross-source")
     return 0
@@ -20,9 +22,10 @@ def _cross_source(args: argparse.Namespace) -> int:
 
 def _leave_one_out(args: argparse.Namespace) -> int:
     from unmask.analyses import figures, generalisation
-    from unmask.learn.protocol import load_features
+    from unmask.learn.protocol import Protocol, load_features
 
-    table = generalisation.leave_one_out_table(load_features(args.features), **json.loads(args.spec))
+    protocol = Protocol.from_json(args.protocol)
+    table = generalisation.leave_one_out_table(load_features(args.features), **json.loads(args.spec), protocol=protocol)
     write_csv(table, args.out)
     figures.plot_leave_one_out(table, args.figure, f"{args.title}: leave one generator out")
     return 0
@@ -44,8 +47,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--spec",
         required=True,
-        help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S, "protocol": P}',
+        help='JSON: {"classifiers": {...}, "size": N}',
     )
+    command.add_argument("--protocol", required=True, help=PROTOCOL_HELP)
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="one row per train and test source (CSV)")
     command.add_argument("--figure", required=True, help="the accuracy matrices (PNG)")
@@ -56,6 +60,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     command.add_argument("features", nargs="+", help="feature shards")
     command.add_argument("--spec", required=True, help="JSON, as for cross-source")
+    command.add_argument("--protocol", required=True, help=PROTOCOL_HELP)
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="one row per held-out source, classifier and metric (CSV)")
     command.add_argument("--figure", required=True, help="the matrices of accuracy, AUC and TPR at 1%% FPR (PNG)")
@@ -65,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--spec",
         required=True,
-        help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, ...}}',
+        help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, "protocol": {...}}}',
     )
     command.add_argument("--out", required=True, help="one row per train and test dataset (CSV)")
     command.add_argument("--figure", required=True, help="the accuracy matrices (PNG)")

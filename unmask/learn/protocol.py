@@ -9,8 +9,11 @@ use ``metrics.summarize``: mean and sample std (ddof 1).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,11 +117,6 @@ def _drawable(size: int | str, strata: np.ndarray, cap: bool) -> int:
     return min(int(size), largest_sample(strata)) if cap else int(size)
 
 
-def drawn_size(train: np.ndarray, test: np.ndarray, protocol: str) -> int:
-    """The size a draw had: training items under ``held_out_videos``, the sample before its split otherwise."""
-    return len(train) if protocol == "held_out_videos" else len(train) + len(test)
-
-
 def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``size`` items, as many from each stratum as can be (later strata take the remainder).
 
@@ -161,50 +159,104 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     return index[train], index[test]
 
 
-def draw(
-    data: Dataset,
-    size: int | str,
-    test_fraction: float,
-    rng: np.random.Generator,
-    protocol: str,
-    strata: np.ndarray,
-    cap: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Training and test indices of one repeat under a protocol, balanced and stratified over ``strata``.
-
-    ``sample_split`` (the paper's Faces-HQ and CelebA protocol): a balanced
-    sample of ``size`` items, split ``test_fraction`` for testing. ``held_out_videos``
-    (its DFD protocol): ``size`` balanced training items from the groups
-    (videos) of the training part, tested on every item of the held-out groups.
-    ``size`` ``all`` is the largest balanced sample of what is drawn from (every item, or the
-    training part's); with ``cap`` a larger number is reduced to it (the analyses' sizes), else it
-    is an error (the paper table's sizes are what they say).
-    """
-    if protocol == "held_out_videos":
-        pool, test = split(np.arange(len(data.y)), strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
-        return pool[balanced_sample(strata[pool], _drawable(size, strata[pool], cap), rng)], test
+def _sample_split(data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata, cap):
+    """The paper's Faces-HQ and CelebA protocol: a balanced sample of ``size`` items, ``test_fraction`` tested."""
     index = balanced_sample(strata, _drawable(size, strata, cap), rng)
     return split(index, strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+
+
+def _held_out_videos(data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata, cap):
+    """The paper's DFD protocol: ``size`` balanced training items from the groups (videos) of the training
+    part, tested on every item of the held-out groups."""
+    pool, test = split(np.arange(len(data.y)), strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+    return pool[balanced_sample(strata[pool], _drawable(size, strata[pool], cap), rng)], test
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A protocol's draw of one repeat, and the size a draw had from its training and test indices (the
+    sample before its split, or the training items where every item of the held-out groups is tested)."""
+
+    draw: Callable[..., tuple[np.ndarray, np.ndarray]]
+    size: Callable[[np.ndarray, np.ndarray], int]
+
+
+# The protocols by name: each one entry here and one in the schema's `protocol` enum.
+DRAWS = {
+    "sample_split": Draw(_sample_split, lambda train, test: len(train) + len(test)),
+    "held_out_videos": Draw(_held_out_videos, lambda train, test: len(train)),
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a dataset's repeats draw their items: the protocol ``name`` (a key of ``DRAWS``), the number of
+    ``repeats``, the fraction of a repeat's items tested and the ``seed`` of every draw and fit.
+
+    Built once from the validated configuration (``of``); every job receives it as one JSON argument
+    (``to_json``), read back by ``from_json``.
+    """
+
+    name: str
+    repeats: int
+    test_fraction: float
+    seed: int
+
+    def __post_init__(self):
+        if self.name not in DRAWS:
+            raise ValueError(f"unknown protocol {self.name!r}: one of {', '.join(DRAWS)}")
+
+    @classmethod
+    def of(cls, dataset: Mapping) -> Protocol:
+        """A dataset's protocol, from its validated configuration."""
+        return cls(dataset["protocol"], dataset["repeats"], dataset["test_fraction"], dataset["seed"])
+
+    @classmethod
+    def from_mapping(cls, values: Mapping) -> Protocol:
+        """A protocol from its fields (``to_json``'s keys); ``ValueError`` if one is missing or unknown."""
+        fields = [field.name for field in dataclasses.fields(cls)]
+        if not isinstance(values, Mapping) or sorted(values) != sorted(fields):
+            raise ValueError(f"a protocol needs exactly the keys {', '.join(fields)}, not {values!r}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> Protocol:
+        """The protocol ``to_json`` wrote; ``ValueError`` if ``text`` is not one."""
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"the protocol is not JSON ({error}): {text!r}") from None
+        return cls.from_mapping(values)
+
+    def to_json(self) -> str:
+        """The protocol as one JSON object (sorted keys), as jobs receive it."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    def drawn_size(self, train: np.ndarray, test: np.ndarray) -> int:
+        """The size a draw of this protocol had (the table's ``n_samples``), from its training and test indices."""
+        return DRAWS[self.name].size(train, test)
 
 
 def repeat_draw(
     data: Dataset,
     size: int | str,
     repeat: int,
-    test_fraction: float,
-    seed: int,
-    protocol: str = "sample_split",
+    protocol: Protocol,
     strata: np.ndarray | None = None,
     cap: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol.
+    """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol
+    (its ``DRAWS`` entry), balanced and stratified over ``strata``.
 
-    The strata are the classes unless given (cross-source balances the real items and each fake source);
-    ``size`` and ``cap`` are ``draw``'s. The seed takes ``size``, with ``all`` as the largest sample of every item.
+    The strata are the classes unless given (cross-source balances the real items and each fake source).
+    ``size`` ``all`` is the largest balanced sample of what is drawn from (every item, or the training
+    part's); with ``cap`` a larger number is reduced to it (the analyses' sizes), else it is an error (the
+    paper table's sizes are what they say). The seed takes ``size``, with ``all`` as the largest sample of
+    every item.
     """
     strata = data.y if strata is None else strata
-    rng = np.random.default_rng([seed, _drawable(size, strata, cap=False), repeat])
-    train, test = draw(data, size, test_fraction, rng, protocol, strata, cap)
+    rng = np.random.default_rng([protocol.seed, _drawable(size, strata, cap=False), repeat])
+    train, test = DRAWS[protocol.name].draw(data, size, protocol.test_fraction, rng, strata, cap)
     return train, test, int(rng.integers(2**31))
 
 
@@ -260,17 +312,17 @@ def summarize_rows(
     return pd.DataFrame(summary, columns=[*keys, "metric", *statistics, "repeats"])
 
 
-def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: int, test_fraction: float, seed: int):
-    """Fit and score one classifier ``repeats`` times on fresh samples of ``size`` items.
+def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, protocol: Protocol):
+    """Fit and score one classifier on fresh samples of ``size`` items, once per repeat of the protocol.
 
     Each repeat is ``repeat_draw``. Returns the per-repeat results and the
     per-item test predictions.
     """
-    label, protocol = str(size), spec.get("protocol", "sample_split")
+    label, repeats = str(size), protocol.repeats
     rows, predictions = [], []
     for repeat in range(repeats):
-        train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol)
-        drawn = drawn_size(train, test, protocol)
+        train, test, model_seed = repeat_draw(data, size, repeat, protocol)
+        drawn = protocol.drawn_size(train, test)
         model, solver = make_classifier(spec, seed=model_seed, n_train=len(train))
         started = time.perf_counter()
         predicted, scores = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])
