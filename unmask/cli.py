@@ -15,6 +15,7 @@ from unmask.commands import (
     acquire,
     audit,
     crops,
+    families,
     features,
     generalisation,
     manifest,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 USER_COMMANDS = [spectrum, predict]
 # The workflow's stages in the order they run; rules call them, their sub-parsers carry no help= so stay unlisted.
-STAGE_COMMANDS = [acquire, manifest, crops, features, train, model, report, audit, robustness, generalisation]
+STAGE_COMMANDS = [acquire, manifest, crops, features, families, train, model, report, audit, robustness, generalisation]
 
 
 def build_parser() -> argparse.ArgumentParser:

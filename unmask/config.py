@@ -139,6 +139,8 @@ def _add_classifier_kinds(definitions: dict) -> None:
 
 def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with defaults filled in, or raise ``ConfigError``."""
+    from unmask.features.families import parse_spec  # imports OpenCV: only where a whole config is validated
+
     schema = copy.deepcopy(_schema(Path(schema_path)))
     schema["$defs"]["dataset"]["properties"]["variant"]["enum"] = list(VARIANTS)  # the package's one list
     _add_classifier_kinds(schema["$defs"])
@@ -171,6 +173,11 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
                 f"{dataset['variant']} spectra would differ in length; set `spectrum_length` (e.g. 300) to "
                 "resample every spectrum to one length, or use a variant that does (celeba, dfd)"
             )
+        for item in dataset["families"]["compare"]:
+            try:
+                parse_spec(item)
+            except ValueError as error:
+                raise ConfigError(f"invalid configuration:\n  datasets.{name}.families.compare: {error}") from None
         for source_name, source in dataset["sources"].items():
             if "videos" in source:
                 source["videos"] = source["videos"].replace("{compression}", dataset["compression"])

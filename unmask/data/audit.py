@@ -11,11 +11,13 @@ with the IJG (libjpeg) standard table scaled to each quality 1..100 (the scaling
 libjpeg, OpenCV and Pillow use), and the quality with the smallest mean absolute
 difference wins. Files written by IJG-based encoders match one table exactly
 (``quality_error`` 0); other encoders (cameras, Photoshop) get the closest IJG
-quality and a positive ``quality_error``.
+quality and a positive ``quality_error``. With a dataset's ``harmonise``, the
+same facts after harmonising say whether it leaves the classes matched.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
 from collections import Counter
@@ -28,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from unmask import LABELS
+from unmask.data.harmonise import Harmonise
 from unmask.data.images import RejectedImage, probe
 
 logger = logging.getLogger(__name__)
@@ -110,6 +113,18 @@ def format_facts(path: str | Path) -> FormatFacts:
     return FormatFacts(info.format, info.width, info.height, subsampling, quality, error)
 
 
+def after_harmonising(facts: FormatFacts, harmonise: Harmonise) -> FormatFacts | None:
+    """What an image's facts become when harmonised (``unmask.data.harmonise``); None where it is rejected."""
+    width, height = facts.width, facts.height
+    if harmonise.crop is not None:
+        if min(width, height) < harmonise.crop and harmonise.resample is None:
+            return None
+        width = height = harmonise.crop
+    if harmonise.jpeg_quality is not None:
+        return FormatFacts("JPEG", width, height, "4:2:0", harmonise.jpeg_quality, 0.0)
+    return dataclasses.replace(facts, width=width, height=height)
+
+
 def describe(counts: Counter) -> str:
     """'JPEG' for one value, else 'JPEG 60%, PNG 40%' (most common first)."""
     if len(counts) == 1:
@@ -184,6 +199,7 @@ def summarize_sources(
     items: Iterable[tuple[str, int | str, str | Path]],
     rejects: Iterable[tuple[str, str]] = (),
     labels: Mapping[str, int | str] | None = None,
+    harmonise: Harmonise | None = None,
 ) -> list[SourceSummary]:
     """Per-source summaries from the manifest's (source, label, path) items and the (source, stage) rows of rejects.csv.
 
@@ -192,7 +208,8 @@ def summarize_sources(
     counts its rows in rejects.csv, so the audit and rejects.csv agree. Format
     facts describe the manifest items. ``labels`` (source -> label) names the
     sources whose every file was rejected; in order of first appearance, then
-    the sources only ``labels`` names.
+    the sources only ``labels`` names. With ``harmonise``, the facts are those
+    after harmonising, and images it would reject are left out.
     """
     summaries: dict[str, SourceSummary] = {}
 
@@ -210,7 +227,11 @@ def summarize_sources(
         summary = summary_of(source, label)
         summary.files += 1
         try:
-            summary.add(format_facts(path))
+            facts = format_facts(path)
+            if harmonise is not None:
+                facts = after_harmonising(facts, harmonise)
+            if facts is not None:
+                summary.add(facts)
         except RejectedImage as error:  # changed since the manifest read it; the features stage will say so
             logger.warning(f"audit: {path} is unreadable now ({error}); its format facts are left out")
     for source, stage in rejects:

@@ -136,6 +136,18 @@ def decode_gray(data: bytes, limit: PixelLimit | None = None) -> np.ndarray:
     return image
 
 
+def decode_colour(data: bytes, limit: PixelLimit | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The grayscale decode (``decode_gray``, its checks included) and OpenCV's BGR decode of the same bytes."""
+    gray = decode_gray(data, limit)
+    try:
+        colour = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as error:
+        raise RejectedImage(f"OpenCV cannot decode it in colour ({error.err})") from None
+    if colour is None or colour.shape[:2] != gray.shape:
+        raise RejectedImage("OpenCV cannot decode it in colour")
+    return gray, colour
+
+
 def read_gray(path: str | Path, limit: PixelLimit | None = None) -> np.ndarray:
     """Read an image file as grayscale at native resolution, as the seed code's ``cv2.imread(path, 0)``."""
     return decode_gray(Path(path).read_bytes(), limit)

@@ -83,30 +83,45 @@ class _Rings:
     keep: np.ndarray  # ring numbers kept in the profile
 
     def log_sums(self, spectrum: np.ndarray, offset: float) -> np.ndarray:
-        """Per-ring sums of ``2 ln |spectrum + offset|`` over the full plane, from an rfft2-shaped spectrum.
+        """Per-ring sums of ``2 ln |spectrum + offset|`` over the full plane, from an rfft2-shaped spectrum
+        (overwritten, see ``log_power_sums``)."""
+        return self.ring_sums(log_power_sums(spectrum, offset, [(self.code, self.code_ring.size)])[0])
 
-        ``spectrum`` is overwritten: blocks of its rows are squared in place and
-        stay in cache through the log and the bincount.
-        """
-        rows = max(1, _BLOCK // spectrum.shape[1])
-        code = self.code.reshape(spectrum.shape)
-        table = np.zeros(self.code_ring.size)
-        scratch = np.empty((rows, spectrum.shape[1]))
-        for start in range(0, spectrum.shape[0], rows):
-            parts = spectrum[start : start + rows].view(np.float64)  # real, imaginary, real, ...
-            parts[:, 0::2] += offset
-            np.square(parts, out=parts)
-            logs = scratch[: len(parts)]
-            np.add(parts[:, 0::2], parts[:, 1::2], out=logs)
-            np.log(logs, out=logs)
-            table += np.bincount(code[start : start + rows].ravel(), logs.ravel(), minlength=table.size)
+    def ring_sums(self, table: np.ndarray) -> np.ndarray:
+        """Per-ring sums from the sums per code: each code's total goes to its ring and its mirror's ring."""
         sums = np.bincount(self.code_ring, table, minlength=self.n_bins)
         sums += np.bincount(self.code_mirror, table, minlength=self.n_bins)
         return sums
 
+    def profile(self, table: np.ndarray) -> np.ndarray:
+        """The azimuthal profile (mean ``20 ln |F|`` per kept ring) from the sums per code."""
+        return self.ring_sums(table)[self.keep] * (10.0 * self.inverse_counts)
+
+
+def log_power_sums(spectrum: np.ndarray, offset: float, codes: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Sums of ``2 ln |spectrum + offset|`` per code, for each (code per rfft2 coefficient, number of codes).
+
+    One pass serves every code table. ``spectrum`` is overwritten: blocks of its
+    rows are squared in place and stay in cache through the log and the bincounts.
+    """
+    rows = max(1, _BLOCK // spectrum.shape[1])
+    shaped = [code.reshape(spectrum.shape) for code, _ in codes]
+    tables = [np.zeros(size) for _, size in codes]
+    scratch = np.empty((rows, spectrum.shape[1]))
+    for start in range(0, spectrum.shape[0], rows):
+        parts = spectrum[start : start + rows].view(np.float64)  # real, imaginary, real, ...
+        parts[:, 0::2] += offset
+        np.square(parts, out=parts)
+        logs = scratch[: len(parts)]
+        np.add(parts[:, 0::2], parts[:, 1::2], out=logs)
+        np.log(logs, out=logs)
+        for table, code in zip(tables, shaped):
+            table += np.bincount(code[start : start + rows].ravel(), logs.ravel(), minlength=table.size)
+    return tables
+
 
 @lru_cache(maxsize=32)
-def _rings(height: int, width: int) -> _Rings:
+def rings(height: int, width: int) -> _Rings:
     """Ring geometry for one image shape (cached: shards hold few shapes)."""
     if height < 3 or width < 3:
         raise ValueError(f"image of {width}x{height} pixels is too small for a spectrum")
@@ -149,8 +164,8 @@ def azimuthal_profile(image: np.ndarray) -> np.ndarray:
     """Mean log magnitude per integer-radius ring, rings 1 .. r_max-1 (the paper's 1-D spectrum)."""
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale image, got shape {image.shape}")
-    rings = _rings(*image.shape)
-    return rings.log_sums(fourier.rfft2(image), EPSILON)[rings.keep] * (10.0 * rings.inverse_counts)
+    geometry = rings(*image.shape)
+    return geometry.log_sums(fourier.rfft2(image), EPSILON)[geometry.keep] * (10.0 * geometry.inverse_counts)
 
 
 @lru_cache(maxsize=64)

@@ -69,20 +69,20 @@ class Dataset:
     videos: np.ndarray  # "<source>/<video>" for face crops, None for images
 
 
-def load_features(shards: list[str | Path]) -> Dataset:
-    """Stack the accepted rows of feature shards; all spectra must have one length."""
+def load_features(shards: list[str | Path], column: str = "features") -> Dataset:
+    """Stack the accepted rows of feature shards (``column``: the features, or a family's); one spectrum length."""
     table = pa.concat_tables(pq.read_table(path) for path in shards)
-    table = table.filter(table["features"].is_valid())
+    table = table.filter(table[column].is_valid())
     if table.num_rows == 0:
         raise ValueError("no usable images: every image was rejected (see the rejects file)")
-    lengths = np.asarray(table["features"].combine_chunks().value_lengths())
+    lengths = np.asarray(table[column].combine_chunks().value_lengths())
     if len(np.unique(lengths)) > 1:
         counts = dict(zip(*np.unique(lengths, return_counts=True)))
         raise ValueError(
             f"spectra of different lengths { ({int(k): int(v) for k, v in counts.items()}) }: the images have "
             "different sizes; set the dataset's spectrum_length to resample every spectrum to one length"
         )
-    X = np.asarray(table["features"].combine_chunks().flatten(), dtype=np.float64).reshape(table.num_rows, -1)
+    X = np.asarray(table[column].combine_chunks().flatten(), dtype=np.float64).reshape(table.num_rows, -1)
     sources = np.asarray(table["source"].to_pylist(), dtype=object)
     return Dataset(
         X=X,

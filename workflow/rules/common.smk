@@ -84,6 +84,7 @@ wildcard_constraints:
     classifier=names_of("classifiers"),
     variant="|".join(map(re.escape, VARIANTS)),
     shard=r"\d+",
+    images="given|harmonised",
     samples=r"\d+|all",
 
 
@@ -111,6 +112,7 @@ def dataset_targets(name):
             f"results/{name}/figures/frames_accuracy.png",
             f"results/{name}/figures/crops.png",
         ]
+    common += family_targets(name)
     crops = [f"results/{name}/figures/crops.png"] if DATASETS[name]["faces"]["crop"] else []
     return common + [f"results/{name}_table.csv", f"results/{name}/figures/accuracy.png"] + crops
 
@@ -131,6 +133,44 @@ def feature_options(wildcards):
     if dataset["reencode_quality"]:
         options += ["--reencode", dataset["reencode_quality"]]
     return options
+
+
+def family_targets(name):
+    """The family comparison's table and figure, for a dataset that compares families."""
+    if not DATASETS[name]["families"]["compare"]:
+        return []
+    return [f"results/{name}/families.csv", f"results/{name}/figures/families.png"]
+
+
+def family_shards(wildcards, images="given"):
+    return [
+        f"results/{wildcards.dataset}/families/{images}/shard-{k}.parquet"
+        for k in range(DATASETS[wildcards.dataset]["shards"])
+    ]
+
+
+def harmonised_family_shards(wildcards):
+    """The harmonised images' family shards, where the dataset harmonises."""
+    return family_shards(wildcards, "harmonised") if DATASETS[wildcards.dataset]["harmonise"] else []
+
+
+def family_shard_spec(wildcards):
+    """The families (with the band split) of a shard, and the harmonising of its images."""
+    dataset = DATASETS[wildcards.dataset]
+    harmonise = dataset["harmonise"] if wildcards.images == "harmonised" else None
+    if wildcards.images == "harmonised" and not harmonise:
+        stop(f"datasets.{wildcards.dataset}: harmonised families need `harmonise` (crop, jpeg_quality)")
+    families = dataset["families"]
+    spec = {"families": families["compare"], "band_split": families["band_split"], "harmonise": harmonise}
+    return json.dumps(dict(spec, spectrum_length=dataset["spectrum_length"]), sort_keys=True)
+
+
+def family_table_spec(wildcards):
+    """The comparison's families, band split and protocol."""
+    families = DATASETS[wildcards.dataset]["families"]
+    spec = dict(generalisation_spec(wildcards.dataset), families=families["compare"], band_split=families["band_split"])
+    spec["size"] = families["size"]
+    return json.dumps(spec, sort_keys=True)
 
 
 # acquire

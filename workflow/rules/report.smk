@@ -102,13 +102,14 @@ rule audit:
     params:
         code=code("commands/audit"),
         labels=lambda w: json.dumps({name: s["label"] for name, s in sorted(DATASETS[w.dataset]["sources"].items())}),
+        harmonise=lambda w: json.dumps(DATASETS[w.dataset]["harmonise"], sort_keys=True),
     log:
         "logs/{dataset}/audit.log",
     localrule: True
     shell:
         # Loud: differences between real and fake files also go to the console.
         "python3 -m unmask audit --manifest {input.manifest:q} --rejects {input.rejects:q} --labels {params.labels:q}"
-        " --out {output.table:q} --warnings {output.warnings:q} 2> {log:q} && cat {output.warnings:q} >&2"
+        " --harmonise {params.harmonise:q} --out {output.table:q} --warnings {output.warnings:q} 2> {log:q} && cat {output.warnings:q} >&2"
 
 
 rule crops_figure:
@@ -167,3 +168,35 @@ rule rejects:
     shell:
         "python3 -m unmask rejects {input.features:q} --manifest {input.manifest:q}"
         " --manifest-rejects {input.manifest_rejects:q} --out {output:q} 2> {log:q}"
+
+
+# the feature family comparison, with its band control, as given and harmonised (datasets.<name>.families)
+rule families_table:
+    output:
+        table=report(
+            "results/{dataset}/families.csv",
+            caption="../report/families.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
+        figure=report(
+            "results/{dataset}/figures/families.png",
+            caption="../report/families.rst",
+            category="{dataset}",
+            subcategory="figures",
+        ),
+    input:
+        given=family_shards,
+        harmonised=harmonised_family_shards,
+    params:
+        spec=family_table_spec,
+        code=code("commands/families"),
+    log:
+        "logs/{dataset}/families_table.log",
+    group:
+        "train"
+    resources:
+        mem_mb=scaled(1000, 3),
+    shell:
+        "python3 -m unmask families-table --given {input.given:q} --harmonised {input.harmonised:q}"
+        " --spec {params.spec:q} --title {wildcards.dataset:q} --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
