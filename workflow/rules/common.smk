@@ -166,7 +166,7 @@ def family_shard_spec(wildcards):
 
 
 def family_table_spec(wildcards):
-    """The comparison's families, band split and protocol."""
+    """The comparison's families, band split, classifiers and size (its protocol is `protocol_json`'s)."""
     families = DATASETS[wildcards.dataset]["families"]
     spec = dict(generalisation_spec(wildcards.dataset), families=families["compare"], band_split=families["band_split"])
     spec["size"] = families["size"]
