@@ -21,12 +21,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
-
-from unmask.learn.classifiers import fit, make_classifier, score
-from unmask.learn.metrics import binary_metrics, summarize
 
 logger = logging.getLogger(__name__)
+# LIGHT: scikit-learn and SciPy (~2.5 s of CPU to import under load) are imported where used, so that the
+# workflow's DAG, which builds every job's Protocol, imports this module at the cost of what it already has.
 
 METRICS = ("accuracy", "roc_auc")  # what robustness and generalisation tables report
 
@@ -148,6 +146,8 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     ``StratifiedGroupKFold`` fills it with the groups of the most items first, so testing it held
     the biggest video out of training in nearly every repeat.)
     """
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split  # see LIGHT
+
     if len(set(groups[index])) == len(index):
         return train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
     n_groups = len(set(groups[index]))
@@ -274,6 +274,8 @@ class Part:
 
 def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
     """Fit on the training part, then ``score`` on the test part."""
+    from unmask.learn.classifiers import fit, score  # see LIGHT
+
     return score(fit(model, kind, X_train, y_train), kind, X_test, y_test)
 
 
@@ -281,6 +283,9 @@ def fit_scores(
     spec: dict, seed: int, train: Part, tests: dict[str, Part], metrics: tuple[str, ...] = METRICS
 ) -> dict[str, dict[str, float]]:
     """Fit one fresh classifier of ``spec`` on ``train``; its ``metrics`` (``binary_metrics``) on each test set."""
+    from unmask.learn.classifiers import fit, make_classifier, score  # see LIGHT
+    from unmask.learn.metrics import binary_metrics
+
     model, _ = make_classifier(spec, seed, n_train=len(train.y))
     fit(model, spec["kind"], train.X, train.y)
     results = {}
@@ -296,6 +301,8 @@ def summarize_rows(
 ) -> pd.DataFrame:
     """Per-repeat rows -> long format: ``keys``, metric, mean, std (ddof 1), [ci_low, ci_high,] repeats (finite
     values only; ``intervals``: the 95% t-interval of ``metrics.summarize``)."""
+    from unmask.learn.metrics import summarize  # see LIGHT
+
     statistics = ["mean", "std", *(["ci_low", "ci_high"] if intervals else [])]
     summary = []
     for key, group in rows.groupby(keys, dropna=False, sort=False):
@@ -318,6 +325,8 @@ def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, protocol:
     Each repeat is ``repeat_draw``. Returns the per-repeat results and the
     per-item test predictions.
     """
+    from unmask.learn.classifiers import make_classifier  # see LIGHT
+
     label, repeats = str(size), protocol.repeats
     rows, predictions = [], []
     for repeat in range(repeats):
