@@ -28,4 +28,5 @@ rule all:
     default_target: True
     input:
         [dataset_targets(name) for name in config["default_datasets"]],
+        [report_pages(name) for name in config["default_datasets"]],
         cross_dataset_targets(),

@@ -4,7 +4,9 @@ Run from the repository root:  python -m benchmarks.bench_download [--files 400]
 
 Prints wall time and rate for: many small files (FFHQ-like count, 256 KiB
 each) with 1 and 4 workers; one large file (md5 verified); a rerun that only
-verifies what is there; and a large file resumed after a truncation at half.
+verifies what is there; a large file resumed after a truncation at half; and an endless
+chunked body (a hostile server) stopped at a declared size and at the size limit (``--limit-mib``):
+time, bytes on disk afterwards and peak Python memory (tracemalloc).
 The server runs in the same process, so the numbers bound the downloader's
 own overhead (per-request cost, hashing, disk), not a real network.
 ``--baseline DIR`` first runs the same measurements with the code of another
@@ -20,12 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from acquire_server import LocalServer  # noqa: E402
 
-from unmask.data.acquire.download import Downloader, Item, Options  # noqa: E402
+from unmask.data.acquire.download import Downloader, DownloadError, Item, Options  # noqa: E402
 
 
 def timed(label: str, nbytes: int, func) -> None:
@@ -39,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=400)
     parser.add_argument("--big-mib", type=int, default=128)
+    parser.add_argument("--limit-mib", type=int, default=256, help="declared size and size limit of the endless body")
     parser.add_argument("--baseline", type=Path, help="another checkout to measure first, for comparison")
     args = parser.parse_args()
     if args.baseline:
@@ -52,6 +56,8 @@ def main() -> None:
                 str(args.files),
                 "--big-mib",
                 str(args.big_mib),
+                "--limit-mib",
+                str(args.limit_mib),
             ],
             cwd=args.baseline,
             check=True,
@@ -88,6 +94,29 @@ def main() -> None:
         timed(f"1 x {args.big_mib} MiB, truncated at half, resumed", len(big), lambda: Downloader(quiet).fetch(item))
         ranges = [h.headers.get("Range") for h in server.hits("/big")][-2:]
         print(f"resume requests: {ranges}")
+        server.add("/endless", os.urandom(1 << 16), endless=True)
+        limit = args.limit_mib << 20
+        for label, item in [
+            ("declared size", Item(server.url("/endless"), Path(tmp, "a.7z"), size=limit)),
+            ("size limit", Item(server.url("/endless"), Path(tmp, "b.7z"), max_bytes=limit)),
+        ]:
+            endless(f"endless body, stopped at its {label} ({args.limit_mib} MiB)", item, quiet)
+
+
+def endless(label: str, item: Item, options: Options) -> None:
+    """Fetch an endless body; print the time, what is left on disk and the peak of Python's allocations."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        Downloader(options).fetch(item)
+        outcome = "fetched (the limit did not hold)"
+    except DownloadError as error:
+        outcome = str(error).split(": ", 1)[1]
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    left = sum(path.stat().st_size for path in item.dest.parent.glob(item.dest.name + "*"))
+    print(f"{label:<52} {seconds:7.2f} s  peak {peak / 2**20:.1f} MiB, {left} bytes left on disk: {outcome}")
 
 
 if __name__ == "__main__":

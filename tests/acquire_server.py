@@ -3,8 +3,8 @@
 Routes map a path (query ignored) to a ``Resource`` or to a function of the
 parsed query returning one (or None for 404). A resource can refuse Range,
 fail its next requests (a status, ``"drop"`` the connection, ``("truncate",
-n)`` after n body bytes, ``("sleep", s)`` before answering) and send extra
-headers. Every request is logged with its headers and arrival time.
+n)`` after n body bytes, ``("sleep", s)`` before answering), send extra
+headers, or send its body again and again without end. Every request is logged with its headers and arrival time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Resource:
     failures: list = field(default_factory=list)  # consumed one per request
     headers: dict = field(default_factory=dict)  # sent with failure answers too (e.g. Retry-After)
     status: int = 200
+    endless: bool = False  # repeat the body forever, chunked (a hostile server), until the client leaves
 
 
 @dataclass
@@ -99,6 +100,8 @@ def _handler(server: LocalServer):
                 failure = resource.failures.pop(0) if resource and resource.failures else None
             if resource is None:
                 return self._answer(404, b"not found", "text/plain", {})
+            if resource.endless:
+                return self._endless(resource.body)
             truncate = None
             if isinstance(failure, tuple) and failure[0] == "sleep":
                 time.sleep(failure[1])
@@ -123,6 +126,19 @@ def _handler(server: LocalServer):
             if resource.ranges:
                 headers["Accept-Ranges"] = "bytes"
             self._answer(status, body, resource.content_type, headers, truncate)
+
+        def _endless(self, body: bytes):
+            self.protocol_version = "HTTP/1.1"  # chunked transfer needs 1.1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = f"{len(body):x}\r\n".encode() + body + b"\r\n"
+            try:
+                while True:
+                    self.wfile.write(chunk)
+            except OSError:  # the client stopped reading
+                self.close_connection = True
 
         def _answer(self, status, body, content_type, headers, truncate=None):
             self.send_response(status)

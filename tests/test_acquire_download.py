@@ -271,3 +271,27 @@ def test_a_malformed_url_is_one_attempt_named(tmp_path):
     with pytest.raises(DownloadError, match=r"^ftp://mirror/f: InvalidSchema: ") as info:
         downloader().fetch(Item("ftp://mirror/f", tmp_path / "f"))
     assert "attempt" not in str(info.value) and not (tmp_path / "f").exists()
+
+
+@pytest.mark.parametrize(
+    ("declared", "limit", "what"), [(3_000_000, None, "its declared size"), (None, 2_000_000, "the size limit")]
+)
+def test_an_endless_body_stops_at_the_declared_size_or_the_limit_and_leaves_no_part(
+    server, tmp_path, declared, limit, what
+):
+    """Before: an endless chunked body wrote 400 MB of .part in 0.8 s until the disk was full."""
+    server.add("/endless", blob(1 << 16), endless=True)
+    item = Item(server.url("/endless"), tmp_path / "a.7z", size=declared, max_bytes=limit)
+    with pytest.raises(DownloadError, match=rf"more than {declared or limit} bytes \({what}\); stopped"):
+        downloader().fetch(item)
+    assert list(tmp_path.iterdir()) == [] and len(server.hits("/endless")) == 1
+
+
+def test_an_archive_source_passes_archive_size_and_max_size_to_the_download(server, tmp_path):
+    from unmask.data.acquire import archive
+
+    server.add("/endless", blob(1 << 16), endless=True)
+    spec = {"method": "archive", "url": server.url("/endless"), "max_size": 1_000_000, "download": {"retries": 0}}
+    with pytest.raises(DownloadError, match=r"more than 1000000 bytes \(the size limit\)"):
+        archive.acquire(spec, tmp_path)
+    assert not list((tmp_path / "_archive").glob("*.part"))

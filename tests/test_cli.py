@@ -238,3 +238,23 @@ def test_output_to_a_full_disk_or_a_closed_stdout_is_one_message(tmp_path, comma
     closed = subprocess.run(["bash", "-c", f"{run} >&-"], capture_output=True, text=True)
     assert closed.returncode == 2
     assert closed.stderr.endswith(f"unmask {command}: standard output is closed: nowhere to write the results\n")
+
+
+def test_spectrum_refuses_a_lossless_jpeg_and_goes_on_and_reads_a_pipe(tmp_path):
+    """Before: `unmask spectrum` on a lossless JPEG (SOF3) segfaulted (exit 139) in simplejpeg."""
+    import subprocess
+    import sys
+
+    import cv2
+    import numpy as np
+    from test_image_validation import lossless_jpeg
+
+    image = str(tmp_path / "image.png")
+    cv2.imwrite(image, np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8))
+    (tmp_path / "lossless.jpg").write_bytes(lossless_jpeg())
+    command = f'{sys.executable} -m unmask spectrum "{tmp_path}/lossless.jpg" "{image}" <(cat "{image}")'
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr == f"unmask spectrum: {tmp_path}/lossless.jpg: lossless JPEG (SOF3) is not supported\n"
+    header, first, piped = result.stdout.splitlines()
+    assert first.split(",")[1:] == piped.split(",")[1:]

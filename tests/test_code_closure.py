@@ -45,6 +45,7 @@ def test_features_reach_the_fft_through_the_spectrum() -> None:
         "io.py",
         "data/__init__.py",
         "data/images.py",
+        "data/isolated.py",
         "data/sampling.py",
         "features/__init__.py",
         "features/extract.py",

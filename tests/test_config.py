@@ -232,3 +232,61 @@ def test_face_crops_with_native_length_spectra_need_a_spectrum_length(faces, fak
         validate(config)
     for fixed in ({"spectrum_length": 300}, {"variant": "dfd"}):
         validate({**config, "datasets": {"d": {**config["datasets"]["d"], **fixed}}})
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (("shards",), 1_000_000, "datasets.d.shards: 1000000 is greater than the maximum of 10000"),
+        (
+            ("robustness", "repeats"),
+            10**9,
+            "datasets.d.robustness.repeats: 1000000000 is greater than the maximum of 1000",
+        ),
+        (("repeats",), 10**9, "datasets.d.repeats: 1000000000 is greater than the maximum of 1000"),
+        (("spectrum_length",), 10**8, "datasets.d.spectrum_length: 100000000 is greater than the maximum of 65536"),
+        (("sizes",), [10**20], "datasets.d.sizes[0]: 100000000000000000000 is greater than the maximum of 100000000"),
+        (("sizes",), list(range(4, 10_004)), "datasets.d.sizes: [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17"),
+        (
+            ("classifiers", "km"),
+            {"kind": "kmeans", "n_init": 10**8},
+            "n_init: 100000000 is greater than the maximum of 1000",
+        ),
+        (("classifiers", "lr"), {"kind": "logreg", "max_iter": 10**21}, "max_iter: 1000000000000000000000 is greater"),
+    ],
+)
+def test_every_count_has_a_maximum_named_with_its_key(keys, value, message):
+    """Before: shards 1e6 took the dry run to 7.2 GB, 1e9 repeats ran until killed, max_iter 1e21 overflowed."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    node = config["datasets"]["d"]
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("keys", "text"),
+    [
+        (("faces", "margin"), ".nan"),
+        (("test_fraction",), ".nan"),
+        (("classifiers", "svm", "C"), ".inf"),
+        (("classifiers", "svm", "gamma"), ".nan"),
+        (("robustness", "megapixels"), ".nan"),
+        (("video", "vote_threshold"), "-.inf"),
+    ],
+)
+def test_yaml_nan_and_inf_are_refused_naming_the_key(tmp_path, keys, text):
+    """Before: .nan passed every bound (``unmask crops: cannot convert float NaN to integer`` late in the run)."""
+    config = dataset(a={"label": "real"}, b={"label": "fake"})
+    node = config["datasets"]["d"]
+    for key in keys[:-1]:
+        node = node.setdefault(key, {"kind": "svm", "kernel": "rbf"} if key == "svm" else {})
+    node[keys[-1]] = "VALUE"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config).replace("VALUE", text))
+    with pytest.raises(ConfigError) as error:
+        validate(load_yaml(path))
+    assert f"  datasets.d.{'.'.join(keys)}: {float(text.replace('.', ''))} is not a finite number" in str(error.value)

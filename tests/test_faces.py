@@ -16,7 +16,7 @@ from conftest import REPO, shared_data, snakemake, write_config
 from sklearn.linear_model import LogisticRegression
 
 from unmask.config import ConfigError, validate
-from unmask.data.crops import crop_image
+from unmask.data.crops import crop_image, crop_name
 from unmask.data.faces import FaceDetector
 from unmask.data.video import read_samples
 from unmask.learn.classifiers import from_sklearn
@@ -79,7 +79,7 @@ def test_scene_crop_holds_the_pasted_face_in_the_scene_pixels(tmp_path, name, su
         assert row.get("reason") is None, f"{face.name} at {pasted}: {row['reason']}"
         box = (row["x"], row["y"], row["size"])
         assert iou(box, pasted) >= 0.5, f"{face.name}: crop {box} vs pasted {pasted}"
-        assert row["crop"] == str(tmp_path / "crops" / "s" / f"{scene.name}.png") and row["detector"] == name
+        assert row["crop"] == str(tmp_path / "crops" / "s" / crop_name(f"s/{scene.name}")) and row["detector"] == name
         crop = cv2.imread(row["crop"], cv2.IMREAD_UNCHANGED)
         x, y, size = box
         assert np.array_equal(crop, cv2.imread(str(scene))[y : y + size, x : x + size]), "the scene's own pixels"
@@ -324,3 +324,66 @@ def test_scene_dataset_through_the_workflow_and_predict_faces(tmp_path):
     assert load_model(tmp_path / "older.json").provenance.face_crops is None
     older = unmask("predict", "--model", str(tmp_path / "older.json"), "--faces", item["original"])
     assert older.returncode == 0 and "warning" not in older.stderr
+
+
+def test_crops_and_predict_faces_take_the_checked_decode(tmp_path):
+    """A JPEG with 600 zeroed bytes in its scan was cropped (the crop path read only the header before OpenCV)."""
+    from test_image_validation import CORPUS, middle_of, zeroed
+    from test_predict import save_toy_model, unmask
+
+    damaged = tmp_path / "damaged.jpg"
+    base = CORPUS["baseline JPEG"][0]
+    damaged.write_bytes(zeroed(base, middle_of(base), 600))
+    row = crop_image(
+        {"source": "s", "image": damaged.name, "path": str(damaged)}, tmp_path, make_detector("haar"), 0.25
+    )
+    assert row["reason"].startswith("corrupt JPEG (Corrupt JPEG data") and "crop" not in row
+    result = unmask("predict", "--model", str(save_toy_model(tmp_path / "m.json")), "--faces", str(damaged))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"unmask predict: {damaged}: corrupt JPEG (Corrupt JPEG data")
+
+
+def test_a_20000x8_strip_is_searched_not_an_opencv_assertion(tmp_path):
+    """Before: cv2.error '(-215:Assertion failed) inv_scale_x > 0 in function resize' in the crops job."""
+    from test_predict import save_toy_model, unmask
+
+    strip = tmp_path / "strip.png"
+    cv2.imwrite(str(strip), np.random.default_rng(0).integers(0, 256, (8, 20000), dtype=np.uint8))
+    row = crop_image({"source": "s", "image": strip.name, "path": str(strip)}, tmp_path, make_detector("haar"), 0.25)
+    assert row["reason"] == "no face found (haar, min 64 px)"
+    result = unmask("predict", "--model", str(save_toy_model(tmp_path / "m.json")), "--faces", str(strip))
+    assert result.stderr == f"unmask predict: {strip}: no face found (haar, min 64 px)\n"
+
+
+def test_a_faces_model_that_is_a_text_file_is_one_line(tmp_path):
+    """Before: a cv2.error traceback in the crops job."""
+    from unmask.data.crops import make_detector as detector_of
+
+    text = tmp_path / "yunet.onnx"
+    text.write_text("not a model\n")
+    faces = {"detector": "yunet", "model": str(text), "min_face": 64, "detect_side": 640, "margin": 0.25}
+    with pytest.raises(ValueError, match=rf"^faces\.model {text}: OpenCV cannot load it as a YuNet model \(.+\)$"):
+        detector_of(faces)
+
+
+def test_a_244_byte_image_name_gets_its_crop(tmp_path):
+    """Before: [Errno 36] File name too long (the temporary '.<name>.png.XXXXXXXX.tmp' passes 255 bytes)."""
+    (face,) = faces("real", 1)
+    scene = tmp_path / ("n" * 240 + ".png")
+    make_scene(face, scene, np.random.default_rng(1), side=300)
+    row = crop_image(
+        {"source": "s", "image": scene.name, "path": str(scene)}, tmp_path / "crops", make_detector("haar"), 0.25
+    )
+    assert row.get("reason") is None and Path(row["crop"]).is_file() and len(Path(row["crop"]).name) == 36
+    assert row["image"] == scene.name and row["path"] == str(scene)  # the manifest keeps the original name
+
+
+def test_predict_faces_prints_no_native_library_line(tmp_path):
+    """Before: OpenCV's libjpeg printed 'Corrupt JPEG data: 5 extraneous bytes before marker 0xdb' to stderr."""
+    from test_image_validation import CORPUS
+    from test_predict import save_toy_model, unmask
+
+    image = tmp_path / "junk.jpg"
+    image.write_bytes(CORPUS["JPEG with junk bytes before DQT"][0])
+    result = unmask("predict", "--model", str(save_toy_model(tmp_path / "m.json")), "--faces", str(image))
+    assert result.stderr == f"unmask predict: {image}: no face found (haar, min 64 px)\n"

@@ -311,3 +311,25 @@ def test_resampling_needs_a_crop_and_a_known_method() -> None:
     for harmonise, message in [({"resample": "area"}, "crop"), ({"crop": 64, "resample": "nearest"}, "resample")]:
         with pytest.raises(ConfigError, match=message):
             validate(_config(harmonise=harmonise))
+
+
+def test_a_family_shard_refuses_a_file_changed_after_the_manifest(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from unmask.data.manifest import build_manifest
+    from unmask.features.family_shards import extract_shard
+
+    _write_images(tmp_path / "real", [64, 64], ".png", 0)
+    _write_images(tmp_path / "fake", [64], ".png", 100)
+    sources = {"real": {"label": "real", "path": str(tmp_path / "real")}}
+    sources["fake"] = {"label": "fake", "path": str(tmp_path / "fake")}
+    manifest, _ = build_manifest(sources, seed=0)
+    pq.write_table(manifest, tmp_path / "manifest.parquet")
+    (tmp_path / "real" / "0.png").write_bytes((tmp_path / "fake" / "0.png").read_bytes())  # replaced by a valid image
+    (tmp_path / "real" / "1.png").unlink()
+    out = tmp_path / "shard.parquet"
+    assert extract_shard(tmp_path / "manifest.parquet", 0, 1, [Spec("faces_hq")], out) == 2
+
+    reasons = dict(zip(*pq.read_table(out, columns=["id", "reason"]).to_pydict().values()))
+    assert "sha256 differs" in reasons["real/0.png"] and "cannot read it" in reasons["real/1.png"]
+    assert reasons["fake/0.png"] is None

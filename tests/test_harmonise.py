@@ -99,12 +99,13 @@ def test_the_audit_command_adds_the_verdict_after_harmonising(tmp_path):
     (tmp_path / "photo.jpg").write_bytes(_jpeg(128, 128, 75))
     (tmp_path / "fake.jpg").write_bytes(_jpeg(96, 96, 75, seed=1))
     items = {
+        "id": ["photos/photo.jpg", "fakes/fake.jpg"],
         "source": ["photos", "fakes"],
         "label": [0, 1],
         "path": [str(tmp_path / n) for n in ("photo.jpg", "fake.jpg")],
     }
     pq.write_table(pa.table(items), tmp_path / "manifest.parquet")
-    (tmp_path / "rejects.csv").write_text("source,stage\n")
+    (tmp_path / "rejects.csv").write_text("id,source,stage\n")
     labels = json.dumps({"photos": "real", "fakes": "fake"})
     base = ["audit", "--manifest", str(tmp_path / "manifest.parquet"), "--rejects", str(tmp_path / "rejects.csv")]
     base += ["--labels", labels, "--out", str(tmp_path / "audit.csv"), "--warnings", str(tmp_path / "warnings.txt")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
@@ -61,6 +62,30 @@ def zeros_png(width: int, height: int, rows: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", pixels) + png_chunk(b"IEND", b"")
 
 
+def lossless_jpeg(side: int = 16) -> bytes:
+    """A minimal lossless JPEG (SOF3, predictor 1): Pillow cannot write one; every difference is coded as 0."""
+    frame = b"\xff\xc3" + struct.pack(">HBHHB", 11, 8, side, side, 1) + bytes([1, 0x11, 0])
+    table = b"\xff\xc4" + struct.pack(">HB", 20, 0x00) + bytes([1] + [0] * 15) + bytes([0])  # one code: 0
+    scan = b"\xff\xda" + struct.pack(">HB", 8, 1) + bytes([1, 0x00, 1, 0, 0])
+    return b"\xff\xd8" + frame + table + scan + bytes(side * side // 8) + b"\xff\xd9"
+
+
+def with_segment(data: bytes, segment: bytes, before: bytes = b"\xff\xdb") -> bytes:
+    """``segment`` inserted just before the first ``before`` marker."""
+    at = data.index(before)
+    return data[:at] + segment + data[at:]
+
+
+def app2(body: bytes) -> bytes:
+    return b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body
+
+
+def ultra_hdr(primary: bytes, gain_map: bytes) -> bytes:
+    """A primary JPEG with Ultra HDR's XMP (APP1) and a gain-map JPEG after its EOI, as Ultra HDR files are laid out."""
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00" + b'<x:xmpmeta><rdf:Description hdrgm:Version="1.0"/></x:xmpmeta>'
+    return with_segment(primary, b"\xff\xe1" + struct.pack(">H", len(xmp) + 2) + xmp) + gain_map
+
+
 def corpus() -> dict[str, tuple[bytes, bool]]:
     """name: (file bytes, is it a valid image)."""
     color = photo()
@@ -92,6 +117,11 @@ def corpus() -> dict[str, tuple[bytes, bool]]:
         "JPEG with EXIF": pillow(rgb, "JPEG", exif=exif),
         "PNG": png,
         "PNG with data after IEND": png + b"trailing bytes",
+        "JPEG with junk bytes before DQT": with_segment(base, b"junk!"),
+        "JPEG with junk bytes before APP1": with_segment(pillow(rgb, "JPEG", exif=exif), b"\x00" * 7, b"\xff\xe1"),
+        "JPEG with bad ICC chunks": with_segment(base, app2(b"ICC_PROFILE\x00" + bytes([5, 2]) + b"xxxx")),
+        "CMYK JPEG with 2x2 sampling": pillow(rgb.convert("CMYK"), "JPEG", quality=90, subsampling=2),
+        "Ultra HDR (JPEG, MPF, gain map after EOI)": ultra_hdr(base, jpeg(gray[::4, ::4])),
         "16-bit PNG": cv2.imencode(".png", color.astype(np.uint16) * 257)[1].tobytes(),
         "grayscale PNG": cv2.imencode(".png", gray)[1].tobytes(),
         "RGBA PNG": pillow(rgb.convert("RGBA"), "PNG"),
@@ -117,6 +147,13 @@ def corpus() -> dict[str, tuple[bytes, bool]]:
         "PNG with a wrong IDAT length": png[:idat]
         + struct.pack(">I", int.from_bytes(png[idat : idat + 4], "big") - 7)
         + png[idat + 4 :],
+        "PNG without IDAT": png[:idat] + png_chunk(b"IEND", b""),
+        "JPEG with junk before DQT and a zeroed scan": with_segment(zeroed(base, middle, size // 10), b"junk!"),
+        "JPEG with bad ICC chunks and a truncated scan": with_segment(base, app2(b"ICC_PROFILE\x00\x00\x00"))[
+            : start + size // 2
+        ],
+        "Ultra HDR with a damaged primary scan": ultra_hdr(zeroed(base, middle, size // 10), jpeg(gray[::4, ::4])),
+        "truncated CMYK JPEG with 2x2 sampling": pillow(rgb.convert("CMYK"), "JPEG", subsampling=2)[:3000],
         "empty file": b"",
         "text": b"this is not an image\n",
         "text named like a JPEG, with its magic": b"\xff\xd8\xff\xe0 but then plain text",
@@ -164,6 +201,41 @@ def test_rejections_say_why(name, reason):
         decode_gray(CORPUS[name][0], LIMIT)
 
 
+@pytest.mark.parametrize(
+    ("name", "note"),
+    [
+        ("JPEG with junk bytes before DQT", "^5 extraneous bytes before marker 0xdb$"),
+        ("JPEG with junk bytes before APP1", "^7 extraneous bytes before marker 0xe1$"),
+        ("JPEG with bad ICC chunks", r"^bad ICC profile chunks \(the profile is ignored\)$"),
+    ],
+)
+def test_a_header_problem_is_a_note_in_the_probe_and_the_file_is_kept(tmp_path, name, note):
+    path = tmp_path / "image.jpg"
+    path.write_bytes(CORPUS[name][0])
+    assert re.search(note, probe(path).note)
+    assert read_gray(path).shape == (256, 256)
+
+
+def test_a_lossless_jpeg_is_refused_from_its_markers_before_any_decoder_sees_it(tmp_path, monkeypatch):
+    import simplejpeg
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a decoder saw the lossless JPEG")
+
+    monkeypatch.setattr(simplejpeg, "decode_jpeg", fail)
+    monkeypatch.setattr(cv2, "imdecode", fail)
+    path = tmp_path / "lossless.jpg"
+    path.write_bytes(lossless_jpeg())
+    for check in (probe, read_gray, lambda p: decode_gray(p.read_bytes())):
+        with pytest.raises(RejectedImage, match=r"^lossless JPEG \(SOF3\) is not supported$"):
+            check(path)
+
+
+def test_a_png_without_idat_is_corrupt_not_an_index_error():
+    with pytest.raises(RejectedImage, match=r"^corrupt PNG \(no IDAT chunk: no pixel data\)$"):
+        decode_gray(CORPUS["PNG without IDAT"][0])
+
+
 def test_pixel_limit_is_read_from_the_header_before_decoding(tmp_path):
     zeros = tmp_path / "zeros.png"
     zeros.write_bytes(zeros_png(20000, 20000, rows=20000))  # 388 kB that would decode to 400 MB
@@ -205,6 +277,9 @@ def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_p
     (tmp_path / "cameras" / "claims.png").write_bytes(zeros_png(40000, 40000, rows=1))
     (tmp_path / "cameras" / "zeroed.jpg").write_bytes(CORPUS["JPEG with 20% of its scan zeroed"][0])
     (tmp_path / "cameras" / "motion.jpg").write_bytes(CORPUS["motion photo (JPEG + mp4)"][0])
+    (tmp_path / "cameras" / "lossless.jpg").write_bytes(lossless_jpeg())
+    (tmp_path / "cameras" / "noidat.png").write_bytes(CORPUS["PNG without IDAT"][0])
+    (tmp_path / "cameras" / "junk.jpg").write_bytes(CORPUS["JPEG with junk bytes before DQT"][0])
     labels = {"cameras": "real", "generator": "fake"}
     sources = {name: {"label": label, "path": str(tmp_path / name)} for name, label in labels.items()}
     config = {"datasets": {"mine": {"shards": 1, "max_pixels": 1_000_000, "sources": sources}}}
@@ -215,14 +290,20 @@ def test_workflow_lists_hostile_and_corrupt_files_in_rejects_and_completes(tmp_p
     rejects = pd.read_csv(workdir / "results/mine/rejects.csv").set_index("id")
     assert rejects["reason"].to_dict() == {
         "cameras/claims.png": "40000x40000 = 1600 Mpx exceeds the limit of 1 Mpx (datasets.mine.max_pixels)",
+        "cameras/lossless.jpg": "lossless JPEG (SOF3) is not supported",
+        "cameras/noidat.png": "corrupt PNG (no IDAT chunk: no pixel data)",
         "cameras/zeroed.jpg": "corrupt JPEG (Corrupt JPEG data: 184 extraneous bytes before marker 0xd9)",
         "cameras/zeros.png": "2000x1000 = 2 Mpx exceeds the limit of 1 Mpx (datasets.mine.max_pixels)",
     }
     assert rejects["stage"].to_dict() == {
         "cameras/claims.png": "manifest",
+        "cameras/lossless.jpg": "manifest",
+        "cameras/noidat.png": "features",
         "cameras/zeroed.jpg": "features",
         "cameras/zeros.png": "manifest",
     }
+    manifest = pd.read_parquet(workdir / "results/mine/manifest.parquet").set_index("id")
+    assert manifest.loc["cameras/junk.jpg", "note"] == "5 extraneous bytes before marker 0xdb"
 
 
 @pytest.mark.parametrize(("variant", "side"), [("dfd", 10), ("celeba", 8)])

@@ -403,3 +403,23 @@ def test_an_acquired_file_whose_name_is_not_utf8_is_a_listing_reject(tmp_path):
     assert [(r["id"], r["stage"], r["reason"]) for r in rejects.to_pylist()] == [
         ("gan/latin\\xe9.png", "listing", "file name is not UTF-8 text (rename it)")
     ]
+
+
+def test_a_jpeg_header_problem_is_a_note_in_the_manifest_and_lossless_is_a_reject(tmp_path):
+    from test_image_validation import CORPUS, lossless_jpeg
+
+    (tmp_path / "junk.jpg").write_bytes(CORPUS["JPEG with junk bytes before DQT"][0])
+    (tmp_path / "plain.jpg").write_bytes(CORPUS["baseline JPEG"][0])
+    (tmp_path / "lossless.jpg").write_bytes(lossless_jpeg())
+    manifest, rejects = build_manifest({"cams": {"label": "real", "path": str(tmp_path)}}, seed=0)
+    notes = dict(zip(manifest["id"].to_pylist(), manifest["note"].to_pylist()))
+    assert notes == {"cams/junk.jpg": "5 extraneous bytes before marker 0xdb", "cams/plain.jpg": None}
+    assert rejects.to_pylist() == [
+        {
+            "id": "cams/lossless.jpg",
+            "path": str(tmp_path / "lossless.jpg"),
+            "source": "cams",
+            "stage": "manifest",
+            "reason": "lossless JPEG (SOF3) is not supported",
+        }
+    ]

@@ -27,3 +27,19 @@ def test_a_failed_write_leaves_the_old_output_and_no_temporary(tmp_path):
         raise RuntimeError("killed")
     assert target.read_text() == "old\n"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_control_characters_in_csv_cells_are_escaped_and_a_long_name_gets_a_short_temporary(tmp_path):
+    """Before: a file name's raw ESC bytes reached rejects.csv; a 250-byte output name failed with Errno 36."""
+    import pandas as pd
+
+    from unmask.io import write_csv
+
+    frame = pd.DataFrame({"path": ["cams/\x1b[2Jevil.png", "a\nb.png", None], "size": [1, 2, 3]})
+    write_csv(frame, tmp_path / "rejects.csv")
+    assert (tmp_path / "rejects.csv").read_text() == "path,size\ncams/\\x1b[2Jevil.png,1\na\\nb.png,2\n,3\n"
+    long = tmp_path / ("n" * 250 + ".png")
+    with atomic_output(long) as tmp:
+        assert len(tmp.name) < 60
+        tmp.write_bytes(b"x")
+    assert long.read_bytes() == b"x"

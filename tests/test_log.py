@@ -70,3 +70,9 @@ def test_log_lines_on_a_terminal_go_above_the_bars(restore_logging, monkeypatch)
     logging.getLogger("unmask.test").warning("a warning")
     bar.close()
     assert re.search(r"[\r\n]\d\d:\d\d:\d\d WARNING unmask.test: a warning\n", terminal.getvalue())
+
+
+def test_log_records_escape_control_characters_line_by_line(restore_logging, capsys):
+    setup_logging(0)
+    logging.getLogger("unmask.test").warning("cannot read cams/\x1b[2Jevil.png\n  second line")
+    assert capsys.readouterr().err.endswith("cannot read cams/\\x1b[2Jevil.png\n  second line\n")

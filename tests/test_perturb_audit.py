@@ -232,3 +232,40 @@ def test_jpeg_is_one_encode_decode_round_at_the_given_quality():
     decoded = cv2.imdecode(np.frombuffer(encode_jpeg(image, 80), np.uint8), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(jpeg(image, 80), decoded)
     assert not np.array_equal(jpeg(image, 80), jpeg(image, 60))
+
+
+def test_the_audit_reads_rejects_csv_not_a_file_deleted_after_the_manifest(tmp_path):
+    """Before: a file deleted after the manifest stopped the run in the audit job ([Errno 2]), although the
+    features job had listed it as a reject."""
+    import pandas as pd
+
+    from unmask.cli import main
+    from unmask.data.manifest import build_manifest
+    from unmask.io import write_parquet
+
+    for source in ("cams", "gen"):
+        (tmp_path / source).mkdir()
+        for name in ("a", "b"):
+            image = np.random.default_rng(sum(map(ord, source + name))).integers(0, 256, (32, 32), dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / source / f"{name}.png"), image)
+    sources = {
+        "cams": {"label": "real", "path": str(tmp_path / "cams")},
+        "gen": {"label": "fake", "path": str(tmp_path / "gen")},
+    }
+    manifest, _ = build_manifest(sources, seed=0)
+    write_parquet(manifest, tmp_path / "manifest.parquet")
+    (tmp_path / "cams" / "b.png").unlink()
+    reason = "cannot read it (No such file or directory); the manifest listed it"
+    row = {
+        "id": "cams/b.png",
+        "path": str(tmp_path / "cams" / "b.png"),
+        "source": "cams",
+        "stage": "features",
+        "reason": reason,
+    }
+    pd.DataFrame([row]).to_csv(tmp_path / "rejects.csv", index=False)
+    arguments = ["audit", "--manifest", str(tmp_path / "manifest.parquet"), "--rejects", str(tmp_path / "rejects.csv")]
+    arguments += ["--labels", '{"cams": "real", "gen": "fake"}', "--out", str(tmp_path / "audit.csv")]
+    assert main([*arguments, "--warnings", str(tmp_path / "warnings.txt")]) == 0
+    table = pd.read_csv(tmp_path / "audit.csv").set_index("source")
+    assert table.loc["cams", ["files", "rejected", "format"]].tolist() == [2, 1, "PNG"]

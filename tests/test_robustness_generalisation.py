@@ -225,7 +225,9 @@ def test_analyses_cap_their_size_by_the_training_videos_under_held_out_videos(im
 
 def test_cross_source_matrix_and_diagonal(tmp_path):
     table = cross_source_table(shifted({"a": 0, "b": 1, "c": 2}), LOGREG, "all", under(repeats=3))
-    assert list(table.columns) == ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats"]
+    columns = ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats", "n_train", "n_test"]
+    assert list(table.columns) == columns
+    assert (table["n_train"] == 60).all() and (table["n_test"] == 20).all(), "80 per source capped by 40 fakes"
     accuracy = table[table["metric"] == "accuracy"].pivot(index="train_source", columns="test_source", values="mean")
     assert list(accuracy.index) == list(accuracy.columns) == ["a", "b", "c"]
     diagonal = np.eye(3, dtype=bool)
@@ -327,7 +329,7 @@ def test_leave_one_out_a_real_only_model_knows_the_generator_the_two_class_one_n
 
 
 def test_leave_one_out_needs_two_fake_sources():
-    with pytest.raises(ValueError, match="leave-one-generator-out needs at least two fake sources"):
+    with pytest.raises(ValueError, match="leave-one-generator-out needs two fake sources with usable images; only"):
         leave_one_out_table(shifted({"a": 0}), LOGREG, "all", under())
 
 
@@ -455,3 +457,37 @@ def test_workflow_refuses_bad_perturbations(two_demos, tmp_path):
     bad = write_config(tmp_path / "bad.yaml", {"datasets": {"demo": {"robustness": {"perturbations": ["jpeg:170"]}}}})
     result = snakemake(workdir, "-n", "--configfile", str(config), str(bad), check=False)
     assert result.returncode != 0 and "datasets.demo.robustness.perturbations" in result.stderr + result.stdout
+
+
+def test_cross_source_with_one_fake_source_left_after_rejects_is_skipped_with_a_warning(tmp_path, caplog):
+    """Before: cross-source raised ValueError, which stopped the run with no table and no models."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from unmask.cli import main
+    from unmask.features.extract import FEATURES_SCHEMA
+
+    data = shifted({"a": 0})  # fake source b's images were all rejected: it has no rows with features
+    rows = {
+        "id": list(data.ids),
+        "label": data.y.tolist(),
+        "source": list(data.sources),
+        "group": list(data.groups),
+        "video": [None] * len(data.ids),
+        "features": data.X.tolist(),
+        "reason": [None] * len(data.ids),
+    }
+    pq.write_table(pa.table(rows, schema=FEATURES_SCHEMA), tmp_path / "shard.parquet")
+    spec = {"classifiers": LOGREG, "size": "all"}
+    out, figure = tmp_path / "cross.csv", tmp_path / "cross.png"
+    arguments = ["cross-source", str(tmp_path / "shard.parquet"), "--spec", json.dumps(spec), "--title", "d"]
+    arguments += ["--protocol", under(repeats=2).to_json()]
+    assert main([*arguments, "--out", str(out), "--figure", str(figure)]) == 0
+    assert out.read_text() == "train_source,test_source,classifier,metric,mean,std,repeats\n"
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    assert (
+        "cross-source skipped: cross-source generalisation needs two fake sources with usable images; only a has any"
+        in caplog.text
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 
 import cv2
@@ -81,6 +82,9 @@ def test_user_dataset_with_bad_files_completes_and_lists_rejects(user_folders, t
     assert {"cameras/linked/000.jpg", "cameras/linked/001.jpg"} <= set(manifest["id"])
     warnings = (workdir / "results/mine/format_audit_warnings.txt").read_text()
     assert "real sources (cameras) are JPEG (q~95) but fake sources (generator) are PNG" in warnings
+    page = (workdir / "results/mine/report/data.html").read_text()  # the report's data page
+    assert "real sources (cameras) are JPEG (q~95) but fake sources (generator) are PNG" in page
+    assert "Rejected files: 8" in page and re.search(r"empty file \(0 bytes\)</td><td[^>]*>1</td>", page)
     audit = pd.read_csv(workdir / "results/mine/format_audit.csv").set_index("source")
     assert audit["rejected"].to_dict() == rejects["source"].value_counts().to_dict() == {"cameras": 6, "generator": 2}
     assert audit.loc["cameras", "files"] == 13 + 2 + 6  # used, linked and rejected

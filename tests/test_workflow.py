@@ -15,6 +15,7 @@ pytestmark = pytest.mark.workflow  # every test here runs Snakemake
 
 CLASSIFIERS = ["svm", "logreg", "kmeans"]
 GENERALISATION = {"robustness_repeat": 2, "robustness_table": 1, "cross_source": 1, "leave_one_out": 1}
+PAGES = {"report_table": 4, "data_page": 1, "model_card": 3}  # the report's pages: 4 tables, data checks, 3 models
 # The jobs of the small demo from each stage down (a stage's own jobs and everything after them).
 FROM_TRAIN = {
     "train": 6,
@@ -25,6 +26,7 @@ FROM_TRAIN = {
     "rejects": 1,
     "audit": 1,  # it counts the rejects, which the features stage adds to
     **GENERALISATION,
+    **PAGES,
     "all": 1,
 }
 FROM_FEATURES = {"features": 2, **FROM_TRAIN}
@@ -99,6 +101,7 @@ def test_training_parameter_reruns_training_only(demo_run, tmp_path):
         "metrics": 1,
         "cross_source": 1,
         "leave_one_out": 1,
+        "report_table": 3,
         "all": 1,
     }, "the repeats do not change the stored models, nor the robustness analysis (it has its own repeats)"
 
@@ -119,7 +122,8 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
         ("features/spectrum.py", FROM_FEATURES),
         (
             "analyses/tables.py",  # commands/report.py: every table and figure of a dataset (not the repeats)
-            {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, "robustness_table": 1, "all": 1},
+            {"table": 1, "metrics": 1, "spectra": 1, "rejects": 1, "audit": 1, "robustness_table": 1}
+            | {"report_table": 3, "data_page": 1, "all": 1},
         ),
         (
             "analyses/figures.py",
@@ -132,15 +136,16 @@ def test_variant_reruns_features_and_below(demo_run, tmp_path):
                 "robustness_table": 1,
                 "cross_source": 1,
                 "leave_one_out": 1,
+                **PAGES,  # the model cards draw their reliability plot
                 "all": 1,
             },
         ),
-        ("analyses/robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "all": 1}),
+        ("analyses/robustness.py", {"robustness_repeat": 2, "robustness_table": 1, "report_table": 1, "all": 1}),
         (
             "analyses/generalisation.py",
-            {"cross_source": 1, "leave_one_out": 1, "all": 1},
-        ),  # robustness draws with learn/protocol.py
-        ("commands/train.py", {"train": 6, "table": 1, "metrics": 1, "all": 1}),
+            {"cross_source": 1, "leave_one_out": 1, "report_table": 1, "all": 1},
+        ),  # robustness: learn/protocol.py
+        ("commands/train.py", {"train": 6, "table": 1, "metrics": 1, "report_table": 2, "all": 1}),
     ],
 )
 def test_editing_a_stage_reruns_it_and_what_follows(demo_run, module, expected):

@@ -20,6 +20,7 @@ from unmask.commands import (
     generalisation,
     manifest,
     model,
+    pages,
     predict,
     report,
     robustness,
@@ -32,7 +33,20 @@ log = logging.getLogger(__name__)
 
 USER_COMMANDS = [spectrum, predict]
 # The workflow's stages in the order they run; rules call them, their sub-parsers carry no help= so stay unlisted.
-STAGE_COMMANDS = [acquire, manifest, crops, features, families, train, model, report, audit, robustness, generalisation]
+STAGE_COMMANDS = [
+    acquire,
+    manifest,
+    crops,
+    features,
+    families,
+    train,
+    model,
+    report,
+    audit,
+    robustness,
+    generalisation,
+    pages,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

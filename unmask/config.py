@@ -97,6 +97,17 @@ def _describe(error: jsonschema.ValidationError, config: dict) -> str:
     return error.message
 
 
+def _non_finite(node: object, key: str = "") -> list[tuple[str, float]]:
+    """(key, value) of every NaN or infinity in a loaded configuration (YAML's .nan, .inf)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [(key or "(top level)", node)]
+    if isinstance(node, dict):
+        return [found for name, value in node.items() for found in _non_finite(value, f"{key}.{name}".lstrip("."))]
+    if isinstance(node, list):
+        return [found for index, value in enumerate(node) for found in _non_finite(value, f"{key}[{index}]")]
+    return []
+
+
 MOVED_VIDEO_KEYS = {"margin": "margin", "yunet_model": "model"}  # video.<key> -> faces.<key>
 
 
@@ -146,6 +157,8 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     _add_classifier_kinds(schema["$defs"])
     config = copy.deepcopy(config)
     _migrate_face_keys(config)
+    if lines := [f"  {key}: {value} is not a finite number" for key, value in _non_finite(config)]:
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))  # NaN passes every bound of the schema
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:

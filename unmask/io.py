@@ -24,18 +24,26 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    stem = _temp_stem(path.name)
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs get the usual permissions
         os.replace(tmp, path)
-        random_part = "?" * (len(tmp.name) - len(f".{path.name}..tmp"))  # mkstemp's random letters
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.{random_part}.tmp"):
+        random_part = "?" * (len(tmp.name) - len(f".{stem}..tmp"))  # mkstemp's random letters
+        for stale in path.parent.glob(f".{glob.escape(stem)}.{random_part}.tmp"):
             stale.unlink(missing_ok=True)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _temp_stem(name: str) -> str:
+    """The name a temporary file starts with: ``name``, or its hash when the temporary would pass 255 bytes."""
+    if len(name.encode()) <= 200:
+        return name
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def write_parquet(table, path: str | os.PathLike) -> None:
@@ -46,8 +54,18 @@ def write_parquet(table, path: str | os.PathLike) -> None:
         pq.write_table(table, tmp)
 
 
+# control characters (C0, DEL, C1) -> Python's escapes: a file name with ESC or a newline stays one inert cell
+CONTROL_ESCAPES = {code: repr(chr(code))[1:-1] for code in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
 def write_csv(frame, path: str | os.PathLike) -> None:
-    """Write a pandas DataFrame to CSV atomically (floats to 6 significant digits)."""
+    """Write a pandas DataFrame to CSV atomically (floats to 6 significant digits, control characters in text
+    escaped as ``\\x1b``, ``\\n``)."""
+    frame = frame.copy()
+    for column in [name for name, dtype in frame.dtypes.items() if dtype.kind not in "biufcmM"]:  # text columns
+        frame[column] = frame[column].map(
+            lambda cell: cell.translate(CONTROL_ESCAPES) if isinstance(cell, str) else cell
+        )
     with atomic_output(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 

@@ -34,6 +34,10 @@ class _StderrHandler(logging.StreamHandler):
     def stream(self, value):
         pass
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The record with control characters escaped in each line (a file name's ESC reaches no terminal)."""
+        return "\n".join(one_line(line) for line in super().format(record).split("\n"))
+
     def emit(self, record: logging.LogRecord) -> None:
         """On a terminal, print above the progress bars (``tqdm.write``) instead of through them."""
         if not self.stream.isatty():

@@ -67,23 +67,33 @@ def compare(
     return pd.DataFrame(rows)
 
 
-def plot(table: pd.DataFrame, path: str | Path, title: str) -> None:
+def plot(table: pd.DataFrame, path: str | Path, title: str):
     """Accuracy (95% interval) per family and band, one bar per classifier, a panel per images kind."""
-    from unmask.analyses.figures import plt, save_figure
+    from unmask.analyses.style import CHANCE, WIDTH, colours, plt, save_figure
 
     kinds = list(dict.fromkeys(table["images"]))
-    figure, axes = plt.subplots(len(kinds), 1, figsize=(9, 3.2 * len(kinds)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(kinds), 1, figsize=(WIDTH, 3.4 * len(kinds)), squeeze=False, sharey=True, layout="constrained"
+    )
     for axis, kind in zip(axes[:, 0], kinds):
         part = table[table["images"] == kind].assign(label=lambda t: t["family"] + " " + t["band"])
         labels = list(dict.fromkeys(part["label"]))
         classifiers = list(dict.fromkeys(part["classifier"]))
-        width = 0.8 / len(classifiers)
+        palette, width = colours(classifiers), 0.8 / len(classifiers)
         for k, name in enumerate(classifiers):
             rows = part[part["classifier"] == name].set_index("label").loc[labels]
             error = np.abs(rows[["accuracy_ci_low", "accuracy_ci_high"]].to_numpy().T - rows["accuracy"].to_numpy())
-            axis.bar(np.arange(len(labels)) + k * width, rows["accuracy"], width, yerr=np.nan_to_num(error), label=name)
-        axis.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, rotation=45, ha="right", fontsize=8)
-        axis.set(ylim=(0.4, 1.0), ylabel="accuracy", title=f"{title}: images {kind}")
-        axis.axhline(0.5, color="grey", linewidth=0.5)
-    axes[0, 0].legend(fontsize=8)
-    save_figure(figure, path)
+            axis.bar(
+                np.arange(len(labels)) + k * width,
+                rows["accuracy"],
+                width,
+                yerr=np.nan_to_num(error),
+                color=palette[name],
+                label=name,
+            )
+        axis.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels, rotation=45, ha="right")
+        axis.set(ylim=(0.4, 1.05), ylabel="test accuracy", title=f"images {kind}")
+        axis.axhline(0.5, color=CHANCE, linewidth=0.8, linestyle=":", label="chance")
+    axes[0, 0].legend(loc="lower left", ncols=len(classifiers) + 1)
+    figure.suptitle(f"{title}: feature families and their band controls (mean, 95% interval)")
+    return save_figure(figure, path)

@@ -54,6 +54,10 @@ def score_tests(
     ]
 
 
+class TooFewSources(ValueError):
+    """Fewer than two fake sources have features (the others' images were all rejected)."""
+
+
 def fake_sources(data: Dataset) -> list[str]:
     """The dataset's fake sources, sorted."""
     return sorted(set(data.sources[data.y == 1]))
@@ -79,7 +83,8 @@ def source_size(data: Dataset, size: int | str, analysis: str) -> int:
     """A training set's size (a number or ``all``, both classes) capped by the real items and each fake source."""
     fakes = fake_sources(data)
     if len(fakes) < 2:
-        raise ValueError(f"{analysis} needs at least two fake sources, the dataset has {fakes}")
+        has = f"only {fakes[0]} has" if fakes else "none has"
+        raise TooFewSources(f"{analysis} needs two fake sources with usable images; {has} any (rejects.csv says why)")
     smallest = int(np.bincount(source_strata(data, fakes)).min())
     return 2 * min(available_size(data.y, size) // 2, smallest)
 
@@ -112,7 +117,11 @@ def cross_source_repeat(
     rows = []
     for source, index in trains.items():
         scored = score_tests(Part.of(data, index), test_parts, classifiers, model_seed)
-        rows += [{"train_source": source, "test_source": row.pop("test"), "repeat": repeat, **row} for row in scored]
+        rows += [
+            {"train_source": source, "test_source": (test := row.pop("test")), "repeat": repeat, **row}
+            | {"n_train": len(index), "n_test": len(tests[test])}
+            for row in scored
+        ]
     return rows
 
 
@@ -122,16 +131,21 @@ def cross_source_table(
     size: int | str,
     protocol: Protocol,
 ) -> pd.DataFrame:
-    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats.
+    """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats,
+    and the images each cell used (``n_train``, ``n_test``: their mean over the repeats, rounded).
 
     ``size`` (a number or ``all``) is each training source's sample, both classes together, before
     the test split; it is capped by the smallest of the real items and the fake sources.
     """
-    size, rows = source_size(data, size, "cross-source generalisation"), []
+    asked, size, rows = size, source_size(data, size, "cross-source generalisation"), []
+    logger.info(f"cross-source: {size} items per training source before the test split (size asked: {asked})")
     for repeat in range(protocol.repeats):
         rows += cross_source_repeat(data, classifiers, size, repeat, protocol)
         logger.info(f"cross-source repeat {repeat + 1}/{protocol.repeats} done")
-    return summarize_rows(pd.DataFrame(rows), ["train_source", "test_source", "classifier"])
+    keys = ["train_source", "test_source", "classifier"]
+    rows = pd.DataFrame(rows)
+    counts = rows.groupby(keys, sort=False)[["n_train", "n_test"]].mean().round().astype(int).reset_index()
+    return summarize_rows(rows, keys).merge(counts, on=keys, how="left")
 
 
 LEAVE_ONE_OUT_METRICS = ("accuracy", "roc_auc", "tpr_at_fpr_1")

@@ -15,11 +15,12 @@ def _audit(args: argparse.Namespace) -> int:
     from unmask.data import audit
     from unmask.data.harmonise import Harmonise
 
-    items = pq.read_table(args.manifest, columns=["source", "label", "path"]).to_pylist()
-    rejects = pd.read_csv(args.rejects, usecols=["source", "stage"], dtype=str)
+    items = pq.read_table(args.manifest, columns=["id", "source", "label", "path"]).to_pylist()
+    rejects = pd.read_csv(args.rejects, usecols=["id", "source", "stage"], dtype=str, keep_default_na=False)
+    rejected = set(rejects["id"])  # the features stage may have found a file gone or changed: not read again
     summaries = audit.summarize_sources(
-        ((i["source"], i["label"], i["path"]) for i in items),
-        rejects=rejects.itertuples(index=False, name=None),
+        ((i["source"], i["label"], None if i["id"] in rejected else i["path"]) for i in items),
+        rejects=rejects[["source", "stage"]].itertuples(index=False, name=None),
         labels=json.loads(args.labels),
     )
     write_csv(pd.DataFrame([s.row() for s in summaries]), args.out)

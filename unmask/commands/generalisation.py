@@ -4,31 +4,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 from unmask.commands import PROTOCOL_HELP
 from unmask.io import write_csv
 
+logger = logging.getLogger(__name__)
 
-def _cross_source(args: argparse.Namespace) -> int:
+
+def _matrix(args: argparse.Namespace, analysis: str, columns: list[str], build, plot) -> int:
+    """A generalisation table and figure; with fewer than two usable fake sources, a warning, a table without
+    rows and a figure that says why, so that the rest of the run (tables, models) is built."""
+    import pandas as pd
+
     from unmask.analyses import figures, generalisation
     from unmask.learn.protocol import Protocol, load_features
 
-    protocol = Protocol.from_json(args.protocol)
-    table = generalisation.cross_source_table(load_features(args.features), **json.loads(args.spec), protocol=protocol)
+    title, protocol = f"{args.title}: {analysis}", Protocol.from_json(args.protocol)
+    try:
+        table = build(load_features(args.features), **json.loads(args.spec), protocol=protocol)
+    except generalisation.TooFewSources as error:
+        logger.warning(f"{args.title}: {analysis} skipped: {error}")
+        write_csv(pd.DataFrame(columns=columns), args.out)
+        figures.plot_message(f"skipped: {error}", args.figure, title)
+        return 0
     write_csv(table, args.out)
-    figures.plot_matrices(table, "train_source", "test_source", args.figure, f"{args.title}: cross-source")
+    plot(table, args.figure, title)
     return 0
+
+
+def _cross_source(args: argparse.Namespace) -> int:
+    from unmask.analyses import figures, generalisation
+
+    columns = ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats"]
+    return _matrix(
+        args,
+        "cross-source",
+        columns,
+        generalisation.cross_source_table,
+        lambda table, figure, title: figures.plot_matrices(table, "train_source", "test_source", figure, title),
+    )
 
 
 def _leave_one_out(args: argparse.Namespace) -> int:
     from unmask.analyses import figures, generalisation
-    from unmask.learn.protocol import Protocol, load_features
 
-    protocol = Protocol.from_json(args.protocol)
-    table = generalisation.leave_one_out_table(load_features(args.features), **json.loads(args.spec), protocol=protocol)
-    write_csv(table, args.out)
-    figures.plot_leave_one_out(table, args.figure, f"{args.title}: leave one generator out")
-    return 0
+    columns = ["held_out_source", "classifier", "metric", "mean", "std", "ci_low", "ci_high", "repeats"]
+    return _matrix(
+        args,
+        "leave one generator out",
+        columns,
+        generalisation.leave_one_out_table,
+        figures.plot_leave_one_out,
+    )
 
 
 def _cross_dataset(args: argparse.Namespace) -> int:

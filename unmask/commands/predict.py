@@ -10,8 +10,6 @@ from unmask.log import one_line
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import cv2
-
     from unmask.data.faces import FaceDetector
     from unmask.data.images import PixelLimit
     from unmask.learn.model_file import load_model
@@ -20,11 +18,7 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     if args.detector == "yunet" and args.detector_model is None:
         raise ValueError("--detector yunet needs --detector-model, the YuNet .onnx file")
-    try:
-        detector = FaceDetector(args.detector, args.detector_model, args.min_face)
-    except cv2.error as error:
-        problem = f"OpenCV cannot load it as a YuNet model ({error.err})"
-        raise ValueError(f"--detector-model {args.detector_model}: {problem}") from None
+    detector = FaceDetector(args.detector, args.detector_model, args.min_face, setting="--detector-model")
     failed = 0
     limit = PixelLimit(args.max_pixels, "--max-pixels")
     results = predict(

@@ -17,7 +17,11 @@ def _table(args: argparse.Namespace) -> int:
     table = tables.accuracy_table(runs, args.classifiers)
     write_csv(table, args.out)
     tables.write_table_metadata(runs, args.out)
-    figures.plot_accuracy(table, args.classifiers, args.figure, args.title)
+    counts = {
+        str(samples): (int(group["n_train"].iloc[0]), int(group["n_test"].iloc[0]), int(group["repeat"].nunique()))
+        for samples, group in runs.groupby("samples")
+    }
+    figures.plot_accuracy(table, args.classifiers, args.figure, args.title, counts)
     return 0
 
 
@@ -46,7 +50,7 @@ def _crops_figure(args: argparse.Namespace) -> int:
 def _spectra(args: argparse.Namespace) -> int:
     from unmask.analyses import figures
 
-    figures.plot_spectra(args.features, args.figure, args.title)
+    figures.plot_spectra(args.features, args.manifest, args.variant, args.figure, args.title)
     return 0
 
 
@@ -75,7 +79,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--classifiers", nargs="+", required=True, help="the table's columns, in order")
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="the accuracy table (CSV, with a .json beside it)")
-    command.add_argument("--figure", required=True, help="accuracy against samples (PNG)")
+    command.add_argument("--figure", required=True, help="accuracy against samples (PNG, with an SVG beside it)")
     command.set_defaults(run=_table)
 
     command = commands.add_parser("metrics", description="every metric of every fit, over repeats (workflow stage)")
@@ -104,8 +108,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     command = commands.add_parser("spectra", description="mean +- std spectrum per source (workflow stage)")
     command.add_argument("features", nargs="+", help="feature shards")
+    command.add_argument("--manifest", required=True, help="the dataset's manifest (Parquet): the images' sizes")
+    command.add_argument("--variant", required=True, help="the feature variant of the shards")
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
-    command.add_argument("--figure", required=True, help="the figure (PNG)")
+    command.add_argument("--figure", required=True, help="the figure (PNG, with an SVG beside it)")
     command.set_defaults(run=_spectra)
 
     command = commands.add_parser("rejects", description="every rejected file with its reason (workflow stage)")

@@ -32,6 +32,7 @@ from PIL import Image
 from unmask import LABELS
 from unmask.data.harmonise import Harmonise
 from unmask.data.images import RejectedImage, probe
+from unmask.log import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +204,8 @@ def summarize_sources(
 ) -> list[SourceSummary]:
     """Per-source summaries from the manifest's (source, label, path) items and the (source, stage) rows of rejects.csv.
 
+    An item whose path is None (rejected after the manifest) is counted, but its file is not read.
+
     ``files`` counts what a source offered: its manifest items and the files
     rejected before the manifest (every stage but ``features``); ``rejected``
     counts its rows in rejects.csv, so the audit and rejects.csv agree. Format
@@ -226,14 +229,16 @@ def summarize_sources(
     for source, label, path in items:
         summary = summary_of(source, label)
         summary.files += 1
+        if path is None:  # rejected after the manifest (rejects.csv says why): its file is not read
+            continue
         try:
             facts = format_facts(path)
             if harmonise is not None:
                 facts = after_harmonising(facts, harmonise)
             if facts is not None:
                 summary.add(facts)
-        except RejectedImage as error:  # changed since the manifest read it; the features stage will say so
-            logger.warning(f"audit: {path} is unreadable now ({error}); its format facts are left out")
+        except (RejectedImage, OSError) as error:  # changed since the features stage read it
+            logger.warning(one_line(f"audit: {path} is unreadable now ({error}); its format facts are left out"))
     for source, stage in rejects:
         summary = summary_of(source, None)
         summary.rejected += 1

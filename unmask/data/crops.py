@@ -7,13 +7,15 @@ one crop table, which the manifest reads: the crop is the item, the original is 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
 
 from unmask import VIDEO_SUFFIXES
-from unmask.data.faces import FaceDetector, crop_face, read_image
-from unmask.data.images import DECODER_ERRORS, PixelLimit, RejectedImage, probe, write_image
+from unmask.data.faces import FaceDetector, crop_face
+from unmask.data.images import DECODER_ERRORS, PixelLimit, RejectedImage, probe, read_native, write_image
+from unmask.data.isolated import ChildCrashed, Isolated
 from unmask.data.sampling import sample_paths, shard_of, stable_hash
 from unmask.data.sources import image_candidates
 from unmask.data.video import actor_ids, process_video, video_group
@@ -65,6 +67,11 @@ def make_detector(faces: dict) -> FaceDetector:
     return FaceDetector(faces["detector"], faces.get("model"), faces["min_face"], faces["detect_side"])
 
 
+def crop_name(image_id: str) -> str:
+    """A crop's file name: a hash of the image's id (any length of name fits; the manifest keeps the original)."""
+    return f"{hashlib.sha256(image_id.encode()).hexdigest()[:32]}.png"
+
+
 def shard_images(sources: dict[str, dict], shards: int, seed: int) -> dict[int, list[dict]]:
     """The selected images of every image source (``{source, image, path}``), by shard of a stable hash of their id.
 
@@ -85,10 +92,11 @@ def shard_images(sources: dict[str, dict], shards: int, seed: int) -> dict[int, 
 def crop_image(
     image: dict, out_dir: str | Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
 ) -> dict:
-    """Crop the most prominent face of one image (``{source, image, path}``) into ``out_dir/<source>/<image>.png``.
+    """Crop the most prominent face of one image (``{source, image, path}``) into ``out_dir/<source>/<hash>.png``
+    (``crop_name``).
 
     Returns its crop-table row; without a crop the row says why (the listing's ``reason``, an image over the
-    pixel ``limit`` read from its header, one that cannot be decoded, or no face).
+    pixel ``limit`` read from its header, one that the checked decode refuses, or no face).
     """
     row = {
         "source": image["source"],
@@ -101,26 +109,83 @@ def crop_image(
         return row | {"reason": image["reason"]}
     try:
         probe(image["path"], limit)
-        pixels = read_image(image["path"])
+        pixels = read_native(image["path"], limit)
     except RejectedImage as error:
         return row | {"reason": str(error)}
     except DECODER_ERRORS as error:
         return row | {"reason": f"cannot read the image: {error}"}
-    if pixels is None:
-        return row | {"reason": "not a readable image (OpenCV cannot decode it)"}
     box = crop_face(pixels, detector, margin)
     if box is None:
         return row | {"reason": f"no face found ({detector.describe()})"}
-    crop = Path(out_dir) / image["source"] / f"{image['image']}.png"
+    crop = Path(out_dir) / image["source"] / crop_name(f"{image['source']}/{image['image']}")
     write_image(crop, pixels[box.y : box.y + box.size, box.x : box.x + box.size])
     return row | {"crop": str(crop), "x": box.x, "y": box.y, "size": box.size}
 
 
+class Cropper:
+    """The crops job's worker, built in its child process (``Isolated``): the detector once, then one image
+    (its crop-table row) or one video (its rows) per call."""
+
+    def __init__(self, out_dir: str | Path, faces: dict, limit: PixelLimit | None, frames: int | None = None):
+        self.out_dir, self.limit, self.frames = Path(out_dir), limit, frames
+        self.detector, self.margin = make_detector(faces), faces["margin"]
+
+    def __call__(self, item: dict) -> dict | list[dict]:
+        if "video" not in item:
+            return crop_image(item, self.out_dir, self.detector, self.margin, self.limit)
+        folder = self.out_dir / item["source"] / item["video"]
+        records = process_video(
+            item["path"], folder, n=self.frames, margin=self.margin, detector=self.detector, limit=self.limit
+        )
+        return [
+            {
+                "source": item["source"],
+                "video": item["video"],
+                "path": item["path"],
+                "group": video_group(item["path"]),
+                "actors": "|".join(actor_ids(item["path"])),
+                "frame": record.frame_index,
+                "timestamp_ms": record.timestamp_ms,
+                "crop": record.crop_path,
+                "x": record.x,
+                "y": record.y,
+                "size": record.size,
+                "reason": record.reason,
+                "detector": self.detector.name,
+            }
+            for record in records
+        ]
+
+
+def _crash_row(item: dict, faces: dict, error: ChildCrashed) -> dict:
+    """The crop-table row of an image or video that crashed the child."""
+    if "video" in item:
+        identity = {
+            "video": item["video"],
+            "group": video_group(item["path"]),
+            "actors": "|".join(actor_ids(item["path"])),
+        }
+    else:
+        identity = {"image": item["image"], "group": f"{item['source']}/{item['image']}"}
+    return {
+        "source": item["source"],
+        "path": item["path"],
+        **identity,
+        "reason": str(error),
+        "detector": faces["detector"],
+    }
+
+
 def crop_images(images: list[dict], out_dir: str | Path, faces: dict, limit: PixelLimit | None = None) -> pa.Table:
-    """Face crops of a shard of images (``{source, image, path}``), one row each."""
-    detector, margin = make_detector(faces), faces["margin"]
-    images = progress(images, len(images), "image", "face crops")
-    rows = [crop_image(image, out_dir, detector, margin, limit) for image in images]
+    """Face crops of a shard of images (``{source, image, path}``), one row each; each image is decoded in a
+    child process (an image that crashes a decoder is a row with that reason)."""
+    rows = []
+    with Isolated(Cropper, out_dir, faces, limit) as child:
+        for image in progress(images, len(images), "image", "face crops"):
+            try:
+                rows.append(child(image))
+            except ChildCrashed as error:
+                rows.append(_crash_row(image, faces, error))
     return pa.Table.from_pylist(rows, CROPS_SCHEMA)
 
 
@@ -130,30 +195,15 @@ def crop_videos(
     """Crop faces from ``frames`` sampled frames of each video (``{source, video, path}``) into
     ``out_dir/<source>/<video>/``: one folder per video id, so videos of one name in other folders
     (``a/clip.mp4``, ``b/clip.mp4``, ``clip.avi``) keep their own crops. A video whose frames have more
-    pixels than ``limit`` is refused from its header."""
-    detector, margin = make_detector(faces), faces["margin"]
+    pixels than ``limit`` is refused from its header; one that crashes the decoder is one row with that reason."""
     rows, faces_found, bar = [], 0, progress(videos, len(videos), "video", "face crops")
-    for video in bar:
-        folder = Path(out_dir) / video["source"] / video["video"]
-        records = process_video(video["path"], folder, n=frames, margin=margin, detector=detector, limit=limit)
-        for record in records:
-            rows.append(
-                {
-                    "source": video["source"],
-                    "video": video["video"],
-                    "path": video["path"],
-                    "group": video_group(video["path"]),
-                    "actors": "|".join(actor_ids(video["path"])),
-                    "frame": record.frame_index,
-                    "timestamp_ms": record.timestamp_ms,
-                    "crop": record.crop_path,
-                    "x": record.x,
-                    "y": record.y,
-                    "size": record.size,
-                    "reason": record.reason,
-                    "detector": detector.name,
-                }
-            )
-        faces_found += sum(r.crop_path is not None for r in records)
-        bar.set_postfix_str(f"{faces_found} faces in {len(rows)} sampled frames")
+    with Isolated(Cropper, out_dir, faces, limit, frames) as child:
+        for video in bar:
+            try:
+                video_rows = child(video)
+            except ChildCrashed as error:
+                video_rows = [_crash_row(video, faces, error)]
+            rows += video_rows
+            faces_found += sum(row.get("crop") is not None for row in video_rows)
+            bar.set_postfix_str(f"{faces_found} faces in {len(rows)} sampled frames")
     return pa.Table.from_pylist(rows, CROPS_SCHEMA)

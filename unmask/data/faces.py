@@ -39,7 +39,8 @@ class FaceDetector:
     ``model`` is its ONNX file). Detection runs on a copy whose longer side is at most
     ``max_side`` pixels (``None``: full size). Faces narrower than ``min_face`` pixels of the
     original are neither searched for nor returned (too small for a spectrum). ``haar_two_stage=False``
-    makes Haar search the whole copy at every scale (the same boxes, slower; for comparison).
+    makes Haar search the whole copy at every scale (the same boxes, slower; for comparison). A model file
+    OpenCV cannot load is a ``ValueError`` naming ``setting``.
     """
 
     def __init__(
@@ -50,16 +51,25 @@ class FaceDetector:
         max_side: int | None = 640,
         score_threshold: float = 0.8,
         haar_two_stage: bool = True,
+        setting: str = "faces.model",
     ):
         if detector not in DETECTORS:
             raise ValueError(f"unknown face detector {detector!r}; expected one of {', '.join(DETECTORS)}")
         self.name, self.min_face, self.max_side = detector, min_face, max_side
+        self._arguments = (detector, model, min_face, max_side, score_threshold, haar_two_stage, setting)
         if detector == "haar":
             self.haar = HaarSearch(haar_two_stage)
         else:
             if model is None or not Path(model).is_file():
-                raise FileNotFoundError(f"YuNet model file not found: {model} (set faces.model to its .onnx file)")
-            self._yunet = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold)
+                raise FileNotFoundError(f"YuNet model file not found: {model} (set {setting} to its .onnx file)")
+            try:
+                self._yunet = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold)
+            except cv2.error as error:
+                raise ValueError(f"{setting} {model}: OpenCV cannot load it as a YuNet model ({error.err})") from None
+
+    def __reduce__(self):
+        """Pickled as its arguments (OpenCV's detectors cannot be): a child process builds its own."""
+        return FaceDetector, self._arguments
 
     def describe(self) -> str:
         """The detector and its smallest face, as rejects quote them."""
@@ -72,7 +82,8 @@ class FaceDetector:
         height, width = image.shape[:2]
         scale = self._scale(height, width)
         if scale < 1.0:
-            image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            reduced = (max(1, round(width * scale)), max(1, round(height * scale)))  # a 20000x8 strip keeps a row
+            image = cv2.resize(image, reduced, interpolation=cv2.INTER_AREA)
         if self.name == "yunet":
             faces = self._yunet_faces(image)
         else:
@@ -112,12 +123,6 @@ def square_box(
     x = min(max(round(fx + fw / 2 - size / 2), 0), width - size)
     y = min(max(round(fy + fh / 2 - size / 2), 0), height - size)
     return x, y, size
-
-
-def read_image(path: str | Path) -> np.ndarray | None:
-    """An image's pixels as the features decode them (EXIF orientation applied, bit depth kept), or ``None``."""
-    data = np.fromfile(path, np.uint8)
-    return cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
 
 
 def for_detection(image: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from unmask.io import file_digest, write_parquet
 logger = logging.getLogger(__name__)
 
 WORKERS = min(8, os.cpu_count() or 1)
-HEADER_COLUMNS = ("probe_version", "width", "height", "format", "error")
+HEADER_COLUMNS = ("probe_version", "width", "height", "format", "note", "error")
 CACHE_SCHEMA = pa.schema(
     [
         ("path", pa.string()),
@@ -40,6 +40,7 @@ CACHE_SCHEMA = pa.schema(
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("format", pa.string()),
+        ("note", pa.string()),  # a problem that leaves the pixels defined (a JPEG's header)
         ("error", pa.string()),  # why the file cannot be used, if it cannot
     ]
 )
@@ -59,6 +60,7 @@ class FileFacts:
     width: int | None = None
     height: int | None = None
     format: str | None = None
+    note: str | None = None
     error: str | None = None
 
 
@@ -100,7 +102,8 @@ class FactsCache:
         old = self.rows.get(str(path))
         row = {"path": str(path), "size": key[0], "mtime_ns": key[1], "inode": key[2], "sha256": sha256}
         if facts is not None:
-            row |= dict(zip(HEADER_COLUMNS, (probe_version(), facts.width, facts.height, facts.format, facts.error)))
+            values = (probe_version(), facts.width, facts.height, facts.format, facts.note, facts.error)
+            row |= dict(zip(HEADER_COLUMNS, values))
         elif old is not None and old["sha256"] == sha256:  # same bytes (a touch): header facts still hold
             row |= {name: old[name] for name in HEADER_COLUMNS}
         else:
@@ -182,7 +185,7 @@ def _digest_or_error(path: Path) -> str | OSError:
 
 
 def _cached_facts(row: dict) -> FileFacts:
-    return FileFacts(row["sha256"], row["width"], row["height"], row["format"], row["error"])
+    return FileFacts(row["sha256"], *(row[name] for name in HEADER_COLUMNS[1:]))
 
 
 def _read_facts(task: tuple[Path, tuple[int, int, int], str | None, dict | None]) -> FileFacts:
@@ -199,4 +202,4 @@ def _read_facts(task: tuple[Path, tuple[int, int, int], str | None, dict | None]
         info = probe(path)
     except (RejectedImage, *DECODER_ERRORS) as error:
         return FileFacts(sha256, error=str(error))
-    return FileFacts(sha256, info.width, info.height, info.format)
+    return FileFacts(sha256, info.width, info.height, info.format, info.note)

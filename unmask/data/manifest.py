@@ -34,6 +34,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("height", pa.int32()),
         ("format", pa.string()),
         ("sha256", pa.string()),
+        ("note", pa.string()),  # a problem that leaves the pixels defined (junk or bad metadata in a JPEG's header)
         ("shard_key", pa.int64()),
     ]
 )
@@ -177,6 +178,7 @@ def build_manifest(
                 "height": fact.height,
                 "format": fact.format,
                 "sha256": fact.sha256,
+                "note": fact.note,
                 "shard_key": stable_hash(item.id),
             }
         )

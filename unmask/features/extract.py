@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from unmask.data.images import PixelLimit, RejectedImage, read_gray
+from unmask.data.images import PixelLimit, RejectedImage, decode_gray
+from unmask.data.isolated import ChildCrashed, Isolated
 from unmask.data.sampling import shard_of
 from unmask.features import spectrum
 from unmask.features.perturb import jpeg
@@ -31,7 +34,8 @@ BATCH_SIZE = 256
 
 def shard_rows(manifest: str | Path, shard: int, shards: int) -> pa.Table:
     """The manifest rows of one shard, in manifest order."""
-    table = pq.read_table(manifest, columns=["id", "path", "label", "source", "group", "video", "shard_key"])
+    columns = ["id", "path", "label", "source", "group", "video", "sha256", "shard_key"]
+    table = pq.read_table(manifest, columns=columns)
     return table.filter(shard_of(table["shard_key"].to_numpy(), shards) == shard)
 
 
@@ -60,13 +64,36 @@ def image_features(image: np.ndarray, variant: spectrum.Variant, reencode: int |
         raise RejectedImage(f"image of {size} pixels is too small for the {variant.name} features ({error})") from None
 
 
-def extract(
-    path: str, variant: spectrum.Variant, reencode: int | None = None, pixel_limit: PixelLimit | None = None
-) -> tuple[np.ndarray | None, str | None]:
-    """Features of one image file, or the reason it was rejected (a bug in the code still raises)."""
+def read_checked(path: str, sha256: str | None) -> bytes:
+    """A file's bytes, refused (``RejectedImage``) if they are not the ones the manifest hashed."""
     try:
-        return image_features(read_gray(path, pixel_limit), variant, reencode), None
-    except (RejectedImage, OSError) as error:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise RejectedImage(f"cannot read it ({error.strerror}); the manifest listed it") from None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise RejectedImage("its bytes changed after the manifest was built (sha256 differs)")
+    return data
+
+
+def extract(
+    path: str,
+    variant: spectrum.Variant,
+    reencode: int | None = None,
+    pixel_limit: PixelLimit | None = None,
+    sha256: str | None = None,
+) -> tuple[np.ndarray | None, str | None]:
+    """Features of one image file (whose content hash must be ``sha256``, when given), or the reason it was
+    rejected (a bug in the code still raises)."""
+    try:
+        return image_features(decode_gray(read_checked(path, sha256), pixel_limit), variant, reencode), None
+    except RejectedImage as error:
+        return None, str(error)
+
+
+def _isolated(child: Isolated, path: str, sha256: str | None) -> tuple[np.ndarray | None, str | None]:
+    try:
+        return child(path, sha256=sha256)
+    except ChildCrashed as error:
         return None, str(error)
 
 
@@ -79,14 +106,18 @@ def extract_shard(
     reencode: int | None = None,
     pixel_limit: PixelLimit | None = None,
 ) -> int:
-    """Write the features of one shard to ``out`` in batches; return the number of rejected images."""
+    """Write the features of one shard to ``out`` in batches; return the number of rejected images.
+
+    Images are decoded in a child process (``Isolated``): one that crashes a decoder is a reject, not the end."""
     rows = shard_rows(manifest, shard, shards)
     rejected = 0
     bar = progress(total=rows.num_rows, unit="image", desc=f"features, shard {shard}/{shards}")
-    with bar, atomic_output(out) as tmp, pq.ParquetWriter(tmp, FEATURES_SCHEMA) as writer:
+    child = Isolated(partial, extract, variant=variant, reencode=reencode, pixel_limit=pixel_limit)
+    with bar, child, atomic_output(out) as tmp, pq.ParquetWriter(tmp, FEATURES_SCHEMA) as writer:
         for offset in range(0, rows.num_rows, BATCH_SIZE):
             batch = rows.slice(offset, BATCH_SIZE)
-            results = [extract(path, variant, reencode, pixel_limit) for path in batch["path"].to_pylist()]
+            items = zip(batch["path"].to_pylist(), batch["sha256"].to_pylist())
+            results = [_isolated(child, path, sha256) for path, sha256 in items]
             rejected += sum(reason is not None for _, reason in results)
             writer.write_table(
                 pa.table(

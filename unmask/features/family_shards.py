@@ -9,6 +9,7 @@ null where that family has no features for the image.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,8 +17,9 @@ import pyarrow.parquet as pq
 
 from unmask.data.harmonise import Harmonise, decode
 from unmask.data.images import PixelLimit, RejectedImage
+from unmask.data.isolated import ChildCrashed, Isolated
 from unmask.features import families
-from unmask.features.extract import BATCH_SIZE, MIN_SIDE, shard_rows, vectors_to_arrow
+from unmask.features.extract import BATCH_SIZE, MIN_SIDE, read_checked, shard_rows, vectors_to_arrow
 from unmask.io import atomic_output
 from unmask.log import progress
 
@@ -44,20 +46,33 @@ def image_families(
     harmonise: Harmonise | None,
     limit: PixelLimit | None,
     length: int | None = None,
+    sha256: str | None = None,
 ) -> tuple[dict[str, object], str | None, str | None]:
-    """Each family's vector (None where rejected) of one image file, what harmonising did, and the reasons."""
+    """Each family's vector (None where rejected) of one image file (whose content hash must be ``sha256``,
+    when given), what harmonising did, and the reasons."""
     try:
-        gray, colour, done = decode(Path(path).read_bytes(), harmonise, families.needs_colour(specs), limit)
+        gray, colour, done = decode(read_checked(path, sha256), harmonise, families.needs_colour(specs), limit)
         if min(gray.shape) < MIN_SIDE:
             raise RejectedImage(
                 f"image of {gray.shape[1]}x{gray.shape[0]} pixels is smaller than {MIN_SIDE}x{MIN_SIDE}"
             )
-    except (RejectedImage, OSError) as error:
-        return dict.fromkeys((spec.name for spec in specs), None), None, str(error)
+    except RejectedImage as error:
+        return _rejected(specs, str(error))
     results = families.compute(families.Decoded(gray, colour), specs, length)
     reasons = [value for value in results.values() if isinstance(value, str)]
     vectors = {name: None if isinstance(value, str) else value for name, value in results.items()}
     return vectors, done, "; ".join(reasons) or None
+
+
+def _rejected(specs: list[families.Spec], reason: str) -> tuple[dict[str, object], None, str]:
+    return dict.fromkeys((spec.name for spec in specs), None), None, reason
+
+
+def _isolated(child: Isolated, specs: list[families.Spec], path: str, sha256: str | None):
+    try:
+        return child(path, sha256=sha256)
+    except ChildCrashed as error:
+        return _rejected(specs, str(error))
 
 
 def extract_shard(
@@ -70,17 +85,19 @@ def extract_shard(
     pixel_limit: PixelLimit | None = None,
     length: int | None = None,
 ) -> int:
-    """Write the families of one shard to ``out`` in batches; return the number of images with a reason."""
+    """Write the families of one shard to ``out`` in batches; return the number of images with a reason.
+
+    Images are decoded in a child process (``Isolated``), as for the paper's features."""
     rows = shard_rows(manifest, shard, shards)
     table_schema = schema(specs)
     flagged = 0
     bar = progress(total=rows.num_rows, unit="image", desc=f"families, shard {shard}/{shards}")
-    with bar, atomic_output(out) as tmp, pq.ParquetWriter(tmp, table_schema) as writer:
+    child = Isolated(partial, image_families, specs=specs, harmonise=harmonise, limit=pixel_limit, length=length)
+    with bar, child, atomic_output(out) as tmp, pq.ParquetWriter(tmp, table_schema) as writer:
         for offset in range(0, rows.num_rows, BATCH_SIZE):
             batch = rows.slice(offset, BATCH_SIZE)
-            results = [
-                image_families(path, specs, harmonise, pixel_limit, length) for path in batch["path"].to_pylist()
-            ]
+            items = zip(batch["path"].to_pylist(), batch["sha256"].to_pylist())
+            results = [_isolated(child, specs, path, sha256) for path, sha256 in items]
             flagged += sum(reason is not None for _, _, reason in results)
             columns = {key: batch[key] for key in KEYS}
             columns["harmonise"] = [done for _, done, _ in results]

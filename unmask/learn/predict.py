@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 
 from unmask import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from unmask.data.faces import FaceDetector, crop_face, read_image
-from unmask.data.images import DECODER_ERRORS, PixelLimit, check_file, decode_gray, read_gray
+from unmask.data.faces import FaceDetector, crop_face
+from unmask.data.images import DECODER_ERRORS, PixelLimit, check_file, decode_gray, decode_native, read_gray
+from unmask.data.isolated import ChildCrashed, Isolated
 from unmask.data.video import process_video
 from unmask.features.extract import image_features
 from unmask.features.spectrum import get_variant
@@ -67,12 +68,11 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
 
 
 def crop_features(
-    model: Model, path: Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
+    model: Model, path: Path, data: bytes, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
 ) -> tuple[np.ndarray, dict]:
-    """The model's features of an image's face crop, and its box; the crop goes through PNG, as in the workflow."""
-    pixels = read_image(path)
-    if pixels is None:
-        raise UnreadableInput(f"{path}: OpenCV cannot decode it")
+    """The model's features of the face crop of an image (``data``, the bytes of ``path``), and its box; the crop
+    goes through PNG, as in the workflow."""
+    pixels = decode_native(data, limit)
     crop = crop_face(pixels, detector, margin)
     if crop is None:
         raise UnreadableInput(f"{path}: no face found ({detector.describe()})")
@@ -89,13 +89,18 @@ def predict_image(
     limit: PixelLimit | None = None,
     detector: FaceDetector | None = None,
     margin: float = 0.25,
+    data: bytes | None = None,
 ) -> dict:
-    """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box)."""
-    check_file(path, limit)
+    """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box).
+
+    ``data`` is the file's bytes when the caller read them (a pipe can be read once only)."""
+    if data is None:
+        check_file(path, limit)
+        data = path.read_bytes()
     if detector is None:
-        x, box = model_features(model, read_gray(path, limit)), None
+        x, box = model_features(model, decode_gray(data, limit)), None
     else:
-        x, box = crop_features(model, path, detector, margin, limit)
+        x, box = crop_features(model, path, data, detector, margin, limit)
     p_fake = float(model.p_fake(x)[0])
     result = {"path": str(path), "p_fake": p_fake, "label": LABEL_NAMES[int(model.is_fake(p_fake))]}
     return result if box is None else result | {"crop": box}
@@ -141,6 +146,31 @@ def predict_video(
     }
 
 
+class Predictor:
+    """``predict``'s worker, built in its child process (``Isolated``): one image or video per call."""
+
+    def __init__(
+        self,
+        model: Model,
+        frames: int,
+        margin: float,
+        limit: PixelLimit | None,
+        detector: FaceDetector | None,
+        faces: bool,
+    ):
+        self.model, self.frames, self.margin, self.limit = model, frames, margin, limit
+        self.detector, self.faces = detector, faces
+
+    def __call__(self, path: Path, data: bytes | None = None) -> dict:
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            self.detector = self.detector or FaceDetector()
+            return predict_video(self.model, path, self.frames, self.margin, self.detector, self.limit)
+        if self.faces:
+            self.detector = self.detector or FaceDetector()
+        detector = self.detector if self.faces else None
+        return predict_image(self.model, path, self.limit, detector, self.margin, data)
+
+
 def predict(
     model: Model,
     paths: list[str | Path],
@@ -153,28 +183,25 @@ def predict(
     """One result per input file: a dict (path, p_fake, label[, frames][, crop]) or the UnreadableInput it raised.
 
     Videos are always face-cropped; images only with ``faces`` (``detector`` defaults to the Haar cascade).
-    Whatever a decoder raises for one file (OpenCV, Pillow, libjpeg) becomes that file's UnreadableInput;
-    an image or video frame with more pixels than ``limit`` is refused from its header, before it is decoded.
+    Files are decoded in a child process (``Isolated``): whatever a decoder raises for one file (OpenCV,
+    Pillow, libjpeg), or a decoder crash, becomes that file's UnreadableInput; an image or video frame with
+    more pixels than ``limit`` is refused from its header, before it is decoded.
     At the first image, a warning says when the model was trained on crops and images are scored whole
     (or the other way round).
     """
     files, warned = expand(paths), False
-    for path in progress(files, len(files), "file", "predict", terminal_only=True):
-        if isinstance(path, UnreadableInput):
-            yield path
-            continue
-        try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                detector = detector or FaceDetector()
-                yield predict_video(model, path, frames, margin, detector, limit)
-            else:
-                if not warned and (warning := crop_mismatch(model, faces)):
+    with Isolated(Predictor, model, frames, margin, limit, detector, faces) as child:
+        for path in progress(files, len(files), "file", "predict", terminal_only=True):
+            if isinstance(path, UnreadableInput):
+                yield path
+                continue
+            if path.suffix.lower() not in VIDEO_SUFFIXES and not warned:
+                if warning := crop_mismatch(model, faces):
                     logger.warning(warning)
                 warned = True
-                if faces:
-                    detector = detector or FaceDetector()
-                yield predict_image(model, path, limit, detector if faces else None, margin)
-        except UnreadableInput as error:
-            yield error
-        except DECODER_ERRORS as error:
-            yield UnreadableInput(f"{path}: {error}")
+            try:
+                yield child(path, path.read_bytes() if path.is_fifo() else None)  # the child cannot open our pipe
+            except UnreadableInput as error:
+                yield error
+            except (ChildCrashed, *DECODER_ERRORS) as error:  # OSError included: a pipe that cannot be read
+                yield UnreadableInput(f"{path}: {error}")

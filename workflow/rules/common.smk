@@ -89,8 +89,16 @@ wildcard_constraints:
 
 
 def scaled(base_mb, per_input_mb=0.0):
-    """A mem_mb resource: a base plus a multiple of the input size, doubled on each retry."""
-    return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input.size_mb) * attempt)
+    """A mem_mb resource: a base plus a multiple of the input size, doubled on each retry.
+
+    The size is read from the files directly: Snakemake's ``input.size_mb`` is a coroutine that the report
+    build cannot run, and left "coroutine ... was never awaited" warnings there."""
+    return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input_mb(input)) * attempt)
+
+
+def input_mb(files):
+    """The size of a job's existing input files in MiB (a file not made yet counts 0)."""
+    return sum(os.path.getsize(f) for f in files if os.path.exists(f)) / 2**20
 
 
 def code(*modules):
@@ -508,3 +516,41 @@ def missing_data_message(name):
     else:
         lines.append("  - or give the sources an acquisition `method` (see the README) to download them.")
     return "\n".join(lines)
+
+
+# report pages
+
+# The report's pages: each results table as HTML, the data checks, and a card per stored model. A table
+# of a new analysis joins with one line here: its name, its CSV, its caption and (paper tables) its .json.
+REPORT_TABLES = {
+    "table": ("results/{dataset}_table.csv", "table.rst", "results/{dataset}_table.json"),
+    "frames_table": ("results/{dataset}_frames_table.csv", "table.rst", "results/{dataset}_frames_table.json"),
+    "videos_table": ("results/{dataset}_videos_table.csv", "videos_table.rst", None),
+    "metrics": ("results/{dataset}/metrics.csv", "metrics.rst", None),
+    "robustness": ("results/{dataset}_robustness.csv", "robustness.rst", None),
+    "cross_source": ("results/{dataset}_cross_source.csv", "cross_source.rst", None),
+    "leave_one_out": ("results/{dataset}/leave_one_out.csv", "leave_one_out.rst", None),
+    "families": ("results/{dataset}/families.csv", "families.rst", None),
+}
+
+
+CAPTIONS = os.path.join(workflow.basedir, "workflow", "report")
+
+
+def report_pages(name):
+    """The report pages of a dataset: one per results table it makes, its data checks, one card per model."""
+    targets = set(dataset_targets(name))
+    tables = [t for t, (csv, _, _) in REPORT_TABLES.items() if csv.format(dataset=name) in targets]
+    models = [f"results/{name}/report/model_{c}.html" for c in DATASETS[name]["classifiers"]]
+    return [f"results/{name}/report/{t}.html" for t in tables] + [f"results/{name}/report/data.html"] + models
+
+
+def report_table_input(wildcards):
+    csv, _, metadata = REPORT_TABLES[wildcards.table]
+    files = {"table": csv.format(dataset=wildcards.dataset)}
+    return files | ({"metadata": metadata.format(dataset=wildcards.dataset)} if metadata else {})
+
+
+def report_table_caption(wildcards):
+    """The table's report caption, as text: a parameter, so that its content (not its file's time) counts."""
+    return Path(CAPTIONS, REPORT_TABLES[wildcards.table][1]).read_text()

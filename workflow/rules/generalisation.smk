@@ -17,6 +17,7 @@ rule cross_source:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/cross_source.svg",
     input:
         features=feature_shards,
     params:
@@ -49,6 +50,7 @@ rule leave_one_out:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/leave_one_out.svg",
     input:
         features=feature_shards,
     params:
@@ -73,6 +75,7 @@ rule cross_dataset:
         figure=report(
             "results/figures/cross_dataset.png", caption="../report/cross_dataset.rst", category="cross-dataset"
         ),
+        vector="results/figures/cross_dataset.svg",
     input:
         features=lambda w: [shard for shards in cross_dataset_shards(w).values() for shard in shards],
     params:

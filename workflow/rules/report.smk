@@ -13,6 +13,7 @@ rule table:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/accuracy.svg",
     input:
         runs=runs,
     params:
@@ -42,6 +43,7 @@ use rule table as frames_table with:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/frames_accuracy.svg",
     log:
         "logs/{dataset}/frames_table.log",
 
@@ -114,12 +116,13 @@ rule audit:
 
 rule crops_figure:
     output:
-        report(
+        figure=report(
             "results/{dataset}/figures/crops.png",
             caption="../report/crops.rst",
             category="{dataset}",
             subcategory="data",
         ),
+        vector="results/{dataset}/figures/crops.svg",
     input:
         manifest="results/{dataset}/manifest.parquet",
     params:
@@ -129,26 +132,30 @@ rule crops_figure:
     localrule: True
     shell:
         "python3 -m unmask crops-figure --manifest {input.manifest:q} --title {wildcards.dataset:q}"
-        " --figure {output:q} 2> {log:q}"
+        " --figure {output.figure:q} 2> {log:q}"
 
 
 rule spectra:
     output:
-        report(
+        figure=report(
             "results/{dataset}/figures/spectra.png",
             caption="../report/spectra.rst",
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/spectra.svg",
     input:
         features=feature_shards,
+        manifest="results/{dataset}/manifest.parquet",
     params:
+        variant=lambda w: DATASETS[w.dataset]["variant"],
         code=code("commands/report"),
     log:
         "logs/{dataset}/spectra.log",
     localrule: True
     shell:
-        "python3 -m unmask spectra {input.features:q} --title {wildcards.dataset:q} --figure {output:q} 2> {log:q}"
+        "python3 -m unmask spectra {input.features:q} --manifest {input.manifest:q} --variant {params.variant:q}"
+        " --title {wildcards.dataset:q} --figure {output.figure:q} 2> {log:q}"
 
 
 rule rejects:
@@ -185,6 +192,7 @@ rule families_table:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/families.svg",
     input:
         given=family_shards,
         harmonised=harmonised_family_shards,
@@ -201,3 +209,76 @@ rule families_table:
     shell:
         "python3 -m unmask families-table --given {input.given:q} --harmonised {input.harmonised:q}"
         " --spec {params.spec:q} --protocol {params.protocol:q} --title {wildcards.dataset:q} --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
+
+
+# The report's pages: each results table as HTML (REPORT_TABLES in common.smk), the data checks, a card per model.
+
+
+rule report_table:
+    output:
+        report(
+            "results/{dataset}/report/{table}.html",
+            caption="../report/page.rst",
+            category="{dataset}",
+            subcategory="tables",
+        ),
+    input:
+        unpack(report_table_input),
+    params:
+        metadata=lambda w, input: ["--metadata", input.metadata] if "metadata" in input.keys() else [],
+        title=lambda w: f"{w.dataset}: {w.table.replace('_', ' ')}",
+        caption=report_table_caption,
+        code=code("commands/pages"),
+    wildcard_constraints:
+        table="|".join(REPORT_TABLES),
+    log:
+        "logs/{dataset}/report/{table}.log",
+    localrule: True
+    shell:
+        "python3 -m unmask report-table {input.table:q} --title {params.title:q}"
+        " --caption {params.caption:q} {params.metadata:q} --out {output:q} 2> {log:q}"
+
+
+rule data_page:
+    output:
+        report(
+            "results/{dataset}/report/data.html",
+            caption="../report/data_page.rst",
+            category="{dataset}",
+            subcategory="data",
+        ),
+    input:
+        audit="results/{dataset}/format_audit.csv",
+        warnings="results/{dataset}/format_audit_warnings.txt",
+        rejects="results/{dataset}/rejects.csv",
+    params:
+        title=lambda w: f"{w.dataset}: data checks",
+        code=code("commands/pages"),
+    log:
+        "logs/{dataset}/report/data.log",
+    localrule: True
+    shell:
+        "python3 -m unmask data-page --audit {input.audit:q} --warnings {input.warnings:q} --rejects {input.rejects:q}"
+        " --title {params.title:q} --out {output:q} 2> {log:q}"
+
+
+rule model_card:
+    output:
+        report(
+            "results/{dataset}/report/model_{classifier}.html",
+            caption="../report/model_card.rst",
+            category="{dataset}",
+            subcategory="models",
+        ),
+    input:
+        model="results/{dataset}/models/{classifier}.json",
+        calibration="results/{dataset}/models/{classifier}.calibration.csv",
+    params:
+        title=lambda w: f"{w.dataset}: {w.classifier}",
+        code=code("commands/pages"),
+    log:
+        "logs/{dataset}/report/model_{classifier}.log",
+    localrule: True
+    shell:
+        "python3 -m unmask model-card {input.model:q} --calibration {input.calibration:q}"
+        " --title {params.title:q} --out {output:q} 2> {log:q}"

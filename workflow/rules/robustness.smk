@@ -48,6 +48,7 @@ rule robustness_table:
             category="{dataset}",
             subcategory="figures",
         ),
+        vector="results/{dataset}/figures/robustness.svg",
     input:
         runs=lambda w: [
             f"results/{w.dataset}/robustness/repeat-{r}.parquet"

@@ -7,13 +7,16 @@ downloaded archive lives in ``_archive/``, beside a record of what was extracted
 from __future__ import annotations
 
 import json
+import lzma
 import posixpath
 import re
 import shutil
 import stat
+import struct
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -27,6 +30,20 @@ from unmask.io import atomic_output, write_text
 from unmask.log import progress
 
 MAX_SIZE = 100 * 2**30
+# What the readers raise on malformed input (py7zr: Bad7zFile and IndexError on a broken symlink entry):
+# one bad archive, not a bug. OSError stays out: a full disk is not the archive's fault.
+MALFORMED = (
+    py7zr.exceptions.ArchiveError,
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    lzma.LZMAError,
+    zlib.error,
+    EOFError,
+    IndexError,
+    KeyError,
+    ValueError,
+    struct.error,
+)
 ARCHIVE_DIR = "_archive"
 
 
@@ -53,7 +70,10 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     if (done := _recorded(record, selection, dest)) is not None:
         return _images(done)
     item = Item(
-        str(archive) if local else source_url(spec), archive, *(spec.get(k) for k in ("archive_size", "md5", "sha256"))
+        str(archive) if local else source_url(spec),
+        archive,
+        *(spec.get(k) for k in ("archive_size", "md5", "sha256")),
+        max_bytes=spec.get("max_size", MAX_SIZE),  # where archive_size is not declared
     )
     if not local:
         Downloader(Options.from_spec(spec)).fetch_all([item], dest).check()
@@ -78,8 +98,20 @@ def extract(
     count: int | None = None,
     max_size: int = MAX_SIZE,
 ) -> list[Path]:
-    """Safely extract the members matching ``patterns`` (first ``count`` by name); return their paths."""
+    """Safely extract the members matching ``patterns`` (first ``count`` by name); return their paths.
+
+    Whatever the format's reader raises on a malformed archive (py7zr, zipfile, tarfile, lzma) is an
+    ``ArchiveError`` naming the archive."""
     opener, lister, writer = _format(archive)
+    try:
+        return _extract(archive, dest, patterns, count, max_size, opener, lister, writer)
+    except ArchiveError:
+        raise
+    except MALFORMED as error:
+        raise ArchiveError(f"{archive}: a malformed archive ({type(error).__name__}: {error})") from None
+
+
+def _extract(archive, dest, patterns, count, max_size, opener, lister, writer) -> list[Path]:
     with opener(archive) as handle:
         members = sorted(
             (m for m in lister(handle) if m.kind != "dir" and _selected(m.name, patterns)), key=lambda m: m.name

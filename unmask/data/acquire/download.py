@@ -65,6 +65,7 @@ class Item:
     size: int | None = None
     md5: str | None = None
     sha256: str | None = None
+    max_bytes: int | None = None  # where no size is declared: stop past this many bytes
 
 
 @dataclass(frozen=True)
@@ -261,13 +262,22 @@ class Downloader:
             if item.size is not None and total is not None and total != item.size:
                 raise DownloadError(f"{item.url}: server announces {total} bytes, expected {item.size}", item.url)
             response.raw.enforce_content_length = False  # keep the bytes of a short body: checked below
+            limit = item.size if item.size is not None else item.max_bytes
             with open(part, "ab" if offset else "wb") as f:
                 for block in response.iter_content(CHUNK):
+                    if limit is not None and f.tell() + len(block) > limit:
+                        break
                     f.write(block)
                     with self._lock:
                         if self._bytes is not None:
                             self._bytes.update(len(block))
+                else:
+                    limit = None
                 end = f.tell()
+            if limit is not None:  # an endless body filled the disk in seconds
+                part.unlink()
+                what = "its declared size" if item.size is not None else "the size limit"
+                raise DownloadError(f"{item.url}: the server sent more than {limit} bytes ({what}); stopped", item.url)
             if total is not None and end < total:
                 raise _Retry(f"truncated at byte {end} of {total}")
 
