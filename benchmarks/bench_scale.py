@@ -440,7 +440,7 @@ def train_times(args, workdir: Path, shards: list[Path], what: str, tag: str) ->
     """Time `unmask train` (1 repeat) per classifier and size on the features in ``shards``."""
     if not shards:
         return
-    from unmask.learn.protocol import load_features
+    from unmask.learn.protocol import Protocol, load_features
 
     started = time.perf_counter()
     data = load_features(shards)
@@ -469,12 +469,8 @@ def train_times(args, workdir: Path, shards: list[Path], what: str, tag: str) ->
                 json.dumps(spec),
                 "--samples",
                 str(size),
-                "--repeats",
-                "1",
-                "--test-fraction",
-                "0.2",
-                "--seed",
-                "0",
+                "--protocol",
+                Protocol("sample_split", repeats=1, test_fraction=0.2, seed=0).to_json(),
                 "--out",
                 str(runs),
                 "--predictions",

@@ -80,7 +80,6 @@ DEFAULTS = [  # command, option, the keys of its dataset property in the schema,
     ("predict", "frames", ("video", "frames"), 7),
     ("predict", "margin", ("faces", "margin"), 0.5),
     ("spectrum", "variant", ("variant",), "celeba"),
-    ("robustness", "protocol", ("protocol",), "held_out_videos"),
 ]
 
 

@@ -16,7 +16,7 @@ from unmask.analyses.tables import accuracy_table
 from unmask.features import spectrum
 from unmask.features.extract import FEATURES_SCHEMA, vectors_to_arrow
 from unmask.learn.classifiers import make_classifier
-from unmask.learn.protocol import Dataset, balanced_sample, fit_and_score, load_features, run_repeats, split
+from unmask.learn.protocol import Dataset, Protocol, balanced_sample, fit_and_score, load_features, run_repeats, split
 
 
 class FixedClusters:
@@ -91,7 +91,7 @@ def separable(n=60, length=20):
 
 @pytest.mark.parametrize("spec", [{"kind": "svm", "kernel": "linear"}, {"kind": "logreg"}, {"kind": "kmeans"}])
 def test_every_classifier_separates_separable_data(spec):
-    runs, predictions = run_repeats(separable(), spec["kind"], spec, size=40, repeats=3, test_fraction=0.25, seed=0)
+    runs, predictions = run_repeats(separable(), spec["kind"], spec, 40, Protocol("sample_split", 3, 0.25, 0))
     assert runs.column("accuracy").to_pylist() == [1.0, 1.0, 1.0]
     assert runs.column("n_test").to_pylist() == [10, 10, 10]
     frame = predictions.to_pandas()
@@ -104,8 +104,9 @@ def test_repeats_are_reproducible_and_differ_from_each_other():
     data = Dataset(
         np.random.default_rng(2).normal(size=(80, 5)), data.y, data.ids, data.sources, data.groups, data.videos
     )
-    first = run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3)[0].column("accuracy").to_pylist()
-    assert first == run_repeats(data, "svm", {"kind": "svm"}, 40, 4, 0.2, seed=3)[0].column("accuracy").to_pylist()
+    protocol = Protocol("sample_split", 4, 0.2, 3)
+    first = run_repeats(data, "svm", {"kind": "svm"}, 40, protocol)[0].column("accuracy").to_pylist()
+    assert first == run_repeats(data, "svm", {"kind": "svm"}, 40, protocol)[0].column("accuracy").to_pylist()
     assert len(set(first)) > 1
 
 
@@ -176,7 +177,7 @@ def test_liblinear_solves_the_same_linear_svm_as_libsvm():
 
 def test_size_all_takes_the_largest_balanced_sample():
     data = separable(60, 5)
-    runs, _ = run_repeats(data, "logreg", {"kind": "logreg"}, "all", repeats=2, test_fraction=0.25, seed=0)
+    runs, _ = run_repeats(data, "logreg", {"kind": "logreg"}, "all", Protocol("sample_split", 2, 0.25, 0))
     assert runs.column("samples").to_pylist() == ["all", "all"] and runs.column("n_samples").to_pylist() == [60, 60]
 
 
@@ -188,8 +189,8 @@ def test_held_out_videos_protocol_trains_on_size_and_tests_on_whole_videos():
     data = Dataset(
         X, y, np.arange(n).astype(str).astype(object), np.where(y, "gan", "cam").astype(object), groups, groups
     )
-    spec = {"kind": "logreg", "protocol": "held_out_videos"}
-    runs, predictions = run_repeats(data, "logreg", spec, size=20, repeats=3, test_fraction=0.25, seed=0)
+    protocol = Protocol("held_out_videos", 3, 0.25, 0)
+    runs, predictions = run_repeats(data, "logreg", {"kind": "logreg"}, 20, protocol)
     assert runs.column("n_train").to_pylist() == [20, 20, 20]
     frame = predictions.to_pandas()
     assert frame.groupby(["repeat", "video"]).size().eq(10).all(), "every frame of a held-out video is tested"

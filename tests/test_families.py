@@ -251,6 +251,7 @@ def test_a_family_shard_and_its_comparison(tmp_path) -> None:
     from unmask.data.harmonise import Harmonise
     from unmask.data.manifest import build_manifest
     from unmask.features.family_shards import extract_shard
+    from unmask.learn.protocol import Protocol
 
     _write_images(tmp_path / "real", [128, 96] * 4 + [64], ".jpg", 0)
     _write_images(tmp_path / "fake", [96] * 8, ".png", 100)
@@ -289,7 +290,7 @@ def test_a_family_shard_and_its_comparison(tmp_path) -> None:
         assert row["angular"] is None and "angular: image of 96x96 pixels leaves" in row["reason"]  # too small
 
     classifiers = {"logreg": {"kind": "logreg", "C": 1.0}}
-    table = compare({"harmonised": [out]}, specs[:2], 0.25, classifiers, "all", 2, 0.25, 0)
+    table = compare({"harmonised": [out]}, specs[:2], 0.25, classifiers, "all", Protocol("sample_split", 2, 0.25, 0))
     assert list(zip(table["family"], table["band"])) == [
         ("faces_hq", "all"),
         ("ycbcr_radial", "all"),

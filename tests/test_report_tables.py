@@ -10,7 +10,7 @@ import pytest
 
 from unmask.analyses.tables import accuracy_table, metrics_table, video_table, video_verdicts, write_table_metadata
 from unmask.io import write_csv
-from unmask.learn.protocol import Dataset, run_repeats
+from unmask.learn.protocol import Dataset, Protocol, run_repeats
 
 CLASSIFIERS = {"svm": {"kind": "svm"}, "logreg": {"kind": "logreg"}}
 
@@ -29,7 +29,7 @@ def runs_and_predictions():
     data, runs, predictions = overlapping(), [], []
     for name, spec in CLASSIFIERS.items():
         for size in (40, "all"):
-            run, predicted = run_repeats(data, name, spec, size, repeats=4, test_fraction=0.25, seed=7)
+            run, predicted = run_repeats(data, name, spec, size, Protocol("sample_split", 4, 0.25, 7))
             runs.append(run.to_pandas())
             predictions.append(predicted.to_pandas())
     return pd.concat(runs, ignore_index=True), pd.concat(predictions, ignore_index=True)

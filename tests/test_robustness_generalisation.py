@@ -24,12 +24,17 @@ from unmask.features import extract as features
 from unmask.features import spectrum
 from unmask.features.perturb import parse_perturbations
 from unmask.features.spectrum import check_compatible
-from unmask.learn.protocol import Dataset, Part, fit_scores, repeat_draw, run_repeats
+from unmask.learn.protocol import Dataset, Part, Protocol, fit_scores, repeat_draw, run_repeats
 
 VARIANT = spectrum.get_variant("faces_hq")
 SEED = 3
 LOGREG = {"logreg": {"kind": "logreg", "C": 1.0}}
 STYLES = ("photo", "nearest", "photo", "transposed")  # half real photo crops, half up-sampled fakes of two kinds
+
+
+def under(name: str = "sample_split", repeats: int = 1, test_fraction: float = 0.25) -> Protocol:
+    """The protocol of these tests (their seed), by name."""
+    return Protocol(name, repeats, test_fraction, SEED)
 
 
 def dataset(X: np.ndarray, y, sources, groups=None) -> Dataset:
@@ -56,10 +61,7 @@ def robustness_runs(images, names, classifiers=LOGREG, repeats=2, size="all") ->
     data, paths = images
     perturbations = parse_perturbations(names)
     return pd.concat(
-        [
-            robustness_repeat(data, paths, classifiers, perturbations, VARIANT, size, r, 0.25, SEED)
-            for r in range(repeats)
-        ]
+        [robustness_repeat(data, paths, classifiers, perturbations, VARIANT, size, r, under()) for r in range(repeats)]
     )
 
 
@@ -119,7 +121,7 @@ def test_clean_protocol_is_the_papers(images):
     data, _ = images
     spec = {"kind": "svm", "kernel": "linear", "C": 1.0}
     runs = robustness_runs(images, ["blur:1"], {"svm": spec}, repeats=3, size=40)
-    paper, _ = run_repeats(data, "svm", spec, 40, 3, 0.25, SEED)
+    paper, _ = run_repeats(data, "svm", spec, 40, under(repeats=3))
     assert runs.loc[runs["protocol"] == "clean", "accuracy"].tolist() == paper["accuracy"].to_pylist()
 
 
@@ -189,18 +191,18 @@ def shifted(fakes: dict[str, int], dims: int = 6, per_source: int = 40, seed: in
 @pytest.mark.parametrize("protocol", ["sample_split", "held_out_videos"])
 def test_repeat_draw_is_the_draw_of_run_repeats(protocol):
     data = shifted({"a": 0}, groups=True)
-    _, predictions = run_repeats(data, "logreg", dict(LOGREG["logreg"], protocol=protocol), 20, 2, 0.25, SEED)
+    _, predictions = run_repeats(data, "logreg", LOGREG["logreg"], 20, under(protocol, 2))
     predictions = predictions.to_pandas()
     for repeat in range(2):
-        _, test, _ = repeat_draw(data, 20, repeat, 0.25, SEED, protocol)
+        _, test, _ = repeat_draw(data, 20, repeat, under(protocol, 2))
         assert sorted(data.ids[test]) == sorted(predictions.loc[predictions["repeat"] == repeat, "id"])
 
 
 def test_all_under_held_out_videos_is_every_balanced_item_of_the_training_videos():
     data = shifted({"a": 0}, groups=True)
-    runs, _ = run_repeats(data, "logreg", dict(LOGREG["logreg"], protocol="held_out_videos"), "all", 3, 0.25, SEED)
+    runs, _ = run_repeats(data, "logreg", LOGREG["logreg"], "all", under("held_out_videos", 3))
     for row in runs.to_pylist():
-        train, test, _ = repeat_draw(data, "all", row["repeat"], 0.25, SEED, "held_out_videos")
+        train, test, _ = repeat_draw(data, "all", row["repeat"], under("held_out_videos", 3))
         pool = np.setdiff1d(np.arange(len(data.y)), test)
         assert row["n_samples"] == row["n_train"] == len(train) == 2 * np.bincount(data.y[pool]).min()
         assert row["samples"] == "all"
@@ -210,19 +212,19 @@ def test_analyses_cap_their_size_by_the_training_videos_under_held_out_videos(im
     """The analyses' sizes are capped by the usable images: under held_out_videos, by the training part's."""
     data, paths = images
     runs = robustness_repeat(
-        data, paths, LOGREG, parse_perturbations(["jpeg:50"]), VARIANT, 500, 0, 0.25, SEED, protocol="held_out_videos"
+        data, paths, LOGREG, parse_perturbations(["jpeg:50"]), VARIANT, 500, 0, under("held_out_videos")
     )
-    train, _, _ = repeat_draw(data, len(data.y), 0, 0.25, SEED, "held_out_videos", cap=True)
+    train, _, _ = repeat_draw(data, len(data.y), 0, under("held_out_videos"), cap=True)
     assert set(runs["samples"]) == {len(data.y)}, "the configured size, capped by the usable images, as before"
     assert runs["accuracy"].notna().all() and len(train) < len(data.y)
     grouped = shifted({"a": 0, "b": 1}, groups=True)
-    table = cross_source_table(grouped, LOGREG, "all", 2, 0.25, SEED, "held_out_videos")
+    table = cross_source_table(grouped, LOGREG, "all", under("held_out_videos", 2))
     assert (table["repeats"] == 2).all()
-    Member(grouped, "faces_hq", LOGREG, "all", 2, 0.25, SEED, "held_out_videos").draw(0)
+    Member(grouped, "faces_hq", LOGREG, "all", under("held_out_videos", 2)).draw(0)
 
 
 def test_cross_source_matrix_and_diagonal(tmp_path):
-    table = cross_source_table(shifted({"a": 0, "b": 1, "c": 2}), LOGREG, "all", 3, 0.25, SEED)
+    table = cross_source_table(shifted({"a": 0, "b": 1, "c": 2}), LOGREG, "all", under(repeats=3))
     columns = ["train_source", "test_source", "classifier", "metric", "mean", "std", "repeats", "n_train", "n_test"]
     assert list(table.columns) == columns
     assert (table["n_train"] == 60).all() and (table["n_test"] == 20).all(), "80 per source capped by 40 fakes"
@@ -238,7 +240,7 @@ def test_cross_source_matrix_and_diagonal(tmp_path):
 
 def test_cross_source_holds_out_items_and_groups():
     data = shifted({"a": 0, "b": 1}, groups=True)
-    trains, tests, _ = cross_source_draw(data, 40, 0, 0.25, SEED)
+    trains, tests, _ = cross_source_draw(data, 40, 0, under())
     trained = np.concatenate(list(trains.values()))
     tested = np.concatenate(list(tests.values()))
     assert not set(data.groups[trained]) & set(data.groups[tested])
@@ -252,9 +254,9 @@ def test_cross_source_holds_out_items_and_groups():
 def test_cross_source_is_the_paper_draw_over_sources():
     """Without groups, each source's training and test parts are the stratified split of one balanced draw."""
     data = shifted({"a": 0, "b": 1, "c": 2})
-    trains, tests, model_seed = cross_source_draw(data, 40, 3, 0.25, SEED)
+    trains, tests, model_seed = cross_source_draw(data, 40, 3, under())
     strata = np.array([0 if s == "real" else " abc".index(s) for s in data.sources])
-    train, test, seed = repeat_draw(data, 80, 3, 0.25, SEED, "sample_split", strata)
+    train, test, seed = repeat_draw(data, 80, 3, under(), strata)
     assert model_seed == seed
     assert sorted(
         np.concatenate([trains["a"], trains["b"][data.y[trains["b"]] == 1], trains["c"][data.y[trains["c"]] == 1]])
@@ -266,7 +268,7 @@ def test_cross_source_is_the_paper_draw_over_sources():
 
 def test_cross_source_held_out_videos_tests_every_held_out_item():
     data = shifted({"a": 0, "b": 1}, groups=True)
-    trains, tests, _ = cross_source_draw(data, 20, 0, 0.25, SEED, "held_out_videos")
+    trains, tests, _ = cross_source_draw(data, 20, 0, under("held_out_videos"))
     tested = np.concatenate(list(tests.values()))
     held_out = np.flatnonzero(np.isin(data.groups, data.groups[tested]))
     assert set(tested) == set(held_out), "every item of the held-out groups is tested"
@@ -275,14 +277,14 @@ def test_cross_source_held_out_videos_tests_every_held_out_item():
 
 def test_cross_source_needs_two_fake_sources():
     with pytest.raises(ValueError, match="two fake sources"):
-        cross_source_table(shifted({"a": 0}), LOGREG, "all", 1, 0.25, SEED)
+        cross_source_table(shifted({"a": 0}), LOGREG, "all", under())
 
 
 @pytest.mark.parametrize("protocol", ["sample_split", "held_out_videos"])
 def test_leave_one_out_trains_on_the_other_sources_and_tests_as_cross_source(protocol):
     data = shifted({"a": 0, "b": 1, "c": 2}, groups=True)
-    trains, tests, model_seed = leave_one_out_draw(data, 40, 2, 0.25, SEED, protocol)
-    cross_trains, cross_tests, cross_seed = cross_source_draw(data, 40, 2, 0.25, SEED, protocol)
+    trains, tests, model_seed = leave_one_out_draw(data, 40, 2, under(protocol))
+    cross_trains, cross_tests, cross_seed = cross_source_draw(data, 40, 2, under(protocol))
     assert model_seed == cross_seed
     for source in "abc":
         train = trains[source]
@@ -298,7 +300,7 @@ def test_leave_one_out_trains_on_the_other_sources_and_tests_as_cross_source(pro
 def test_leave_one_out_takes_the_items_the_split_left_a_source():
     """The stratified split left 9 real training items and 8 of source b: held out a, b gives its 8."""
     data = shifted({"a": 0, "b": 1}, per_source=12)
-    trains, _, _ = leave_one_out_draw(data, 22, 1, 0.2, SEED)
+    trains, _, _ = leave_one_out_draw(data, 22, 1, under(test_fraction=0.2))
     assert np.bincount(data.y[trains["a"]]).tolist() == [9, 8] and set(data.sources[trains["a"]]) == {"real", "b"}
 
 
@@ -306,7 +308,7 @@ def test_leave_one_out_a_real_only_model_knows_the_generator_the_two_class_one_n
     """Each fake source is shifted along its own dimension: trained on the others, a logistic regression has no
     weight on the held-out one's, while a model of the real items alone finds every shift."""
     classifiers = {**LOGREG, "real_only": {"kind": "mahalanobis", "components": 6}}
-    table = leave_one_out_table(shifted({"a": 0, "b": 1, "c": 2}, per_source=100), classifiers, "all", 3, 0.25, SEED)
+    table = leave_one_out_table(shifted({"a": 0, "b": 1, "c": 2}, per_source=100), classifiers, "all", under(repeats=3))
     assert list(table.columns) == [
         "held_out_source",
         "classifier",
@@ -328,11 +330,11 @@ def test_leave_one_out_a_real_only_model_knows_the_generator_the_two_class_one_n
 
 def test_leave_one_out_needs_two_fake_sources():
     with pytest.raises(ValueError, match="leave-one-generator-out needs two fake sources with usable images; only"):
-        leave_one_out_table(shifted({"a": 0}), LOGREG, "all", 1, 0.25, SEED)
+        leave_one_out_table(shifted({"a": 0}), LOGREG, "all", under())
 
 
 def member(data: Dataset, variant: str = "faces_hq") -> Member:
-    return Member(data, variant, LOGREG, size=40, repeats=2, test_fraction=0.25, seed=SEED)
+    return Member(data, variant, LOGREG, size=40, protocol=under(repeats=2))
 
 
 def test_cross_dataset_matrix_and_diagonal():
@@ -340,7 +342,7 @@ def test_cross_dataset_matrix_and_diagonal():
     table = cross_dataset_table({"first": member(first), "second": member(second)})
     accuracy = table[table["metric"] == "accuracy"].set_index(["train_dataset", "test_dataset"])["mean"]
     assert len(accuracy) == 4
-    paper, _ = run_repeats(first, "logreg", LOGREG["logreg"], 40, 2, 0.25, SEED)
+    paper, _ = run_repeats(first, "logreg", LOGREG["logreg"], 40, under(repeats=2))
     assert accuracy["first", "first"] == pytest.approx(np.mean(paper["accuracy"].to_pylist()))
     assert accuracy["first", "second"] < 0.75 and accuracy["second", "first"] < 0.75
 
@@ -478,9 +480,10 @@ def test_cross_source_with_one_fake_source_left_after_rejects_is_skipped_with_a_
         "reason": [None] * len(data.ids),
     }
     pq.write_table(pa.table(rows, schema=FEATURES_SCHEMA), tmp_path / "shard.parquet")
-    spec = {"classifiers": LOGREG, "size": "all", "repeats": 2, "test_fraction": 0.25, "seed": SEED}
+    spec = {"classifiers": LOGREG, "size": "all"}
     out, figure = tmp_path / "cross.csv", tmp_path / "cross.png"
     arguments = ["cross-source", str(tmp_path / "shard.parquet"), "--spec", json.dumps(spec), "--title", "d"]
+    arguments += ["--protocol", under(repeats=2).to_json()]
     assert main([*arguments, "--out", str(out), "--figure", str(figure)]) == 0
     assert out.read_text() == "train_source,test_source,classifier,metric,mean,std,repeats\n"
     assert figure.read_bytes()[:4] == b"\x89PNG"

@@ -171,6 +171,15 @@ def test_rerun_after_change_keeps_features(demo_run, tmp_path):
     assert shard.stat().st_mtime_ns == before
 
 
+def test_the_datasets_repeats_rerun_its_analyses_but_not_the_robustness_repeats(demo_run, tmp_path):
+    """Robustness jobs take the dataset's protocol with robustness.repeats, so other repeats leave them be."""
+    workdir, _ = demo_run
+    changed = {"datasets": {"demo": {**SMALL_DEMO["datasets"]["demo"], "repeats": 2}}}
+    plan = planned_rules(workdir, "--configfile", str(write_config(tmp_path / "changed.yaml", changed)))
+    assert plan["train"] == 6 and plan["cross_source"] == plan["leave_one_out"] == 1
+    assert "robustness_repeat" not in plan
+
+
 def test_report_gathers_figures_and_tables(demo_run):
     workdir, config = demo_run
     snakemake(workdir, "--report", "results/report.html", "--configfile", str(config))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from unmask.features.families import Spec, band_controls
 from unmask.learn.metrics import binary_metrics, summarize
-from unmask.learn.protocol import load_features, run_repeats
+from unmask.learn.protocol import Protocol, load_features, run_repeats
 
 METRICS = ("accuracy", "roc_auc", "tpr_at_fpr_1")
 
@@ -33,9 +33,7 @@ def compare(
     split: float,
     classifiers: dict[str, dict],
     size: int | str,
-    repeats: int,
-    test_fraction: float,
-    seed: int,
+    protocol: Protocol,
 ) -> pd.DataFrame:
     """One row per images kind (``given``, ``harmonised``), family, band and classifier."""
     rows = []
@@ -43,7 +41,7 @@ def compare(
         for spec in band_controls(specs, split):
             data = load_features(paths, spec.name)
             for name, classifier in classifiers.items():
-                _, predictions = run_repeats(data, name, classifier, size, repeats, test_fraction, seed)
+                _, predictions = run_repeats(data, name, classifier, size, protocol)
                 frame = predictions.to_pandas()
                 per_repeat = [
                     binary_metrics(group["label"], group["score"], group["predicted"])

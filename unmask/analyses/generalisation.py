@@ -30,6 +30,7 @@ from unmask.learn.protocol import (
     METRICS,
     Dataset,
     Part,
+    Protocol,
     available_size,
     balanced_sample,
     fit_scores,
@@ -68,15 +69,13 @@ def source_strata(data: Dataset, fakes: list[str]) -> np.ndarray:
 
 
 def source_draw(
-    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
+    data: Dataset, size: int, repeat: int, protocol: Protocol
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """One ``repeat_draw`` balanced over the real items and each fake source (``size // 2`` items of each,
     before the test split, as in the paper table): training and test indices, the strata, the model seed."""
     fakes = fake_sources(data)
     strata = source_strata(data, fakes)
-    train, test, model_seed = repeat_draw(
-        data, size // 2 * (len(fakes) + 1), repeat, test_fraction, seed, protocol, strata, cap=True
-    )
+    train, test, model_seed = repeat_draw(data, size // 2 * (len(fakes) + 1), repeat, protocol, strata, cap=True)
     return train, test, strata, model_seed
 
 
@@ -90,16 +89,14 @@ def source_size(data: Dataset, size: int | str, analysis: str) -> int:
     return 2 * min(available_size(data.y, size) // 2, smallest)
 
 
-def cross_source_draw(
-    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
-) -> tuple[dict, dict, int]:
+def cross_source_draw(data: Dataset, size: int, repeat: int, protocol: Protocol) -> tuple[dict, dict, int]:
     """One repeat's training and test indices per fake source, and its model seed.
 
     One ``source_draw``: the training set of a source is its training items with the real ones,
     every test set the held-out real items with one source's held-out items.
     """
     fakes = fake_sources(data)
-    train, test, strata, model_seed = source_draw(data, size, repeat, test_fraction, seed, protocol)
+    train, test, strata, model_seed = source_draw(data, size, repeat, protocol)
 
     def by_source(index: np.ndarray) -> dict[str, np.ndarray]:
         return {source: index[np.isin(strata[index], (0, k))] for k, source in enumerate(fakes, start=1)}
@@ -112,12 +109,10 @@ def cross_source_repeat(
     classifiers: dict[str, dict],
     size: int,
     repeat: int,
-    test_fraction: float,
-    seed: int,
-    protocol: str = "sample_split",
+    protocol: Protocol,
 ) -> list[dict]:
     """One repeat: train on each fake source, test on each."""
-    trains, tests, model_seed = cross_source_draw(data, size, repeat, test_fraction, seed, protocol)
+    trains, tests, model_seed = cross_source_draw(data, size, repeat, protocol)
     test_parts = {source: Part.of(data, index) for source, index in tests.items()}
     rows = []
     for source, index in trains.items():
@@ -134,10 +129,7 @@ def cross_source_table(
     data: Dataset,
     classifiers: dict[str, dict],
     size: int | str,
-    repeats: int,
-    test_fraction: float,
-    seed: int,
-    protocol: str = "sample_split",
+    protocol: Protocol,
 ) -> pd.DataFrame:
     """Cross-source generalisation of a dataset: train_source, test_source, classifier, metric, mean, std, repeats,
     and the images each cell used (``n_train``, ``n_test``: their mean over the repeats, rounded).
@@ -147,9 +139,9 @@ def cross_source_table(
     """
     asked, size, rows = size, source_size(data, size, "cross-source generalisation"), []
     logger.info(f"cross-source: {size} items per training source before the test split (size asked: {asked})")
-    for repeat in range(repeats):
-        rows += cross_source_repeat(data, classifiers, size, repeat, test_fraction, seed, protocol)
-        logger.info(f"cross-source repeat {repeat + 1}/{repeats} done")
+    for repeat in range(protocol.repeats):
+        rows += cross_source_repeat(data, classifiers, size, repeat, protocol)
+        logger.info(f"cross-source repeat {repeat + 1}/{protocol.repeats} done")
     keys = ["train_source", "test_source", "classifier"]
     rows = pd.DataFrame(rows)
     counts = rows.groupby(keys, sort=False)[["n_train", "n_test"]].mean().round().astype(int).reset_index()
@@ -159,9 +151,7 @@ def cross_source_table(
 LEAVE_ONE_OUT_METRICS = ("accuracy", "roc_auc", "tpr_at_fpr_1")
 
 
-def leave_one_out_draw(
-    data: Dataset, size: int, repeat: int, test_fraction: float, seed: int, protocol: str = "sample_split"
-) -> tuple[dict, dict, int]:
+def leave_one_out_draw(data: Dataset, size: int, repeat: int, protocol: Protocol) -> tuple[dict, dict, int]:
     """One repeat's training and test indices per held-out fake source, and its model seed.
 
     One ``source_draw`` (cross-source's): the test set of a held-out source is the held-out real items with
@@ -169,7 +159,7 @@ def leave_one_out_draw(
     other fake sources, balanced over them (a seeded choice), so that it has the classes and the size of a
     cross-source training set (an item fewer where the stratified split left a source short).
     """
-    train, test, strata, model_seed = source_draw(data, size, repeat, test_fraction, seed, protocol)
+    train, test, strata, model_seed = source_draw(data, size, repeat, protocol)
     rng, real = np.random.default_rng(model_seed), train[strata[train] == 0]
     trains, tests = {}, {}
     for k, source in enumerate(fake_sources(data), start=1):
@@ -184,10 +174,7 @@ def leave_one_out_table(
     data: Dataset,
     classifiers: dict[str, dict],
     size: int | str,
-    repeats: int,
-    test_fraction: float,
-    seed: int,
-    protocol: str = "sample_split",
+    protocol: Protocol,
 ) -> pd.DataFrame:
     """Leave-one-generator-out: held_out_source, classifier, metric, mean, std, ci_low, ci_high, repeats.
 
@@ -195,13 +182,13 @@ def leave_one_out_table(
     and the TPR at 1% FPR (``metrics.binary_metrics``), with 95% t-intervals over the repeats.
     """
     size, rows = source_size(data, size, "leave-one-generator-out"), []
-    for repeat in range(repeats):
-        trains, tests, model_seed = leave_one_out_draw(data, size, repeat, test_fraction, seed, protocol)
+    for repeat in range(protocol.repeats):
+        trains, tests, model_seed = leave_one_out_draw(data, size, repeat, protocol)
         for source, index in trains.items():
             test = {source: Part.of(data, tests[source])}
             scored = score_tests(Part.of(data, index), test, classifiers, model_seed, LEAVE_ONE_OUT_METRICS)
             rows += [{"held_out_source": row.pop("test"), "repeat": repeat, **row} for row in scored]
-        logger.info(f"leave-one-generator-out repeat {repeat + 1}/{repeats} done")
+        logger.info(f"leave-one-generator-out repeat {repeat + 1}/{protocol.repeats} done")
     return summarize_rows(pd.DataFrame(rows), ["held_out_source", "classifier"], LEAVE_ONE_OUT_METRICS, intervals=True)
 
 
@@ -213,22 +200,22 @@ class Member:
     variant: str
     classifiers: dict[str, dict]
     size: int | str
-    repeats: int
-    test_fraction: float
-    seed: int
-    protocol: str = "sample_split"
+    protocol: Protocol
 
     def draw(self, repeat: int) -> tuple[np.ndarray, np.ndarray, int]:
         size = available_size(self.data.y, self.size)
-        return repeat_draw(self.data, size, repeat, self.test_fraction, self.seed, self.protocol, cap=True)
+        return repeat_draw(self.data, size, repeat, self.protocol, cap=True)
 
 
 def load_members(spec: dict[str, dict]) -> dict[str, Member]:
-    """Members from ``{name: {features: [shards], variant, classifiers, size, repeats, test_fraction, seed, protocol}}``."""
+    """Members from ``{name: {features: [shards], variant, classifiers, size, protocol}}`` (``protocol`` as
+    ``Protocol.to_json`` writes it)."""
     members = {}
     for name, entry in spec.items():
-        settings = {key: value for key, value in entry.items() if key != "features"}
-        members[name] = Member(load_features(entry["features"]), **settings)
+        settings = {key: value for key, value in entry.items() if key not in ("features", "protocol")}
+        members[name] = Member(
+            load_features(entry["features"]), protocol=Protocol.from_mapping(entry["protocol"]), **settings
+        )
     return members
 
 
@@ -236,11 +223,11 @@ def cross_dataset_table(members: dict[str, Member]) -> pd.DataFrame:
     """Train on each dataset's training part, test on every dataset's test part, with each dataset's classifiers."""
     spectrum.check_compatible({name: (m.variant, m.data.X.shape[1]) for name, m in members.items()})
     rows = []
-    for repeat in range(max(m.repeats for m in members.values())):
+    for repeat in range(max(m.protocol.repeats for m in members.values())):
         splits = {name: m.draw(repeat) for name, m in members.items()}
         tests = {name: Part.of(m.data, splits[name][1]) for name, m in members.items()}
         for name, member in members.items():
-            if repeat < member.repeats:
+            if repeat < member.protocol.repeats:
                 train, _, model_seed = splits[name]
                 scored = score_tests(Part.of(member.data, train), tests, member.classifiers, model_seed)
                 rows += [

@@ -26,7 +26,7 @@ from unmask.data.images import read_gray
 from unmask.features import spectrum
 from unmask.features.extract import image_features
 from unmask.features.perturb import Perturbation
-from unmask.learn.protocol import Dataset, Part, available_size, drawn_size, fit_scores, repeat_draw
+from unmask.learn.protocol import Dataset, Part, Protocol, available_size, fit_scores, repeat_draw
 
 logger = logging.getLogger(__name__)
 
@@ -130,23 +130,23 @@ def robustness_repeat(
     variant: spectrum.Variant,
     size: int | str,
     repeat: int,
-    test_fraction: float,
-    seed: int,
+    protocol: Protocol,
     reencode: int | None = None,
-    protocol: str = "sample_split",
 ) -> pd.DataFrame:
     """One repeat: per classifier, perturbation and evaluation protocol, the test accuracy and ROC AUC.
 
     ``variant`` and ``reencode`` must be those that made the clean features ``data.X``;
-    ``protocol`` is the dataset's (``protocol.draw``). ``size``, capped by the usable images, is the
+    ``protocol`` is the dataset's (``protocol.repeat_draw``). ``size``, capped by the usable images, is the
     table's ``samples``; under ``held_out_videos`` a repeat trains on at most its training videos' items.
     """
     size = available_size(data.y, size)
-    train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol, cap=True)
-    drawn = drawn_size(train, test, protocol)
+    train, test, model_seed = repeat_draw(data, size, repeat, protocol, cap=True)
+    drawn = protocol.drawn_size(train, test)
     logger.info(f"repeat {repeat}: {drawn} samples, {len(perturbations)} perturbations, {len(classifiers)} classifiers")
     sample = np.concatenate([train, test])
-    perturbed = perturbed_features(paths, sample, perturbations, variant, data.X.shape[1], seed, repeat, reencode)
+    perturbed = perturbed_features(
+        paths, sample, perturbations, variant, data.X.shape[1], protocol.seed, repeat, reencode
+    )
     clean_train, clean_test = Part.of(data, train), Part.of(data, test)
     perturbed_train, perturbed_test = perturbed[:, : len(train)], perturbed[:, len(train) :]
     rows = [

@@ -6,3 +6,6 @@ and left out of the top-level listing. Every option has help; defaults come from
 Rules declare their command's module as code (``workflow/rules/common.smk``),
 so this package imports none of them: ``unmask/cli.py`` does.
 """
+
+# Every stage that draws repeats takes the dataset's protocol as one JSON argument, read by ``Protocol.from_json``.
+PROTOCOL_HELP = 'the protocol as JSON: {"name": P, "repeats": R, "test_fraction": F, "seed": S} (Protocol.to_json)'

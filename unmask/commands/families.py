@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 
+from unmask.commands import PROTOCOL_HELP
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,7 +32,9 @@ def _families_table(args: argparse.Namespace) -> int:
     from unmask.analyses import families
     from unmask.features.families import parse_spec
     from unmask.io import write_csv
+    from unmask.learn.protocol import Protocol
 
+    protocol = Protocol.from_json(args.protocol)
     spec = json.loads(args.spec)
     shards = {"given": args.given}
     if args.harmonised:
@@ -41,9 +45,7 @@ def _families_table(args: argparse.Namespace) -> int:
         spec["band_split"],
         spec["classifiers"],
         spec["size"],
-        spec["repeats"],
-        spec["test_fraction"],
-        spec["seed"],
+        protocol,
     )
     write_csv(table, args.out)
     families.plot(table, args.figure, args.title)
@@ -72,9 +74,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--spec",
         required=True,
-        help='JSON: {"families": [...], "band_split": S, "classifiers": {...}, "size": N, "repeats": R, '
-        '"test_fraction": F, "seed": S}',
+        help='JSON: {"families": [...], "band_split": S, "classifiers": {...}, "size": N}',
     )
+    command.add_argument("--protocol", required=True, help=PROTOCOL_HELP)
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="one row per images kind, family, band and classifier (CSV)")
     command.add_argument("--figure", required=True, help="accuracy per family (PNG)")

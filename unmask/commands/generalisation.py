@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 
+from unmask.commands import PROTOCOL_HELP
 from unmask.io import write_csv
 
 logger = logging.getLogger(__name__)
@@ -17,11 +18,11 @@ def _matrix(args: argparse.Namespace, analysis: str, columns: list[str], build, 
     import pandas as pd
 
     from unmask.analyses import figures, generalisation
-    from unmask.learn.protocol import load_features
+    from unmask.learn.protocol import Protocol, load_features
 
-    title = f"{args.title}: {analysis}"
+    title, protocol = f"{args.title}: {analysis}", Protocol.from_json(args.protocol)
     try:
-        table = build(load_features(args.features), **json.loads(args.spec))
+        table = build(load_features(args.features), **json.loads(args.spec), protocol=protocol)
     except generalisation.TooFewSources as error:
         logger.warning(f"{args.title}: {analysis} skipped: {error}")
         write_csv(pd.DataFrame(columns=columns), args.out)
@@ -74,8 +75,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--spec",
         required=True,
-        help='JSON: {"classifiers": {...}, "size": N, "repeats": R, "test_fraction": F, "seed": S, "protocol": P}',
+        help='JSON: {"classifiers": {...}, "size": N}',
     )
+    command.add_argument("--protocol", required=True, help=PROTOCOL_HELP)
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="one row per train and test source (CSV)")
     command.add_argument("--figure", required=True, help="the accuracy matrices (PNG)")
@@ -86,6 +88,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     command.add_argument("features", nargs="+", help="feature shards")
     command.add_argument("--spec", required=True, help="JSON, as for cross-source")
+    command.add_argument("--protocol", required=True, help=PROTOCOL_HELP)
     command.add_argument("--title", required=True, help="the dataset's name, in the figure title")
     command.add_argument("--out", required=True, help="one row per held-out source, classifier and metric (CSV)")
     command.add_argument("--figure", required=True, help="the matrices of accuracy, AUC and TPR at 1%% FPR (PNG)")
@@ -95,7 +98,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--spec",
         required=True,
-        help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, ...}}',
+        help='JSON: {dataset: {"features": [...], "variant": V, "classifiers": {...}, "size": N, "protocol": {...}}}',
     )
     command.add_argument("--out", required=True, help="one row per train and test dataset (CSV)")
     command.add_argument("--figure", required=True, help="the accuracy matrices (PNG)")

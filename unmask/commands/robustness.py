@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from unmask.commands import PROTOCOL_HELP
 from unmask.features import spectrum
 
 
@@ -14,8 +15,9 @@ def _robustness(args: argparse.Namespace) -> int:
     from unmask.analyses import robustness
     from unmask.features.perturb import parse_perturbations
     from unmask.io import write_parquet
-    from unmask.learn.protocol import load_features
+    from unmask.learn.protocol import Protocol, load_features
 
+    protocol = Protocol.from_json(args.protocol)
     data = load_features(args.features)
     paths, pixels = robustness.image_paths_and_pixels(args.manifest, data.ids)
     runs = robustness.robustness_repeat(
@@ -26,10 +28,8 @@ def _robustness(args: argparse.Namespace) -> int:
         spectrum.get_variant(args.variant, args.length),
         robustness.sample_size(data.y, args.size, args.megapixels, pixels),
         args.repeat,
-        args.test_fraction,
-        args.seed,
+        protocol,
         reencode=args.reencode,
-        protocol=args.protocol,
     )
     write_parquet(pa.Table.from_pandas(runs, preserve_index=False), args.out)
     return 0
@@ -57,13 +57,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="decoded megapixels per repeat: the sample shrinks to fit (default %(default)s)",
     )
     command.add_argument("--repeat", type=int, required=True, help="the repeat's number, from 0")
-    command.add_argument("--test-fraction", type=float, required=True, help="fraction of a repeat's items tested")
-    command.add_argument("--seed", type=int, required=True, help="seed of the draws")
-    command.add_argument(
-        "--protocol",
-        default=schema_default("datasets", "*", "protocol"),
-        choices=["sample_split", "held_out_videos"],
-        help="how a repeat draws its items (default %(default)s)",
-    )
+    command.add_argument("--protocol", required=True, help=PROTOCOL_HELP)
     command.add_argument("--out", required=True, help="per-repeat results (Parquet)")
     command.set_defaults(run=_robustness)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from unmask.commands import PROTOCOL_HELP
+
 
 def _train(args: argparse.Namespace) -> int:
     from unmask.io import write_parquet
-    from unmask.learn.protocol import load_features, run_repeats
+    from unmask.learn.protocol import Protocol, load_features, run_repeats
 
+    protocol = Protocol.from_json(args.protocol)
     data = load_features(args.features)
-    runs, predictions = run_repeats(
-        data, args.name, json.loads(args.spec), args.samples, args.repeats, args.test_fraction, args.seed
-    )
+    runs, predictions = run_repeats(data, args.name, json.loads(args.spec), args.samples, protocol)
     write_parquet(runs, args.out)
     write_parquet(predictions, args.predictions)
     return 0
@@ -26,9 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--name", required=True, help="the classifier's name in the configuration")
     command.add_argument("--spec", required=True, help="classifier configuration as JSON")
     command.add_argument("--samples", required=True, help='a number, or "all" (the largest class-balanced sample)')
-    command.add_argument("--repeats", type=int, required=True, help="number of repeated draws and fits")
-    command.add_argument("--test-fraction", type=float, required=True, help="fraction of a repeat's items tested")
-    command.add_argument("--seed", type=int, required=True, help="seed of the draws and fits")
+    command.add_argument("--protocol", required=True, help=PROTOCOL_HELP)
     command.add_argument("--out", required=True, help="per-repeat results")
     command.add_argument("--predictions", required=True, help="per-item test predictions")
     command.set_defaults(run=_train)

@@ -9,8 +9,11 @@ use ``metrics.summarize``: mean and sample std (ddof 1).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +21,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
-
-from unmask.learn.classifiers import fit, make_classifier, score
-from unmask.learn.metrics import binary_metrics, summarize
 
 logger = logging.getLogger(__name__)
+# LIGHT: scikit-learn and SciPy (~2.5 s of CPU to import under load) are imported where used, so that the
+# workflow's DAG, which builds every job's Protocol, imports this module at the cost of what it already has.
 
 METRICS = ("accuracy", "roc_auc")  # what robustness and generalisation tables report
 
@@ -114,11 +115,6 @@ def _drawable(size: int | str, strata: np.ndarray, cap: bool) -> int:
     return min(int(size), largest_sample(strata)) if cap else int(size)
 
 
-def drawn_size(train: np.ndarray, test: np.ndarray, protocol: str) -> int:
-    """The size a draw had: training items under ``held_out_videos``, the sample before its split otherwise."""
-    return len(train) if protocol == "held_out_videos" else len(train) + len(test)
-
-
 def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``size`` items, as many from each stratum as can be (later strata take the remainder).
 
@@ -150,6 +146,8 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     ``StratifiedGroupKFold`` fills it with the groups of the most items first, so testing it held
     the biggest video out of training in nearly every repeat.)
     """
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split  # see LIGHT
+
     if len(set(groups[index])) == len(index):
         return train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
     n_groups = len(set(groups[index]))
@@ -161,50 +159,104 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     return index[train], index[test]
 
 
-def draw(
-    data: Dataset,
-    size: int | str,
-    test_fraction: float,
-    rng: np.random.Generator,
-    protocol: str,
-    strata: np.ndarray,
-    cap: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Training and test indices of one repeat under a protocol, balanced and stratified over ``strata``.
-
-    ``sample_split`` (the paper's Faces-HQ and CelebA protocol): a balanced
-    sample of ``size`` items, split ``test_fraction`` for testing. ``held_out_videos``
-    (its DFD protocol): ``size`` balanced training items from the groups
-    (videos) of the training part, tested on every item of the held-out groups.
-    ``size`` ``all`` is the largest balanced sample of what is drawn from (every item, or the
-    training part's); with ``cap`` a larger number is reduced to it (the analyses' sizes), else it
-    is an error (the paper table's sizes are what they say).
-    """
-    if protocol == "held_out_videos":
-        pool, test = split(np.arange(len(data.y)), strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
-        return pool[balanced_sample(strata[pool], _drawable(size, strata[pool], cap), rng)], test
+def _sample_split(data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata, cap):
+    """The paper's Faces-HQ and CelebA protocol: a balanced sample of ``size`` items, ``test_fraction`` tested."""
     index = balanced_sample(strata, _drawable(size, strata, cap), rng)
     return split(index, strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+
+
+def _held_out_videos(data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata, cap):
+    """The paper's DFD protocol: ``size`` balanced training items from the groups (videos) of the training
+    part, tested on every item of the held-out groups."""
+    pool, test = split(np.arange(len(data.y)), strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
+    return pool[balanced_sample(strata[pool], _drawable(size, strata[pool], cap), rng)], test
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A protocol's draw of one repeat, and the size a draw had from its training and test indices (the
+    sample before its split, or the training items where every item of the held-out groups is tested)."""
+
+    draw: Callable[..., tuple[np.ndarray, np.ndarray]]
+    size: Callable[[np.ndarray, np.ndarray], int]
+
+
+# The protocols by name: each one entry here and one in the schema's `protocol` enum.
+DRAWS = {
+    "sample_split": Draw(_sample_split, lambda train, test: len(train) + len(test)),
+    "held_out_videos": Draw(_held_out_videos, lambda train, test: len(train)),
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a dataset's repeats draw their items: the protocol ``name`` (a key of ``DRAWS``), the number of
+    ``repeats``, the fraction of a repeat's items tested and the ``seed`` of every draw and fit.
+
+    Built once from the validated configuration (``of``); every job receives it as one JSON argument
+    (``to_json``), read back by ``from_json``.
+    """
+
+    name: str
+    repeats: int
+    test_fraction: float
+    seed: int
+
+    def __post_init__(self):
+        if self.name not in DRAWS:
+            raise ValueError(f"unknown protocol {self.name!r}: one of {', '.join(DRAWS)}")
+
+    @classmethod
+    def of(cls, dataset: Mapping) -> Protocol:
+        """A dataset's protocol, from its validated configuration."""
+        return cls(dataset["protocol"], dataset["repeats"], dataset["test_fraction"], dataset["seed"])
+
+    @classmethod
+    def from_mapping(cls, values: Mapping) -> Protocol:
+        """A protocol from its fields (``to_json``'s keys); ``ValueError`` if one is missing or unknown."""
+        fields = [field.name for field in dataclasses.fields(cls)]
+        if not isinstance(values, Mapping) or sorted(values) != sorted(fields):
+            raise ValueError(f"a protocol needs exactly the keys {', '.join(fields)}, not {values!r}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> Protocol:
+        """The protocol ``to_json`` wrote; ``ValueError`` if ``text`` is not one."""
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"the protocol is not JSON ({error}): {text!r}") from None
+        return cls.from_mapping(values)
+
+    def to_json(self) -> str:
+        """The protocol as one JSON object (sorted keys), as jobs receive it."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    def drawn_size(self, train: np.ndarray, test: np.ndarray) -> int:
+        """The size a draw of this protocol had (the table's ``n_samples``), from its training and test indices."""
+        return DRAWS[self.name].size(train, test)
 
 
 def repeat_draw(
     data: Dataset,
     size: int | str,
     repeat: int,
-    test_fraction: float,
-    seed: int,
-    protocol: str = "sample_split",
+    protocol: Protocol,
     strata: np.ndarray | None = None,
     cap: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol.
+    """Training and test indices and the model seed of repeat ``repeat`` at ``size`` items under a protocol
+    (its ``DRAWS`` entry), balanced and stratified over ``strata``.
 
-    The strata are the classes unless given (cross-source balances the real items and each fake source);
-    ``size`` and ``cap`` are ``draw``'s. The seed takes ``size``, with ``all`` as the largest sample of every item.
+    The strata are the classes unless given (cross-source balances the real items and each fake source).
+    ``size`` ``all`` is the largest balanced sample of what is drawn from (every item, or the training
+    part's); with ``cap`` a larger number is reduced to it (the analyses' sizes), else it is an error (the
+    paper table's sizes are what they say). The seed takes ``size``, with ``all`` as the largest sample of
+    every item.
     """
     strata = data.y if strata is None else strata
-    rng = np.random.default_rng([seed, _drawable(size, strata, cap=False), repeat])
-    train, test = draw(data, size, test_fraction, rng, protocol, strata, cap)
+    rng = np.random.default_rng([protocol.seed, _drawable(size, strata, cap=False), repeat])
+    train, test = DRAWS[protocol.name].draw(data, size, protocol.test_fraction, rng, strata, cap)
     return train, test, int(rng.integers(2**31))
 
 
@@ -222,6 +274,8 @@ class Part:
 
 def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
     """Fit on the training part, then ``score`` on the test part."""
+    from unmask.learn.classifiers import fit, score  # see LIGHT
+
     return score(fit(model, kind, X_train, y_train), kind, X_test, y_test)
 
 
@@ -229,6 +283,9 @@ def fit_scores(
     spec: dict, seed: int, train: Part, tests: dict[str, Part], metrics: tuple[str, ...] = METRICS
 ) -> dict[str, dict[str, float]]:
     """Fit one fresh classifier of ``spec`` on ``train``; its ``metrics`` (``binary_metrics``) on each test set."""
+    from unmask.learn.classifiers import fit, make_classifier, score  # see LIGHT
+    from unmask.learn.metrics import binary_metrics
+
     model, _ = make_classifier(spec, seed, n_train=len(train.y))
     fit(model, spec["kind"], train.X, train.y)
     results = {}
@@ -244,6 +301,8 @@ def summarize_rows(
 ) -> pd.DataFrame:
     """Per-repeat rows -> long format: ``keys``, metric, mean, std (ddof 1), [ci_low, ci_high,] repeats (finite
     values only; ``intervals``: the 95% t-interval of ``metrics.summarize``)."""
+    from unmask.learn.metrics import summarize  # see LIGHT
+
     statistics = ["mean", "std", *(["ci_low", "ci_high"] if intervals else [])]
     summary = []
     for key, group in rows.groupby(keys, dropna=False, sort=False):
@@ -260,17 +319,19 @@ def summarize_rows(
     return pd.DataFrame(summary, columns=[*keys, "metric", *statistics, "repeats"])
 
 
-def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, repeats: int, test_fraction: float, seed: int):
-    """Fit and score one classifier ``repeats`` times on fresh samples of ``size`` items.
+def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, protocol: Protocol):
+    """Fit and score one classifier on fresh samples of ``size`` items, once per repeat of the protocol.
 
     Each repeat is ``repeat_draw``. Returns the per-repeat results and the
     per-item test predictions.
     """
-    label, protocol = str(size), spec.get("protocol", "sample_split")
+    from unmask.learn.classifiers import make_classifier  # see LIGHT
+
+    label, repeats = str(size), protocol.repeats
     rows, predictions = [], []
     for repeat in range(repeats):
-        train, test, model_seed = repeat_draw(data, size, repeat, test_fraction, seed, protocol)
-        drawn = drawn_size(train, test, protocol)
+        train, test, model_seed = repeat_draw(data, size, repeat, protocol)
+        drawn = protocol.drawn_size(train, test)
         model, solver = make_classifier(spec, seed=model_seed, n_train=len(train))
         started = time.perf_counter()
         predicted, scores = fit_and_score(model, spec["kind"], data.X[train], data.y[train], data.X[test], data.y[test])

@@ -25,6 +25,7 @@ from unmask.data.file_facts import FactsCache
 from unmask.data.manifest import listing_fingerprint
 from unmask.features.perturb import parse_perturbations
 from unmask.features.spectrum import VARIANTS, check_compatible
+from unmask.learn.protocol import Protocol
 
 
 def stop(message):
@@ -173,7 +174,7 @@ def family_shard_spec(wildcards):
 
 
 def family_table_spec(wildcards):
-    """The comparison's families, band split and protocol."""
+    """The comparison's families, band split, classifiers and size (its protocol is `protocol_json`'s)."""
     families = DATASETS[wildcards.dataset]["families"]
     spec = dict(generalisation_spec(wildcards.dataset), families=families["compare"], band_split=families["band_split"])
     spec["size"] = families["size"]
@@ -349,20 +350,26 @@ def manifest_spec(wildcards):
 
 
 def classifier_spec(dataset, classifier, classifiers=None):
-    """A classifier's settings (of the dataset's classifiers unless given) with the dataset's feature scaling,
-    SVM solver switch and protocol."""
+    """A classifier's settings (of the dataset's classifiers unless given) with the dataset's feature scaling
+    and SVM solver switch."""
     settings = DATASETS[dataset]
     return dict(
         (classifiers or settings["classifiers"])[classifier],
         standardise=settings["standardise"],
         liblinear_above=settings["liblinear_above"],
-        protocol=settings["protocol"],
     )
 
 
 def classifier_specs(dataset):
     """Every classifier of a dataset by name, with the dataset's scaling and solver settings."""
     return {name: classifier_spec(dataset, name) for name in DATASETS[dataset]["classifiers"]}
+
+
+def protocol_json(dataset, repeats=None):
+    """A dataset's protocol, from its validated settings (with other ``repeats`` where given): the one
+    way every job that draws repeats receives it, as ``--protocol {params.protocol:q}``."""
+    settings = DATASETS[dataset]
+    return Protocol.of(dict(settings, repeats=repeats or settings["repeats"])).to_json()
 
 
 def runs(wildcards, kind="parquet"):
@@ -407,20 +414,12 @@ def robustness_runtime(wildcards, input):
 
 
 def generalisation_spec(dataset):
-    """A dataset's protocol for the generalisation analyses: its classifiers, size, repeats, split and seed."""
-    settings = DATASETS[dataset]
-    return {
-        "classifiers": classifier_specs(dataset),
-        "size": settings["generalisation"]["size"],
-        "repeats": settings["repeats"],
-        "test_fraction": settings["test_fraction"],
-        "seed": settings["seed"],
-        "protocol": settings["protocol"],
-    }
+    """A dataset's generalisation analyses besides its protocol: its classifiers and size."""
+    return {"classifiers": classifier_specs(dataset), "size": DATASETS[dataset]["generalisation"]["size"]}
 
 
 def leave_one_out_spec(dataset):
-    """The generalisation protocol with the dataset's classifiers and its leave_one_out_classifiers after them."""
+    """The generalisation spec with the dataset's classifiers and its leave_one_out_classifiers after them."""
     own, extra = DATASETS[dataset]["classifiers"], DATASETS[dataset]["generalisation"]["leave_one_out_classifiers"]
     classifiers = {**own, **{name: spec for name, spec in extra.items() if name not in own}}
     specs = {name: classifier_spec(dataset, name, classifiers) for name in classifiers}
@@ -468,7 +467,7 @@ def cross_dataset_spec(wildcards):
             name: dict(
                 generalisation_spec(name),
                 variant=DATASETS[name]["variant"],
-                protocol=DATASETS[name]["protocol"],
+                protocol=json.loads(protocol_json(name)),
                 features=shards,
             )
             for name, shards in cross_dataset_shards(wildcards).items()

@@ -22,6 +22,7 @@ rule cross_source:
         features=feature_shards,
     params:
         spec=lambda w: json.dumps(generalisation_spec(w.dataset)),
+        protocol=lambda w: protocol_json(w.dataset),
         code=code("commands/generalisation"),
     log:
         "logs/{dataset}/cross_source.log",
@@ -30,7 +31,8 @@ rule cross_source:
     resources:
         mem_mb=scaled(1000, 3),
     shell:
-        "python3 -m unmask cross-source {input.features:q} --spec {params.spec:q} --title {wildcards.dataset:q}"
+        "python3 -m unmask cross-source {input.features:q} --spec {params.spec:q} --protocol {params.protocol:q}"
+        " --title {wildcards.dataset:q}"
         " --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
 
 
@@ -53,6 +55,7 @@ rule leave_one_out:
         features=feature_shards,
     params:
         spec=lambda w: json.dumps(leave_one_out_spec(w.dataset)),  # in the configured order, for the figure
+        protocol=lambda w: protocol_json(w.dataset),
         code=code("commands/generalisation"),
     log:
         "logs/{dataset}/leave_one_out.log",
@@ -61,7 +64,8 @@ rule leave_one_out:
     resources:
         mem_mb=scaled(1000, 3),
     shell:
-        "python3 -m unmask leave-one-out {input.features:q} --spec {params.spec:q} --title {wildcards.dataset:q}"
+        "python3 -m unmask leave-one-out {input.features:q} --spec {params.spec:q} --protocol {params.protocol:q}"
+        " --title {wildcards.dataset:q}"
         " --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
 
 

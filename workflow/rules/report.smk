@@ -198,6 +198,7 @@ rule families_table:
         harmonised=harmonised_family_shards,
     params:
         spec=family_table_spec,
+        protocol=lambda w: protocol_json(w.dataset),
         code=code("commands/families"),
     log:
         "logs/{dataset}/families_table.log",
@@ -207,7 +208,7 @@ rule families_table:
         mem_mb=scaled(1000, 3),
     shell:
         "python3 -m unmask families-table --given {input.given:q} --harmonised {input.harmonised:q}"
-        " --spec {params.spec:q} --title {wildcards.dataset:q} --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
+        " --spec {params.spec:q} --protocol {params.protocol:q} --title {wildcards.dataset:q} --out {output.table:q} --figure {output.figure:q} 2> {log:q}"
 
 
 # The report's pages: each results table as HTML (REPORT_TABLES in common.smk), the data checks, a card per model.

@@ -16,9 +16,7 @@ rule robustness_repeat:
         perturbations=lambda w: robustness_settings(w.dataset)["perturbations"],
         size=lambda w: robustness_settings(w.dataset)["size"],
         megapixels=lambda w: robustness_settings(w.dataset)["megapixels"],
-        test_fraction=lambda w: DATASETS[w.dataset]["test_fraction"],
-        seed=lambda w: DATASETS[w.dataset]["seed"],
-        protocol=lambda w: DATASETS[w.dataset]["protocol"],
+        protocol=lambda w: protocol_json(w.dataset, robustness_settings(w.dataset)["repeats"]),
         code=code("commands/robustness"),
     log:
         "logs/{dataset}/robustness/repeat-{repeat}.log",
@@ -32,8 +30,8 @@ rule robustness_repeat:
     shell:
         "python3 -m unmask robustness {input.features:q} --manifest {input.manifest:q} --variant {params.variant:q}"
         " {params.options:q} --classifiers {params.classifiers:q} --perturbations {params.perturbations:q}"
-        " --size {params.size:q} --megapixels {params.megapixels:q} --repeat {wildcards.repeat:q} --test-fraction {params.test_fraction:q}"
-        " --seed {params.seed:q} --protocol {params.protocol:q} --out {output:q} 2> {log:q}"
+        " --size {params.size:q} --megapixels {params.megapixels:q} --repeat {wildcards.repeat:q}"
+        " --protocol {params.protocol:q} --out {output:q} 2> {log:q}"
 
 
 rule robustness_table:

@@ -9,9 +9,7 @@ rule train:
         features=feature_shards,
     params:
         spec=lambda w: json.dumps(classifier_spec(w.dataset, w.classifier), sort_keys=True),
-        repeats=lambda w: DATASETS[w.dataset]["repeats"],
-        test_fraction=lambda w: DATASETS[w.dataset]["test_fraction"],
-        seed=lambda w: DATASETS[w.dataset]["seed"],
+        protocol=lambda w: protocol_json(w.dataset),
         code=code("commands/train"),
     log:
         "logs/{dataset}/train/{classifier}/n{samples}.log",
@@ -24,8 +22,8 @@ rule train:
         runtime=lambda w: 10 + int(DATASETS[w.dataset]["repeats"] * int(w.samples) ** 2 / 1e6),
     shell:
         "python3 -m unmask train {input.features:q} --name {wildcards.classifier:q} --spec {params.spec:q}"
-        " --samples {wildcards.samples:q} --repeats {params.repeats:q} --test-fraction {params.test_fraction:q}"
-        " --seed {params.seed:q} --out {output.runs:q} --predictions {output.predictions:q} 2> {log:q}"
+        " --samples {wildcards.samples:q} --protocol {params.protocol:q}"
+        " --out {output.runs:q} --predictions {output.predictions:q} 2> {log:q}"
 
 
 rule model:
