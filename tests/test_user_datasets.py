@@ -126,7 +126,7 @@ def test_touching_an_image_reruns_nothing_and_new_bytes_rerun_everything_after(u
         ({"variant": "fft"}, "datasets.mine.variant: 'fft' is not one of"),
         (
             {"classifiers": {"svm": {"kind": "svm", "n_init": 3}}},
-            "datasets.mine.classifiers.svm.n_init: this key does not apply here",
+            "datasets.mine.classifiers.svm: unknown key 'n_init'; allowed keys: C, gamma, kernel, kind",
         ),
     ],
 )
