@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -55,7 +56,7 @@ class Isolated:
         self._init = (logging.getLogger("unmask").getEffectiveLevel(), make, args, kwargs)
         self._pool: ProcessPoolExecutor | None = None
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=self._init)
