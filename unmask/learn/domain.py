@@ -76,9 +76,11 @@ def jpeg_qualities(paths: list[str]) -> list[int]:
     qualities = []
     for path in paths:
         try:
-            qualities.append(format_facts(path).quality)
+            quality = format_facts(path).quality
         except (*DECODER_ERRORS, KeyError, IndexError, TypeError):  # changed since the manifest read it, or odd
             continue
+        if quality is not None:  # None: no longer a JPEG
+            qualities.append(quality)
     return qualities
 
 
