@@ -468,6 +468,9 @@ KINDS = {
 }
 
 
+Parameters = Linear | _KernelSVM | Centroids | Mahalanobis  # a model's kind's parameters
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a model came from."""
@@ -514,7 +517,7 @@ class Model:
     """A stored classifier: decision values, calibrated p_fake and labels in numpy."""
 
     kind: str
-    parameters: Linear | _KernelSVM | Centroids | Mahalanobis
+    parameters: Parameters
     variant: str
     feature_length: int
     provenance: Provenance
