@@ -14,9 +14,9 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from unmask.log import setup_logging
 
