@@ -230,10 +230,7 @@ def _items(validator: Any, items: Any, instance: Any, schema: Any) -> Iterator[j
 
 
 _STANDARD_ITEMS = jsonschema.Draft202012Validator.VALIDATORS["items"]
-# types-jsonschema leaves extend() unannotated
-_VALIDATOR = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft202012Validator, {"items": _items}
-)(MODEL_SCHEMA)
+_VALIDATOR = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"items": _items})(MODEL_SCHEMA)
 
 
 class _Unrepresentable(str):
@@ -324,7 +321,8 @@ def _schema_problem(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"unknown field: {error.message.split('(')[-1].rstrip(')')}"
     if error.validator == "required":
-        return error.message
+        message: str = error.message
+        return message
     if error.validator in ("const", "enum"):
         return f"unknown value {_short(error.instance)}; expected {_short(error.validator_value, 200)}"
     if error.validator == "type":
