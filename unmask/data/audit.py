@@ -53,7 +53,13 @@ IJG_LUMINANCE = np.array(
 )  # fmt: skip
 
 # (luma h / chroma h, luma v / chroma v) -> J:a:b notation
-SUBSAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (1, 2): "4:4:0", (4, 1): "4:1:1"}
+SUBSAMPLING: dict[tuple[float, float], str] = {
+    (1, 1): "4:4:4",
+    (2, 1): "4:2:2",
+    (2, 2): "4:2:0",
+    (1, 2): "4:4:0",
+    (4, 1): "4:1:1",
+}
 
 
 def ijg_table(quality: int, base: np.ndarray = IJG_LUMINANCE) -> np.ndarray:
@@ -190,14 +196,14 @@ class SourceSummary:
 
 
 def _label(value: int | str) -> int:
-    label = LABELS.get(value, value)
+    label = LABELS.get(value, value) if isinstance(value, str) else value
     if label not in (0, 1):
         raise ValueError(f"label must be 0/'real' or 1/'fake', got {value!r}")
     return int(label)
 
 
 def summarize_sources(
-    items: Iterable[tuple[str, int | str, str | Path]],
+    items: Iterable[tuple[str, int | str, str | Path | None]],
     rejects: Iterable[tuple[str, str]] = (),
     labels: Mapping[str, int | str] | None = None,
     harmonise: Harmonise | None = None,
@@ -218,9 +224,10 @@ def summarize_sources(
 
     def summary_of(source: str, label: int | str | None) -> SourceSummary:
         if source not in summaries:
-            if label is None and source not in (labels or {}):
+            known = labels or {}
+            if label is None and source not in known:
                 raise ValueError(f"rejects name source {source!r}, which has no label")
-            summaries[source] = SourceSummary([source], _label(labels[source] if label is None else label))
+            summaries[source] = SourceSummary([source], _label(known[source] if label is None else label))
         summary = summaries[source]
         if label is not None and summary.label != _label(label):
             raise ValueError(f"source {source!r} has files labelled both real and fake")
@@ -232,7 +239,7 @@ def summarize_sources(
         if path is None:  # rejected after the manifest (rejects.csv says why): its file is not read
             continue
         try:
-            facts = format_facts(path)
+            facts: FormatFacts | None = format_facts(path)
             if harmonise is not None:
                 facts = after_harmonising(facts, harmonise)
             if facts is not None:
@@ -280,11 +287,13 @@ def confound_warnings(summaries: Iterable[SourceSummary]) -> list[str]:
         warnings.append(_warning(real, fake, real.describe_formats(), fake.describe_formats(), "container"))
     if set(real.sizes) != set(fake.sizes):
         warnings.append(_warning(real, fake, describe(real.sizes), describe(fake.sizes), "image size"))
-    if real.qualities and fake.qualities:
+    real_quality, fake_quality = real.median_quality, fake.median_quality  # None: no JPEG
+    if real_quality is not None and fake_quality is not None:
         if set(real.subsampling) != set(fake.subsampling):
-            texts = (f"JPEG {describe(summary.subsampling)}" for summary in (real, fake))
-            warnings.append(_warning(real, fake, *texts, "chroma subsampling"))
-        if abs(real.median_quality - fake.median_quality) > QUALITY_TOLERANCE:
-            texts = (f"JPEG q~{summary.median_quality:g}" for summary in (real, fake))
-            warnings.append(_warning(real, fake, *texts, "JPEG quality"))
+            real_text, fake_text = (f"JPEG {describe(summary.subsampling)}" for summary in (real, fake))
+            warnings.append(_warning(real, fake, real_text, fake_text, "chroma subsampling"))
+        if abs(real_quality - fake_quality) > QUALITY_TOLERANCE:
+            warnings.append(
+                _warning(real, fake, f"JPEG q~{real_quality:g}", f"JPEG q~{fake_quality:g}", "JPEG quality")
+            )
     return warnings

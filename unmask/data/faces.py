@@ -91,7 +91,8 @@ class FaceDetector:
         faces = [box for box in faces if box[2] / scale >= self.min_face]
         if not faces:
             return None
-        return tuple(float(v) / scale for v in faces[0])
+        x, y, w, h = (float(v) / scale for v in faces[0])  # each box is (x, y, w, h)
+        return x, y, w, h
 
     def _yunet_faces(self, image: np.ndarray) -> list[np.ndarray]:
         """Boxes, most confident first."""

@@ -69,10 +69,13 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     record = dest / ARCHIVE_DIR / f"{archive.name}.extracted.json"
     if (done := _recorded(record, selection, dest)) is not None:
         return _images(done)
+    size, md5, sha256 = (spec.get(k) for k in ("archive_size", "md5", "sha256"))
     item = Item(
         str(archive) if local else source_url(spec),
         archive,
-        *(spec.get(k) for k in ("archive_size", "md5", "sha256")),
+        size,
+        md5,
+        sha256,
         max_bytes=spec.get("max_size", MAX_SIZE),  # where archive_size is not declared
     )
     if not local:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -135,7 +136,9 @@ class _PacedAdapter(HTTPAdapter):
     """An HTTPAdapter that sends a request to a host ``interval`` seconds after the previous one's answer."""
 
     def __init__(self, interval: float, **kwargs):
-        self.interval, self.answered, self.locks = interval, {}, {}
+        self.interval = interval
+        self.answered: dict[str, float] = {}
+        self.locks: dict[str, threading.Lock] = {}
         super().__init__(**kwargs)
 
     def send(self, request, **kwargs):
@@ -160,7 +163,7 @@ class Downloader:
             total=opts.retries,
             backoff_factor=opts.backoff,
             backoff_max=opts.max_delay,
-            retry_after_max=opts.max_delay,
+            retry_after_max=opts.max_delay,  # type: ignore[arg-type]  # urllib3 annotates int; a float works alike
             respect_retry_after_header=True,
             status_forcelist=[429, *range(500, 600)],
             raise_on_status=False,
@@ -173,19 +176,20 @@ class Downloader:
         self.session.headers.update({"User-Agent": opts.user_agent, "Accept-Encoding": "identity"})
         self.confirmed: dict[str, str] = {}  # a URL that led through Drive's pages -> the file's own URL
         self._lock = threading.Lock()
-        self._bytes = None
+        self._bytes: Any = None  # the byte progress bar of a fetch_all
 
     def fetch_all(self, items: list[Item], folder: Path, on_done: Callable[[Item], None] | None = None) -> Summary:
         """Fetch what is missing or bad among ``items`` in parallel; ``on_done(item)`` follows each item fetched or
         present (its DownloadError is the item's failure). If the network is unreachable, the rest is skipped and
         NetworkUnavailable names ``folder`` as the place for files got by hand."""
-        summary, outcomes, unreachable = Summary(), Counter(), []
+        summary, outcomes, unreachable = Summary(), Counter[str](), list[NetworkUnavailable]()
         interval, sizes = self.options.progress_interval, [item.size for item in items]
         files = progress(total=len(items), unit="file", desc="download", interval=interval)
-        total = None if None in sizes else sum(sizes)
+        total = None if None in sizes else sum(size for size in sizes if size is not None)
         self._bytes = progress(total=total, unit="B", unit_scale=True, desc="download bytes", interval=interval)
 
         def work(item: Item) -> None:
+            entry: Item | tuple[Item, DownloadError]
             if unreachable:
                 return
             try:

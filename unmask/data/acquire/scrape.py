@@ -34,7 +34,7 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     max_attempts = spec.get("max_attempts", 2 * count + 10)
     options = Options.from_spec(spec)
     downloader = Downloader(replace(options, host_interval=max(options.host_interval, delay)))
-    files, outcomes = _existing(dest, size), Counter()
+    files, outcomes = _existing(dest, size), Counter[str]()
     interval = options.progress_interval
     with progress(total=count, initial=len(files), unit="image", desc="scrape", interval=interval) as bar:
         while len(files) < count:
