@@ -25,9 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from unmask import LABELS
 from unmask.data.harmonise import Harmonise
@@ -114,7 +116,8 @@ def format_facts(path: str | Path) -> FormatFacts:
     info = probe(path)
     if info.format != "JPEG":
         return FormatFacts(info.format, info.width, info.height)
-    with Image.open(path) as image:
+    with Image.open(path) as opened:
+        image = cast(JpegImageFile, opened)  # probe read it as a JPEG; Image.open is annotated as any ImageFile
         subsampling = chroma_subsampling(image.layer)
         quality, error = estimate_quality(image.quantization[image.layer[0][3]])
     return FormatFacts(info.format, info.width, info.height, subsampling, quality, error)
@@ -239,9 +242,8 @@ def summarize_sources(
         if path is None:  # rejected after the manifest (rejects.csv says why): its file is not read
             continue
         try:
-            facts: FormatFacts | None = format_facts(path)
-            if harmonise is not None:
-                facts = after_harmonising(facts, harmonise)
+            read = format_facts(path)
+            facts = read if harmonise is None else after_harmonising(read, harmonise)
             if facts is not None:
                 summary.add(facts)
         except (RejectedImage, OSError) as error:  # changed since the features stage read it

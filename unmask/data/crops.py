@@ -134,6 +134,7 @@ class Cropper:
         if "video" not in item:
             return crop_image(item, self.out_dir, self.detector, self.margin, self.limit)
         folder = self.out_dir / item["source"] / item["video"]
+        assert self.frames is not None, "crop_videos gives its Cropper the frames of a video"
         records = process_video(
             item["path"], folder, n=self.frames, margin=self.margin, detector=self.detector, limit=self.limit
         )

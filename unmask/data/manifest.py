@@ -91,14 +91,14 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
     return candidates, list(rejects.values())
 
 
-def duplicate_reasons(items: list[tuple[str, str, int, str]]) -> dict[str, str]:
+def duplicate_reasons(items: list[tuple[str, str, int, str | None]]) -> dict[str, str]:
     """Why items are rejected as copies, from (id, source, label, sha256) in manifest order.
 
     Same bytes within one class: the first is kept, the others name it. Same
     bytes in a real and a fake source: every copy is rejected, because neither
     label can be trusted.
     """
-    groups: dict[str, list[tuple[str, str, int, str]]] = {}
+    groups: dict[str | None, list[tuple[str, str, int, str | None]]] = {}
     for item in items:
         groups.setdefault(item[3], []).append(item)
     reasons = {}
@@ -147,7 +147,7 @@ def build_manifest(
     for name, source, item in offered:
         fact = facts[item.path]
         reason = fact.error
-        if reason is None and pixel_limit:
+        if reason is None and pixel_limit and fact.width is not None and fact.height is not None:  # set if no error
             reason = pixel_limit.excess(fact.width, fact.height)
         if reason is None and image_size and (fact.width, fact.height) != tuple(image_size):
             reason = f"{fact.width}x{fact.height} pixels, the dataset requires {image_size[0]}x{image_size[1]}"

@@ -116,8 +116,8 @@ def _stream_problem(path: Path, limit: PixelLimit | None) -> str | None:
         return f"cannot open video ({error}): {path}"
     if image_format.endswith("_pipe") or image_format == "image2":
         return f"not a video: a single {image_format.removesuffix('_pipe')} image named like one: {path}"
-    excess = limit and limit.excess(width, height)
-    return excess and f"video frames of {excess.replace('exceeds', 'exceed')}: {path}"
+    excess = limit.excess(width, height) if limit else None
+    return f"video frames of {excess.replace('exceeds', 'exceed')}: {path}" if excess else None
 
 
 def _count_frames(capture: cv2.VideoCapture) -> int:
@@ -132,7 +132,7 @@ def _packet_times(path: Path) -> list[int] | None:
     """Every video packet's presentation time, sorted (display order), or ``None`` if one lacks it."""
     with _open(path) as container:
         times = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size]
-    return None if None in times else sorted(times)
+    return None if None in times else sorted(time for time in times if time is not None)
 
 
 def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -157,7 +157,7 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
         yield from (SampledFrame(i, None, None, f"cannot demux the video ({error})") for i in indices)
         return
     frames = len(times) if times is not None else claimed
-    wanted = {times[i]: i for i in indices if i < frames} if times is not None else {}
+    wanted: dict[int | None, int] = {times[i]: i for i in indices if i < frames} if times is not None else {}
     remaining = list(indices)  # decoders give frames in display order: samples come out in index order
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -181,7 +181,11 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
                     continue
                 while remaining[0] != index:  # an earlier sample the decoder could not give
                     yield SampledFrame(remaining.pop(0), None, None, "frame could not be decoded")
-                milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
+                milliseconds = (
+                    float((frame.pts - base) * frame.time_base * 1000)  # type: ignore[operator]  # a decoded frame has a time base
+                    if frame.pts is not None
+                    else None
+                )
                 if frame.pts is not None and frame.pts in damaged:
                     yield SampledFrame(remaining.pop(0), milliseconds, None, "frame is damaged (its data is cut short)")
                     continue
@@ -284,9 +288,9 @@ def process_video(
                 reason = f"no face found ({detector.describe()})"
             else:
                 x, y, size = crop.x, crop.y, crop.size
-                crop_path = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
-                write_image(crop_path, crop.pixels)
-                crop_path = str(crop_path)
+                crop_file = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
+                write_image(crop_file, crop.pixels)
+                crop_path = str(crop_file)
         records.append(FrameRecord(str(path), sample.index, sample.timestamp_ms, crop_path, x, y, size, reason))
     return records
 
