@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
@@ -67,7 +67,8 @@ SUBSAMPLING: dict[tuple[float, float], str] = {
 def ijg_table(quality: int, base: np.ndarray = IJG_LUMINANCE) -> np.ndarray:
     """libjpeg's ``jpeg_quality_scaling`` of a base table, clamped to 1..255 (baseline JPEG)."""
     scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    return np.clip((base * scale + 50) // 100, 1, 255)
+    table: np.ndarray = np.clip((base * scale + 50) // 100, 1, 255)
+    return table
 
 
 @lru_cache(maxsize=1)
@@ -135,7 +136,7 @@ def after_harmonising(facts: FormatFacts, harmonise: Harmonise) -> FormatFacts |
     return dataclasses.replace(facts, width=width, height=height)
 
 
-def describe(counts: Counter) -> str:
+def describe(counts: Counter[Any]) -> str:
     """'JPEG' for one value, else 'JPEG 60%, PNG 40%' (most common first)."""
     if len(counts) == 1:
         return str(next(iter(counts)))
@@ -151,10 +152,10 @@ class SourceSummary:
     label: int
     files: int = 0  # every file the sources offered, used or rejected
     rejected: int = 0  # rows in rejects.csv
-    formats: Counter = field(default_factory=Counter)
-    sizes: Counter = field(default_factory=Counter)
-    subsampling: Counter = field(default_factory=Counter)
-    qualities: Counter = field(default_factory=Counter)
+    formats: Counter[str] = field(default_factory=Counter)
+    sizes: Counter[tuple[int, int]] = field(default_factory=Counter)
+    subsampling: Counter[str] = field(default_factory=Counter)
+    qualities: Counter[int] = field(default_factory=Counter)
 
     def add(self, facts: FormatFacts) -> None:
         self.formats[facts.format] += 1
@@ -170,7 +171,7 @@ class SourceSummary:
         for mine, theirs in zip(self._counters(), other._counters()):
             mine.update(theirs)
 
-    def _counters(self) -> tuple[Counter, ...]:
+    def _counters(self) -> tuple[Counter[Any], ...]:
         return self.formats, self.sizes, self.subsampling, self.qualities
 
     @property

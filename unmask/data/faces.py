@@ -46,7 +46,7 @@ class FaceDetector:
     def __init__(
         self,
         detector: str = "haar",
-        model: str | os.PathLike | None = None,
+        model: str | os.PathLike[str] | None = None,
         min_face: int = 64,
         max_side: int | None = 640,
         score_threshold: float = 0.8,

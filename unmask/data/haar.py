@@ -86,7 +86,9 @@ class HaarSearch:
             regions.append((x0, y0, x1, y1, SMALLEST_IN_REGION * face))
         return regions
 
-    def search_regions(self, gray: np.ndarray, smallest: int, regions: list) -> list[np.ndarray]:
+    def search_regions(
+        self, gray: np.ndarray, smallest: int, regions: list[tuple[int, int, int, int]]
+    ) -> list[np.ndarray]:
         """The full search's grouped faces among its windows inside ``regions``, largest first."""
         height, width = gray.shape
         found = set()

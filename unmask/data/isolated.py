@@ -28,7 +28,7 @@ class ChildCrashed(RuntimeError):
     """The child process died on an item; the message says so (the item is the caller's to name)."""
 
 
-def _start(level: int, make: Callable, args: tuple, kwargs: dict) -> None:
+def _start(level: int, make: Callable, args: tuple, kwargs: dict[str, Any]) -> None:
     """In the child: native stderr to /dev/null (Python's keeps the real one), logs as in the parent, the worker."""
     global _worker, _failure
     sys.stderr.flush()

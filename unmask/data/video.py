@@ -218,7 +218,7 @@ def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterat
 
 
 def read_samples(
-    path: str | os.PathLike, n: int = 20, method: str = "auto", limit: PixelLimit | None = None
+    path: str | os.PathLike[str], n: int = 20, method: str = "auto", limit: PixelLimit | None = None
 ) -> Iterator[SampledFrame]:
     """Exactly ``n`` samples of a video, evenly spread; failures come back as samples with a reason.
 
@@ -263,8 +263,8 @@ def read_samples(
 
 
 def process_video(
-    path: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
     n: int = 20,
     margin: float = 0.25,
     detector: FaceDetector | None = None,
@@ -300,7 +300,7 @@ _DFD_ORIGINAL = re.compile(r"(?P<target>\d+)__(?P<scene>.+)")
 _FFPP = re.compile(r"(?P<target>\d+)(?:_(?P<source>\d+))?")
 
 
-def _parse(path: str | os.PathLike) -> tuple[str, tuple[str, ...]]:
+def _parse(path: str | os.PathLike[str]) -> tuple[str, tuple[str, ...]]:
     """``(video id, actor ids)`` from a file name."""
     stem = Path(path).stem
     if m := _DFD_FAKE.fullmatch(stem):
@@ -312,7 +312,7 @@ def _parse(path: str | os.PathLike) -> tuple[str, tuple[str, ...]]:
     return stem, (stem,)
 
 
-def video_group(path: str | os.PathLike) -> str:
+def video_group(path: str | os.PathLike[str]) -> str:
     """The id of the original video a file was made from: a fake and its original share it.
 
     DeepFakeDetection: ``01_02__meeting_serious__YVGY8LOK.mp4`` (actor 01's video with
@@ -323,7 +323,7 @@ def video_group(path: str | os.PathLike) -> str:
     return _parse(path)[0]
 
 
-def actor_ids(path: str | os.PathLike) -> tuple[str, ...]:
+def actor_ids(path: str | os.PathLike[str]) -> tuple[str, ...]:
     """Every identity whose face may appear in a file: target first, then the swapped-in source.
 
     ``01_02__meeting_serious__YVGY8LOK.mp4`` -> ``("01", "02")``; ``01__kitchen_pan.mp4`` ->

@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 import py7zr
 
@@ -61,7 +62,7 @@ class Member:
     ref: object = None
 
 
-def acquire(spec: dict, dest: Path) -> list[Path]:
+def acquire(spec: dict[str, Any], dest: Path) -> list[Path]:
     """Extract the selected members of the source's archive into ``dest``; return the images."""
     selection = {k: spec.get(k) for k in ("members", "count")}
     local = spec.get("file")
@@ -227,14 +228,14 @@ def _present(path: Path, size: int) -> bool:
     return path.is_file() and path.stat().st_size == size
 
 
-def _filename(spec: dict) -> str:
+def _filename(spec: dict[str, Any]) -> str:
     """Where a downloaded archive is saved: ``filename``, the URL's base name or ``<drive_id>.archive``."""
     if spec.get("url"):
         return spec.get("filename") or posixpath.basename(spec["url"].split("?")[0]) or "source.archive"
     return spec.get("filename") or f"{spec.get('drive_id', 'source')}.archive"
 
 
-def _recorded(record: Path, selection: dict, dest: Path) -> list[Path] | None:
+def _recorded(record: Path, selection: dict[str, Any], dest: Path) -> list[Path] | None:
     """The files a previous extraction with the same selection recorded, if all are intact."""
     data = json.loads(record.read_text()) if record.is_file() else {}
     files = {dest / name: size for name, size in data.get("files", {}).items()}

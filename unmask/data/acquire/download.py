@@ -83,7 +83,7 @@ class Options:
     progress_interval: float = 30.0  # seconds between progress lines in a log (a terminal shows bars)
 
     @classmethod
-    def from_spec(cls, spec: dict, **defaults) -> Options:
+    def from_spec(cls, spec: dict[str, Any], **defaults) -> Options:
         """Options from ``spec["download"]`` over method ``defaults`` over the class defaults."""
         given = {**defaults, **(spec.get("download") or {})}
         if unknown := set(given) - {f.name for f in fields(cls)}:
