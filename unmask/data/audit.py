@@ -153,8 +153,8 @@ class SourceSummary:
     files: int = 0  # every file the sources offered, used or rejected
     rejected: int = 0  # rows in rejects.csv
     formats: Counter[str] = field(default_factory=Counter)
-    sizes: Counter[tuple[int, int]] = field(default_factory=Counter)
-    subsampling: Counter[str] = field(default_factory=Counter)
+    sizes: Counter[str] = field(default_factory=Counter)  # 'WxH'
+    subsampling: Counter[str | None] = field(default_factory=Counter)
     qualities: Counter[int] = field(default_factory=Counter)
 
     def add(self, facts: FormatFacts) -> None:
@@ -162,6 +162,7 @@ class SourceSummary:
         self.sizes[f"{facts.width}x{facts.height}"] += 1
         if facts.format == "JPEG":
             self.subsampling[facts.subsampling] += 1
+            assert facts.quality is not None, "a JPEG's facts hold its estimated quality"
             self.qualities[facts.quality] += 1
 
     def merge(self, other: SourceSummary) -> None:

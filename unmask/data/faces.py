@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,7 +68,7 @@ class FaceDetector:
             except cv2.error as error:
                 raise ValueError(f"{setting} {model}: OpenCV cannot load it as a YuNet model ({error.err})") from None
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[FaceDetector], tuple[Any, ...]]:
         """Pickled as its arguments (OpenCV's detectors cannot be): a child process builds its own."""
         return FaceDetector, self._arguments
 

@@ -14,6 +14,7 @@ a candidate, or without a face near one, it runs the full search, so it never fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -87,7 +88,7 @@ class HaarSearch:
         return regions
 
     def search_regions(
-        self, gray: np.ndarray, smallest: int, regions: list[tuple[int, int, int, int]]
+        self, gray: np.ndarray, smallest: int, regions: list[tuple[int, int, int, int, float]]
     ) -> list[np.ndarray]:
         """The full search's grouped faces among its windows inside ``regions``, largest first."""
         height, width = gray.shape
@@ -129,7 +130,7 @@ class HaarSearch:
         return [(x // 2, y // 2) for x, y, _, _ in np.asarray(found).reshape(-1, 4)]
 
 
-def pyramid(width: int, height: int, smallest: int):
+def pyramid(width: int, height: int, smallest: int) -> Iterator[tuple[float, tuple[int, int], int]]:
     """The full search's levels as OpenCV builds them: ``(scale, (level width, height), window side)``.
 
     Scales 1.1^k (accumulated in double, used as float32), from the first whose window is at

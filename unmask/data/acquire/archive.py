@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -115,7 +116,16 @@ def extract(
         raise ArchiveError(f"{archive}: a malformed archive ({type(error).__name__}: {error})") from None
 
 
-def _extract(archive, dest, patterns, count, max_size, opener, lister, writer) -> list[Path]:
+def _extract(
+    archive: Path,
+    dest: Path,
+    patterns: str | list[str] | None,
+    count: int | None,
+    max_size: int,
+    opener: Callable[[Path], Any],
+    lister: Callable[[Any], list[Member]],
+    writer: Callable[[Any, Path, list[Member], Path, int], None],
+) -> list[Path]:
     with opener(archive) as handle:
         members = sorted(
             (m for m in lister(handle) if m.kind != "dir" and _selected(m.name, patterns)), key=lambda m: m.name
@@ -131,7 +141,7 @@ def _extract(archive, dest, patterns, count, max_size, opener, lister, writer) -
     return [dest / m.name for m in members]
 
 
-def _format(archive: Path):
+def _format(archive: Path) -> tuple[Callable[[Path], Any], Callable[[Any], list[Member]], Callable[..., None]]:
     """(open, list members, write members) for the archive's detected format."""
     if py7zr.is_7zfile(archive):
         return lambda p: py7zr.SevenZipFile(p, "r"), _members_7z, _write_7z
@@ -160,7 +170,7 @@ def _members_tar(tf: tarfile.TarFile) -> list[Member]:
 
 
 def _members_7z(sz: py7zr.SevenZipFile) -> list[Member]:
-    def kind(f) -> str:
+    def kind(f: Any) -> str:
         return (
             "dir" if f.is_directory else "link" if f.is_symlink or f.is_junction else "file" if f.is_file else "special"
         )
@@ -168,7 +178,7 @@ def _members_7z(sz: py7zr.SevenZipFile) -> list[Member]:
     return [Member(f.filename, f.uncompressed or 0, kind(f), f) for f in sz.files]
 
 
-def _write_streams(handle, archive: Path, members: list[Member], dest: Path, max_size: int) -> None:
+def _write_streams(handle: Any, archive: Path, members: list[Member], dest: Path, max_size: int) -> None:
     """Copy zip/tar members to their paths, each atomically, stopping past ``max_size`` bytes written."""
     written = 0
     for m in progress(members, total=len(members), unit="file", desc=f"extract {archive.name}"):
