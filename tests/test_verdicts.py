@@ -50,6 +50,17 @@ def test_an_input_is_compared_with_the_training_domain(facts, why, far):
     assert (list(reasons.values()), beyond) == (why, far)
 
 
+def test_a_manifest_jpeg_rewritten_as_png_is_left_out_of_the_qualities(tmp_path):
+    """A file the manifest listed as JPEG but now a PNG has no quality: left out, not None (min() then failed)."""
+    import cv2
+
+    from unmask.learn.domain import jpeg_qualities
+
+    jpeg = tmp_path / "a.jpg"
+    jpeg.write_bytes(cv2.imencode(".jpg", np.full((32, 32), 128, np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80])[1])
+    assert jpeg_qualities([str(jpeg), str(write_png(tmp_path / "b.jpg"))]) == [80]
+
+
 def test_a_resampled_model_refuses_another_size_class_only():
     """celeba spectra are resampled to 80 values: another native length is fine within a size class."""
     domain = training_domain([(128, 128), (100, 90)], ["PNG"], [], False, get_variant("celeba"))

@@ -45,7 +45,8 @@ def load_yaml(path: str | Path) -> object:
             return yaml.load(stream, Loader=_StrictLoader)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
-            raise ConfigError(f"{path}, line {mark.line + 1}: not valid YAML ({error.problem})") from None
+            where = f", line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{where}: not valid YAML ({error.problem})") from None
 
 
 def _with_defaults(validator_class):

@@ -106,7 +106,8 @@ def scan_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> Listing:
     files: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     listed: dict[tuple[int, int], Path] = {}  # (device, inode) of each folder walked -> the path it was listed as
-    folders, links = [root], []
+    folders: list[Path] = [root]
+    links: list[Path] = []
     while folders or links:
         if not folders:
             links.sort()

@@ -89,6 +89,7 @@ class LineProgress:
         self.lock = threading.Lock()
 
     def __iter__(self) -> Iterator:
+        assert self.iterable is not None, "a progress bar without an iterable is updated, not iterated"
         for item in self.iterable:
             yield item
             self.update()

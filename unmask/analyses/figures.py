@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
+from matplotlib.typing import LineStyleType
 
 from unmask.analyses.style import CHANCE, CLASS_NAMES, PALETTE, SMALL, WIDTH, colours, save_figure
 from unmask.features import spectrum
@@ -29,7 +30,9 @@ STRENGTHS = {
     "noise": "noise sigma (grey levels)",
 }
 STRONGER_WHEN_LOWER = {"jpeg", "scale"}  # a lower quality or factor is a stronger perturbation
-PROTOCOLS = {  # robustness protocols as the table names them: line style, marker, filled, meaning
+PROTOCOLS: dict[
+    str, tuple[LineStyleType, str, bool, str]
+] = {  # robustness protocols as the table names them: line style, marker, filled, meaning
     "train_clean": ("-", "o", True, "trained clean"),
     "train_perturbed": ("--", "s", False, "trained perturbed alike"),
 }
@@ -153,7 +156,8 @@ def plot_crops(manifest: str | Path, path: str | Path, title: str, per_class: in
             axis.axis("off")
             if column < len(examples):
                 item = examples.iloc[column]
-                axis.imshow(cv2.cvtColor(cv2.imread(item["path"]), cv2.COLOR_BGR2RGB))
+                # an unreadable example fails in cvtColor (cv2.error), as before the annotations
+                axis.imshow(cv2.cvtColor(cv2.imread(item["path"]), cv2.COLOR_BGR2RGB))  # type: ignore[arg-type]
                 name = item["id"] if len(item["id"]) <= 16 else "…" + item["id"][-15:]
                 axis.set_title(f"{CLASS_NAMES[label]}\n{name}", fontsize=SMALL - 2)
     figure.suptitle(f"{title}: example crops (native resolution, shown scaled)")

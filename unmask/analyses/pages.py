@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -174,7 +175,7 @@ def _block_html(block: dict) -> str:
     return f"<table>{''.join(rows)}</table>"
 
 
-def model_card(name: str, model: dict, calibration: pd.DataFrame, reliability_svg: str) -> str:
+def model_card(name: str, model: dict[str, Any], calibration: pd.DataFrame, reliability_svg: str) -> str:
     """A model file as a page: its fields, each of its blocks (whatever blocks it has), the reliability plot."""
     scalars = {k: v for k, v in model.items() if not isinstance(v, dict)}
     blocks = {k: v for k, v in model.items() if isinstance(v, dict)}

@@ -32,13 +32,13 @@ RC = {
     "ytick.labelsize": SMALL,
     "legend.fontsize": SMALL,
     "figure.titlesize": FONT_SIZE + 2,
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),  # type: ignore[attr-defined]  # missing from matplotlib's stubs
     "axes.spines.top": False,
     "axes.spines.right": False,
     "svg.hashsalt": "unmask",  # fixed element ids: identical runs write identical SVG
     "svg.fonttype": "path",
 }
-plt.rcParams.update(RC)
+plt.rcParams.update(RC)  # type: ignore[arg-type]  # the stubs take only literal rcParams names
 
 
 def colours(names: list[str]) -> dict[str, str]:

@@ -26,6 +26,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         tqdm.write(one_line(f"unmask calibrate: {error} (left out)"), file=sys.stderr)
     save_model(args.out, calibrated)
     conformal = calibrated.conformal
+    assert conformal is not None, "calibrate() returns a model with a conformal calibration"
     logger.info(
         f"{args.out}: calibrated on {conformal.n} real images ({len(failed)} left out): an input is labelled fake "
         f"where its p-value is at most {conformal.fpr}"

@@ -25,9 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from unmask import LABELS
 from unmask.data.harmonise import Harmonise
@@ -53,13 +55,20 @@ IJG_LUMINANCE = np.array(
 )  # fmt: skip
 
 # (luma h / chroma h, luma v / chroma v) -> J:a:b notation
-SUBSAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (1, 2): "4:4:0", (4, 1): "4:1:1"}
+SUBSAMPLING: dict[tuple[float, float], str] = {
+    (1, 1): "4:4:4",
+    (2, 1): "4:2:2",
+    (2, 2): "4:2:0",
+    (1, 2): "4:4:0",
+    (4, 1): "4:1:1",
+}
 
 
 def ijg_table(quality: int, base: np.ndarray = IJG_LUMINANCE) -> np.ndarray:
     """libjpeg's ``jpeg_quality_scaling`` of a base table, clamped to 1..255 (baseline JPEG)."""
     scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    return np.clip((base * scale + 50) // 100, 1, 255)
+    table: np.ndarray = np.clip((base * scale + 50) // 100, 1, 255)
+    return table
 
 
 @lru_cache(maxsize=1)
@@ -108,7 +117,8 @@ def format_facts(path: str | Path) -> FormatFacts:
     info = probe(path)
     if info.format != "JPEG":
         return FormatFacts(info.format, info.width, info.height)
-    with Image.open(path) as image:
+    with Image.open(path) as opened:
+        image = cast(JpegImageFile, opened)  # probe read it as a JPEG; Image.open is annotated as any ImageFile
         subsampling = chroma_subsampling(image.layer)
         quality, error = estimate_quality(image.quantization[image.layer[0][3]])
     return FormatFacts(info.format, info.width, info.height, subsampling, quality, error)
@@ -126,7 +136,7 @@ def after_harmonising(facts: FormatFacts, harmonise: Harmonise) -> FormatFacts |
     return dataclasses.replace(facts, width=width, height=height)
 
 
-def describe(counts: Counter) -> str:
+def describe(counts: Counter[Any]) -> str:
     """'JPEG' for one value, else 'JPEG 60%, PNG 40%' (most common first)."""
     if len(counts) == 1:
         return str(next(iter(counts)))
@@ -142,16 +152,17 @@ class SourceSummary:
     label: int
     files: int = 0  # every file the sources offered, used or rejected
     rejected: int = 0  # rows in rejects.csv
-    formats: Counter = field(default_factory=Counter)
-    sizes: Counter = field(default_factory=Counter)
-    subsampling: Counter = field(default_factory=Counter)
-    qualities: Counter = field(default_factory=Counter)
+    formats: Counter[str] = field(default_factory=Counter)
+    sizes: Counter[str] = field(default_factory=Counter)  # 'WxH'
+    subsampling: Counter[str | None] = field(default_factory=Counter)
+    qualities: Counter[int] = field(default_factory=Counter)
 
     def add(self, facts: FormatFacts) -> None:
         self.formats[facts.format] += 1
         self.sizes[f"{facts.width}x{facts.height}"] += 1
         if facts.format == "JPEG":
             self.subsampling[facts.subsampling] += 1
+            assert facts.quality is not None, "a JPEG's facts hold its estimated quality"
             self.qualities[facts.quality] += 1
 
     def merge(self, other: SourceSummary) -> None:
@@ -161,7 +172,7 @@ class SourceSummary:
         for mine, theirs in zip(self._counters(), other._counters()):
             mine.update(theirs)
 
-    def _counters(self) -> tuple[Counter, ...]:
+    def _counters(self) -> tuple[Counter[Any], ...]:
         return self.formats, self.sizes, self.subsampling, self.qualities
 
     @property
@@ -190,14 +201,14 @@ class SourceSummary:
 
 
 def _label(value: int | str) -> int:
-    label = LABELS.get(value, value)
+    label = LABELS.get(value, value) if isinstance(value, str) else value
     if label not in (0, 1):
         raise ValueError(f"label must be 0/'real' or 1/'fake', got {value!r}")
     return int(label)
 
 
 def summarize_sources(
-    items: Iterable[tuple[str, int | str, str | Path]],
+    items: Iterable[tuple[str, int | str, str | Path | None]],
     rejects: Iterable[tuple[str, str]] = (),
     labels: Mapping[str, int | str] | None = None,
     harmonise: Harmonise | None = None,
@@ -218,9 +229,10 @@ def summarize_sources(
 
     def summary_of(source: str, label: int | str | None) -> SourceSummary:
         if source not in summaries:
-            if label is None and source not in (labels or {}):
+            known = labels or {}
+            if label is None and source not in known:
                 raise ValueError(f"rejects name source {source!r}, which has no label")
-            summaries[source] = SourceSummary([source], _label(labels[source] if label is None else label))
+            summaries[source] = SourceSummary([source], _label(known[source] if label is None else label))
         summary = summaries[source]
         if label is not None and summary.label != _label(label):
             raise ValueError(f"source {source!r} has files labelled both real and fake")
@@ -232,9 +244,8 @@ def summarize_sources(
         if path is None:  # rejected after the manifest (rejects.csv says why): its file is not read
             continue
         try:
-            facts = format_facts(path)
-            if harmonise is not None:
-                facts = after_harmonising(facts, harmonise)
+            read = format_facts(path)
+            facts = read if harmonise is None else after_harmonising(read, harmonise)
             if facts is not None:
                 summary.add(facts)
         except (RejectedImage, OSError) as error:  # changed since the features stage read it
@@ -280,11 +291,13 @@ def confound_warnings(summaries: Iterable[SourceSummary]) -> list[str]:
         warnings.append(_warning(real, fake, real.describe_formats(), fake.describe_formats(), "container"))
     if set(real.sizes) != set(fake.sizes):
         warnings.append(_warning(real, fake, describe(real.sizes), describe(fake.sizes), "image size"))
-    if real.qualities and fake.qualities:
+    real_quality, fake_quality = real.median_quality, fake.median_quality  # None: no JPEG
+    if real_quality is not None and fake_quality is not None:
         if set(real.subsampling) != set(fake.subsampling):
-            texts = (f"JPEG {describe(summary.subsampling)}" for summary in (real, fake))
-            warnings.append(_warning(real, fake, *texts, "chroma subsampling"))
-        if abs(real.median_quality - fake.median_quality) > QUALITY_TOLERANCE:
-            texts = (f"JPEG q~{summary.median_quality:g}" for summary in (real, fake))
-            warnings.append(_warning(real, fake, *texts, "JPEG quality"))
+            real_text, fake_text = (f"JPEG {describe(summary.subsampling)}" for summary in (real, fake))
+            warnings.append(_warning(real, fake, real_text, fake_text, "chroma subsampling"))
+        if abs(real_quality - fake_quality) > QUALITY_TOLERANCE:
+            warnings.append(
+                _warning(real, fake, f"JPEG q~{real_quality:g}", f"JPEG q~{fake_quality:g}", "JPEG quality")
+            )
     return warnings

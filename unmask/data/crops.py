@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -47,12 +48,12 @@ def list_videos(folder: str | Path) -> list[Path]:
     return list_files(folder, VIDEO_SUFFIXES)
 
 
-def shard_videos(sources: dict[str, dict], shards: int, seed: int) -> dict[int, list[dict]]:
+def shard_videos(sources: dict[str, dict[str, Any]], shards: int, seed: int) -> dict[int, list[dict[str, Any]]]:
     """The videos of every video source (``{source, video, path}``), by shard of a stable hash of their id.
 
     A source's ``count`` keeps at most that many videos (a seeded, stable choice).
     """
-    by_shard: dict[int, list[dict]] = {}
+    by_shard: dict[int, list[dict[str, Any]]] = {}
     for name in sorted(sources):
         root = Path(sources[name]["videos"])
         for path in sample_paths(list_videos(root), root, sources[name].get("count"), seed):
@@ -62,7 +63,7 @@ def shard_videos(sources: dict[str, dict], shards: int, seed: int) -> dict[int, 
     return dict(sorted(by_shard.items()))
 
 
-def make_detector(faces: dict) -> FaceDetector:
+def make_detector(faces: dict[str, Any]) -> FaceDetector:
     """The face detector of a dataset's ``faces`` settings (the schema's keys)."""
     return FaceDetector(faces["detector"], faces.get("model"), faces["min_face"], faces["detect_side"])
 
@@ -72,13 +73,13 @@ def crop_name(image_id: str) -> str:
     return f"{hashlib.sha256(image_id.encode()).hexdigest()[:32]}.png"
 
 
-def shard_images(sources: dict[str, dict], shards: int, seed: int) -> dict[int, list[dict]]:
+def shard_images(sources: dict[str, dict[str, Any]], shards: int, seed: int) -> dict[int, list[dict[str, Any]]]:
     """The selected images of every image source (``{source, image, path}``), by shard of a stable hash of their id.
 
     The selection is the manifest's own (``count``, file lists), so crops and manifest agree. An entry the
     listing skipped comes with its ``reason``: it becomes a crop-table row without a crop, and so a reject.
     """
-    by_shard: dict[int, list[dict]] = {}
+    by_shard: dict[int, list[dict[str, Any]]] = {}
     for name in sorted(sources):
         candidates, skipped = image_candidates(name, sources[name], seed)
         entries = [(item.id, str(item.path), None) for item in candidates]
@@ -90,8 +91,8 @@ def shard_images(sources: dict[str, dict], shards: int, seed: int) -> dict[int, 
 
 
 def crop_image(
-    image: dict, out_dir: str | Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
-) -> dict:
+    image: dict[str, Any], out_dir: str | Path, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
+) -> dict[str, Any]:
     """Crop the most prominent face of one image (``{source, image, path}``) into ``out_dir/<source>/<hash>.png``
     (``crop_name``).
 
@@ -126,14 +127,15 @@ class Cropper:
     """The crops job's worker, built in its child process (``Isolated``): the detector once, then one image
     (its crop-table row) or one video (its rows) per call."""
 
-    def __init__(self, out_dir: str | Path, faces: dict, limit: PixelLimit | None, frames: int | None = None):
+    def __init__(self, out_dir: str | Path, faces: dict[str, Any], limit: PixelLimit | None, frames: int | None = None):
         self.out_dir, self.limit, self.frames = Path(out_dir), limit, frames
         self.detector, self.margin = make_detector(faces), faces["margin"]
 
-    def __call__(self, item: dict) -> dict | list[dict]:
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
         if "video" not in item:
             return crop_image(item, self.out_dir, self.detector, self.margin, self.limit)
         folder = self.out_dir / item["source"] / item["video"]
+        assert self.frames is not None, "crop_videos gives its Cropper the frames of a video"
         records = process_video(
             item["path"], folder, n=self.frames, margin=self.margin, detector=self.detector, limit=self.limit
         )
@@ -157,7 +159,7 @@ class Cropper:
         ]
 
 
-def _crash_row(item: dict, faces: dict, error: ChildCrashed) -> dict:
+def _crash_row(item: dict[str, Any], faces: dict[str, Any], error: ChildCrashed) -> dict[str, Any]:
     """The crop-table row of an image or video that crashed the child."""
     if "video" in item:
         identity = {
@@ -176,7 +178,9 @@ def _crash_row(item: dict, faces: dict, error: ChildCrashed) -> dict:
     }
 
 
-def crop_images(images: list[dict], out_dir: str | Path, faces: dict, limit: PixelLimit | None = None) -> pa.Table:
+def crop_images(
+    images: list[dict[str, Any]], out_dir: str | Path, faces: dict[str, Any], limit: PixelLimit | None = None
+) -> pa.Table:
     """Face crops of a shard of images (``{source, image, path}``), one row each; each image is decoded in a
     child process (an image that crashes a decoder is a row with that reason)."""
     rows = []
@@ -190,7 +194,11 @@ def crop_images(images: list[dict], out_dir: str | Path, faces: dict, limit: Pix
 
 
 def crop_videos(
-    videos: list[dict], out_dir: str | Path, frames: int, faces: dict, limit: PixelLimit | None = None
+    videos: list[dict[str, Any]],
+    out_dir: str | Path,
+    frames: int,
+    faces: dict[str, Any],
+    limit: PixelLimit | None = None,
 ) -> pa.Table:
     """Crop faces from ``frames`` sampled frames of each video (``{source, video, path}``) into
     ``out_dir/<source>/<video>/``: one folder per video id, so videos of one name in other folders

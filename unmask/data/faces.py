@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,7 +47,7 @@ class FaceDetector:
     def __init__(
         self,
         detector: str = "haar",
-        model: str | os.PathLike | None = None,
+        model: str | os.PathLike[str] | None = None,
         min_face: int = 64,
         max_side: int | None = 640,
         score_threshold: float = 0.8,
@@ -67,7 +68,7 @@ class FaceDetector:
             except cv2.error as error:
                 raise ValueError(f"{setting} {model}: OpenCV cannot load it as a YuNet model ({error.err})") from None
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[FaceDetector], tuple[Any, ...]]:
         """Pickled as its arguments (OpenCV's detectors cannot be): a child process builds its own."""
         return FaceDetector, self._arguments
 
@@ -91,7 +92,8 @@ class FaceDetector:
         faces = [box for box in faces if box[2] / scale >= self.min_face]
         if not faces:
             return None
-        return tuple(float(v) / scale for v in faces[0])
+        x, y, w, h = (float(v) / scale for v in faces[0])  # each box is (x, y, w, h)
+        return x, y, w, h
 
     def _yunet_faces(self, image: np.ndarray) -> list[np.ndarray]:
         """Boxes, most confident first."""

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -72,10 +73,10 @@ def _stat_key(path: Path) -> tuple[int, int, int]:
 class FactsCache:
     """Hashes and header facts of files, kept in a Parquet file between runs (or in memory only, without a path)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, workers: int = WORKERS):
+    def __init__(self, path: str | os.PathLike[str] | None = None, workers: int = WORKERS):
         self.path = Path(path) if path else None
         self.workers = workers
-        self.rows: dict[str, dict] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
         self.changed = False
         if self.path and self.path.exists():
             try:
@@ -87,7 +88,7 @@ class FactsCache:
             except (OSError, pa.ArrowInvalid) as error:  # a damaged cache costs a rebuild, nothing else
                 logger.warning(f"file cache {self.path} is unreadable ({error}); reading every file again")
 
-    def _current(self, path: Path) -> tuple[dict | None, tuple[int, int, int] | OSError]:
+    def _current(self, path: Path) -> tuple[dict[str, Any] | None, tuple[int, int, int] | OSError]:
         """The cached row of ``path`` if its size, mtime and inode still match, and its stat key (or the error)."""
         try:
             key = _stat_key(path)
@@ -184,11 +185,11 @@ def _digest_or_error(path: Path) -> str | OSError:
         return error
 
 
-def _cached_facts(row: dict) -> FileFacts:
+def _cached_facts(row: dict[str, Any]) -> FileFacts:
     return FileFacts(row["sha256"], *(row[name] for name in HEADER_COLUMNS[1:]))
 
 
-def _read_facts(task: tuple[Path, tuple[int, int, int], str | None, dict | None]) -> FileFacts:
+def _read_facts(task: tuple[Path, tuple[int, int, int], str | None, dict[str, Any] | None]) -> FileFacts:
     """Hash a file (unless its hash is known) and probe its header (unless ``old`` facts hold for these bytes);
     any reason it cannot be used goes to ``error``."""
     path, _, known, old = task

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 from unmask.io import atomic_output, file_digest
 
@@ -26,7 +27,7 @@ def write_file_list(paths: list[Path], file_list: Path) -> None:
         tmp.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogateescape")
 
 
-def read_file_list(file_list: Path) -> list[dict]:
+def read_file_list(file_list: Path) -> list[dict[str, Any]]:
     """Rows of a file list written by ``write_file_list``."""
     with open(file_list, newline="", encoding="utf-8", errors="surrogateescape") as f:
         return list(csv.DictReader(f, delimiter="\t"))

@@ -14,12 +14,14 @@ a candidate, or without a face near one, it runs the full search, so it never fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
-HAAR_CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+HAAR_CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]  # cv2.data is missing from OpenCV's stubs
 WINDOW = 24  # the cascade's window, in pixels of the pyramid level it searches
 SCALE_FACTOR, MIN_NEIGHBOURS, GROUP_EPS = 1.1, 5, 0.2  # the full search (GROUP_EPS: OpenCV's grouping)
 COARSE_SIDES = (240, 360)  # the coarse copies' longer sides, tried in turn (faces from 64, 43 px of a 640 px copy)
@@ -30,7 +32,7 @@ LEFT_PAD = 8  # level pixels scanned left of a region: OpenCV skips the position
 # rejects, so a row scan started a little to the left falls into the full search's rhythm before the region
 
 
-def largest_first(boxes: np.ndarray) -> list[np.ndarray]:
+def largest_first(boxes: ArrayLike) -> list[np.ndarray]:
     """``(x, y, w, h)`` boxes by decreasing area (ties keep their order)."""
     boxes = np.asarray(boxes).reshape(-1, 4)
     return [boxes[i] for i in np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")]
@@ -85,7 +87,9 @@ class HaarSearch:
             regions.append((x0, y0, x1, y1, SMALLEST_IN_REGION * face))
         return regions
 
-    def search_regions(self, gray: np.ndarray, smallest: int, regions: list) -> list[np.ndarray]:
+    def search_regions(
+        self, gray: np.ndarray, smallest: int, regions: list[tuple[int, int, int, int, float]]
+    ) -> list[np.ndarray]:
         """The full search's grouped faces among its windows inside ``regions``, largest first."""
         height, width = gray.shape
         found = set()
@@ -103,7 +107,9 @@ class HaarSearch:
                 if level is None:
                     level = cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR_EXACT)
                 for x, y in self._windows(level[top:bottom, left:right], step):
-                    column, row = np.rint(np.float32([x + left, y + top]) * np.float32(scale))  # as OpenCV
+                    column, row = np.rint(
+                        np.array([x + left, y + top], dtype=np.float32) * np.float32(scale)
+                    )  # as OpenCV
                     found.add((window, int(row), int(column)))
         if not found:
             return []
@@ -124,7 +130,7 @@ class HaarSearch:
         return [(x // 2, y // 2) for x, y, _, _ in np.asarray(found).reshape(-1, 4)]
 
 
-def pyramid(width: int, height: int, smallest: int):
+def pyramid(width: int, height: int, smallest: int) -> Iterator[tuple[float, tuple[int, int], int]]:
     """The full search's levels as OpenCV builds them: ``(scale, (level width, height), window side)``.
 
     Scales 1.1^k (accumulated in double, used as float32), from the first whose window is at

@@ -14,6 +14,7 @@ decoded again. Every image goes through the checked decode of ``images``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,7 +42,7 @@ class Harmonise:
     resample: str | None = None
 
     @classmethod
-    def of(cls, settings: dict | None) -> Harmonise | None:
+    def of(cls, settings: dict[str, Any] | None) -> Harmonise | None:
         """From the dataset's ``harmonise`` setting (None or {} : nothing is done)."""
         settings = settings or {}
         harmonise = cls(settings.get("crop"), settings.get("jpeg_quality"), settings.get("resample"))

@@ -107,7 +107,10 @@ class JpegLayout:
 
 def jpeg_layout(data: bytes | mmap.mmap, header_only: bool = False) -> JpegLayout:
     """Walk a JPEG's markers (``data`` starts with SOI); with ``header_only``, stop at the first scan."""
-    pos, kept, notes, icc, frame = 2, [], [], [], None
+    pos, frame = 2, None
+    kept: list[tuple[int, int]] = []
+    notes: list[str] = []
+    icc: list[tuple[int, ...]] = []
     while (at := data.find(b"\xff", pos)) >= 0:
         marker = at
         while marker + 1 < len(data) and data[marker + 1] == 0xFF:  # fill bytes
@@ -256,6 +259,7 @@ def _checked(data: bytes, limit: PixelLimit | None) -> ImageInfo:
         if header.format == "PNG":
             _check_png(data, header)
             return info
+    assert layout is not None, "Pillow reads a JPEG or MPO only from its SOI marker"
     return dataclasses.replace(info, note=_check_jpeg(data, layout))  # JPEG or MPO
 
 
@@ -317,7 +321,7 @@ def write_image(
         ".png": (cv2.IMWRITE_PNG_COMPRESSION, compression),
     }.get(suffix, (None, None))
     try:
-        ok, data = cv2.imencode(suffix, image, [] if value is None else [flag, int(value)])
+        ok, data = cv2.imencode(suffix, image, [] if flag is None or value is None else [flag, int(value)])
     except cv2.error:
         ok = False
     if not ok:

@@ -16,10 +16,11 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from unmask.log import setup_logging
 
-_worker: Callable | None = None
+_worker: Callable[..., Any] | None = None
 _failure: Exception | None = None  # what building the worker raised: every call raises it
 
 
@@ -27,7 +28,7 @@ class ChildCrashed(RuntimeError):
     """The child process died on an item; the message says so (the item is the caller's to name)."""
 
 
-def _start(level: int, make: Callable, args: tuple, kwargs: dict) -> None:
+def _start(level: int, make: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """In the child: native stderr to /dev/null (Python's keeps the real one), logs as in the parent, the worker."""
     global _worker, _failure
     sys.stderr.flush()
@@ -42,20 +43,21 @@ def _start(level: int, make: Callable, args: tuple, kwargs: dict) -> None:
         _failure = error
 
 
-def _call(*args, **kwargs):
+def _call(*args: Any, **kwargs: Any) -> Any:
     if _failure is not None:
         raise _failure
+    assert _worker is not None, "_start built the worker or recorded its failure"
     return _worker(*args, **kwargs)
 
 
 class Isolated:
     """``make(*args, **kwargs)`` built in a child process; call it with one item's arguments at a time."""
 
-    def __init__(self, make: Callable, *args, **kwargs):
+    def __init__(self, make: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         self._init = (logging.getLogger("unmask").getEffectiveLevel(), make, args, kwargs)
         self._pool: ProcessPoolExecutor | None = None
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=self._init)
@@ -74,5 +76,5 @@ class Isolated:
     def __enter__(self) -> Isolated:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,7 +50,7 @@ REJECTS_SCHEMA = pa.schema(
 )
 
 
-def listing_fingerprint(name: str, source: dict, seed: int, cache: FactsCache) -> str:
+def listing_fingerprint(name: str, source: dict[str, Any], seed: int, cache: FactsCache) -> str:
     """A fingerprint of what a local source gives the manifest: the selected files' names and contents, and
     the skipped entries with their reasons; file times are not part of it, so a ``touch`` leaves it as it is.
 
@@ -62,7 +63,7 @@ def listing_fingerprint(name: str, source: dict, seed: int, cache: FactsCache) -
     return f"{len(candidates)} images, content sha256 {hashlib.sha256(''.join(lines).encode()).hexdigest()}"
 
 
-def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candidate], list[dict]]:
+def crop_candidates(name: str, source: dict[str, Any], split_by: str) -> tuple[list[Candidate], list[dict[str, Any]]]:
     """Face crops of a video or image source from its crop tables, and the frames or images that have none (as rejects).
 
     The group is the original video (``split_by: video``) or the target actor
@@ -91,14 +92,14 @@ def crop_candidates(name: str, source: dict, split_by: str) -> tuple[list[Candid
     return candidates, list(rejects.values())
 
 
-def duplicate_reasons(items: list[tuple[str, str, int, str]]) -> dict[str, str]:
+def duplicate_reasons(items: list[tuple[str, str, int, str | None]]) -> dict[str, str]:
     """Why items are rejected as copies, from (id, source, label, sha256) in manifest order.
 
     Same bytes within one class: the first is kept, the others name it. Same
     bytes in a real and a fake source: every copy is rejected, because neither
     label can be trusted.
     """
-    groups: dict[str, list[tuple[str, str, int, str]]] = {}
+    groups: dict[str | None, list[tuple[str, str, int, str | None]]] = {}
     for item in items:
         groups.setdefault(item[3], []).append(item)
     reasons = {}
@@ -115,7 +116,7 @@ def duplicate_reasons(items: list[tuple[str, str, int, str]]) -> dict[str, str]:
 
 
 def build_manifest(
-    sources: dict[str, dict],
+    sources: dict[str, dict[str, Any]],
     seed: int,
     image_size: tuple[int, int] | None = None,
     split_by: str = "video",
@@ -147,7 +148,7 @@ def build_manifest(
     for name, source, item in offered:
         fact = facts[item.path]
         reason = fact.error
-        if reason is None and pixel_limit:
+        if reason is None and pixel_limit and fact.width is not None and fact.height is not None:  # set if no error
             reason = pixel_limit.excess(fact.width, fact.height)
         if reason is None and image_size and (fact.width, fact.height) != tuple(image_size):
             reason = f"{fact.width}x{fact.height} pixels, the dataset requires {image_size[0]}x{image_size[1]}"
@@ -185,7 +186,7 @@ def build_manifest(
     return pa.Table.from_pylist(rows, MANIFEST_SCHEMA), pa.Table.from_pylist(rejects, REJECTS_SCHEMA)
 
 
-def check_classes(manifest: pa.Table, rejects: pa.Table, sources: dict[str, dict]) -> None:
+def check_classes(manifest: pa.Table, rejects: pa.Table, sources: dict[str, dict[str, Any]]) -> None:
     """Raise ``ValueError`` when a class has no usable image, saying why for each of its sources."""
     usable = set(manifest.column("source").to_pylist())
     for label in LABELS:
@@ -196,7 +197,7 @@ def check_classes(manifest: pa.Table, rejects: pa.Table, sources: dict[str, dict
         raise ValueError(f"no usable {label} image, so nothing to train on: {'; '.join(reasons)}")
 
 
-def _why_nothing(name: str, source: dict, rejects: pa.Table) -> str:
+def _why_nothing(name: str, source: dict[str, Any], rejects: pa.Table) -> str:
     """Why a source gives the manifest no image: its rejects, counted by reason, or an empty listing."""
     reasons = Counter(rejects.filter(pc.equal(rejects["source"], name)).column("reason").to_pylist())
     if reasons:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from unmask import IMAGE_SUFFIXES
 from unmask.data.file_list import read_file_list
@@ -22,10 +23,10 @@ class Candidate:
     group: str
     video: str | None = None
     frame: int | None = None
-    crop: dict | None = None  # for face crops: original, crop_x, crop_y, crop_size, detector
+    crop: dict[str, Any] | None = None  # for face crops: original, crop_x, crop_y, crop_size, detector
 
 
-def image_candidates(name: str, source: dict, seed: int) -> tuple[list[Candidate], list[dict]]:
+def image_candidates(name: str, source: dict[str, Any], seed: int) -> tuple[list[Candidate], list[dict[str, Any]]]:
     """The selected images of a local folder or an acquired file list (each image its own group), and as
     rejects the entries a folder's listing skipped and the files whose names are not UTF-8 text."""
     root = Path(source["path"])
@@ -55,7 +56,7 @@ def _as_text(path: str | Path) -> str:
     return os.fsencode(path).decode(errors="backslashreplace")
 
 
-def reject_row(item_id: str, path: str | Path, source: str, stage: str, reason: str) -> dict:
+def reject_row(item_id: str, path: str | Path, source: str, stage: str, reason: str) -> dict[str, Any]:
     """A row of the rejects table."""
     return {"id": item_id, "path": str(path), "source": source, "stage": stage, "reason": reason}
 

@@ -116,8 +116,8 @@ def _stream_problem(path: Path, limit: PixelLimit | None) -> str | None:
         return f"cannot open video ({error}): {path}"
     if image_format.endswith("_pipe") or image_format == "image2":
         return f"not a video: a single {image_format.removesuffix('_pipe')} image named like one: {path}"
-    excess = limit and limit.excess(width, height)
-    return excess and f"video frames of {excess.replace('exceeds', 'exceed')}: {path}"
+    excess = limit.excess(width, height) if limit else None
+    return f"video frames of {excess.replace('exceeds', 'exceed')}: {path}" if excess else None
 
 
 def _count_frames(capture: cv2.VideoCapture) -> int:
@@ -132,7 +132,7 @@ def _packet_times(path: Path) -> list[int] | None:
     """Every video packet's presentation time, sorted (display order), or ``None`` if one lacks it."""
     with _open(path) as container:
         times = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size]
-    return None if None in times else sorted(times)
+    return None if None in times else sorted(time for time in times if time is not None)
 
 
 def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -157,7 +157,7 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
         yield from (SampledFrame(i, None, None, f"cannot demux the video ({error})") for i in indices)
         return
     frames = len(times) if times is not None else claimed
-    wanted = {times[i]: i for i in indices if i < frames} if times is not None else {}
+    wanted: dict[int | None, int] = {times[i]: i for i in indices if i < frames} if times is not None else {}
     remaining = list(indices)  # decoders give frames in display order: samples come out in index order
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -181,7 +181,11 @@ def _sequential(path: Path, indices: list[int], claimed: int) -> Iterator[Sample
                     continue
                 while remaining[0] != index:  # an earlier sample the decoder could not give
                     yield SampledFrame(remaining.pop(0), None, None, "frame could not be decoded")
-                milliseconds = float((frame.pts - base) * frame.time_base * 1000) if frame.pts is not None else None
+                milliseconds = (
+                    float((frame.pts - base) * frame.time_base * 1000)  # type: ignore[operator]  # a decoded frame has a time base
+                    if frame.pts is not None
+                    else None
+                )
                 if frame.pts is not None and frame.pts in damaged:
                     yield SampledFrame(remaining.pop(0), milliseconds, None, "frame is damaged (its data is cut short)")
                     continue
@@ -214,7 +218,7 @@ def _seek(capture: cv2.VideoCapture, indices: list[int], claimed: int) -> Iterat
 
 
 def read_samples(
-    path: str | os.PathLike, n: int = 20, method: str = "auto", limit: PixelLimit | None = None
+    path: str | os.PathLike[str], n: int = 20, method: str = "auto", limit: PixelLimit | None = None
 ) -> Iterator[SampledFrame]:
     """Exactly ``n`` samples of a video, evenly spread; failures come back as samples with a reason.
 
@@ -259,8 +263,8 @@ def read_samples(
 
 
 def process_video(
-    path: str | os.PathLike,
-    out_dir: str | os.PathLike,
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
     n: int = 20,
     margin: float = 0.25,
     detector: FaceDetector | None = None,
@@ -284,9 +288,9 @@ def process_video(
                 reason = f"no face found ({detector.describe()})"
             else:
                 x, y, size = crop.x, crop.y, crop.size
-                crop_path = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
-                write_image(crop_path, crop.pixels)
-                crop_path = str(crop_path)
+                crop_file = out_dir / f"{Path(path).stem}_{sample.index:06d}.png"
+                write_image(crop_file, crop.pixels)
+                crop_path = str(crop_file)
         records.append(FrameRecord(str(path), sample.index, sample.timestamp_ms, crop_path, x, y, size, reason))
     return records
 
@@ -296,7 +300,7 @@ _DFD_ORIGINAL = re.compile(r"(?P<target>\d+)__(?P<scene>.+)")
 _FFPP = re.compile(r"(?P<target>\d+)(?:_(?P<source>\d+))?")
 
 
-def _parse(path: str | os.PathLike) -> tuple[str, tuple[str, ...]]:
+def _parse(path: str | os.PathLike[str]) -> tuple[str, tuple[str, ...]]:
     """``(video id, actor ids)`` from a file name."""
     stem = Path(path).stem
     if m := _DFD_FAKE.fullmatch(stem):
@@ -308,7 +312,7 @@ def _parse(path: str | os.PathLike) -> tuple[str, tuple[str, ...]]:
     return stem, (stem,)
 
 
-def video_group(path: str | os.PathLike) -> str:
+def video_group(path: str | os.PathLike[str]) -> str:
     """The id of the original video a file was made from: a fake and its original share it.
 
     DeepFakeDetection: ``01_02__meeting_serious__YVGY8LOK.mp4`` (actor 01's video with
@@ -319,7 +323,7 @@ def video_group(path: str | os.PathLike) -> str:
     return _parse(path)[0]
 
 
-def actor_ids(path: str | os.PathLike) -> tuple[str, ...]:
+def actor_ids(path: str | os.PathLike[str]) -> tuple[str, ...]:
     """Every identity whose face may appear in a file: target first, then the swapped-in source.
 
     ``01_02__meeting_serious__YVGY8LOK.mp4`` -> ``("01", "02")``; ``01__kitchen_pan.mp4`` ->

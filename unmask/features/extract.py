@@ -92,9 +92,10 @@ def extract(
 
 def _isolated(child: Isolated, path: str, sha256: str | None) -> tuple[np.ndarray | None, str | None]:
     try:
-        return child(path, sha256=sha256)
+        result: tuple[np.ndarray | None, str | None] = child(path, sha256=sha256)
     except ChildCrashed as error:
         return None, str(error)
+    return result
 
 
 def extract_shard(

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -49,6 +50,7 @@ DECAY_BAND = (0.75, 1.0)  # decay's default fit range: the upper quarter of the 
 # JFIF (full-range BT.601) chroma from R, G, B.
 CB = np.array([-0.168736, -0.331264, 0.5])
 CR = np.array([0.5, -0.418688, -0.081312])
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,14 @@ class _Shared:
     """One image's intermediate results, each computed once for all the families that use it."""
 
     def __init__(self, decoded: Decoded, angular: bool, length: int | None = None) -> None:
-        self.decoded, self._angular, self.length, self._memo = decoded, angular, length, {}
+        self.decoded, self._angular, self.length = decoded, angular, length
+        self._memo: dict[str, Any] = {}
 
-    def _once(self, key: str, make: Callable[[], object]):
+    def _once(self, key: str, make: Callable[[], _T]) -> _T:
         if key not in self._memo:
             self._memo[key] = make()
-        return self._memo[key]
+        value: _T = self._memo[key]
+        return value
 
     def gray_pass(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The gray azimuthal profile and, when ``angular`` is computed, its bins, from one spectrum."""
@@ -203,6 +207,8 @@ def _rgb(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
 
 def _angular(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
     table = image.gray_pass()[1]
+    if table is None:
+        raise RuntimeError("this family needs the angular bins")
     _, counts = _angular_codes(*image.decoded.gray.shape)
     sums = table[0 : 2 * ANGLES * RADII : 2] + 2 * table[1 : 2 * ANGLES * RADII : 2]
     if not counts.all():
@@ -213,7 +219,8 @@ def _angular(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
     kept = np.ones(RADII, dtype=bool) if band is None else (centres >= band[0]) & (centres < band[1])
     if not kept.any():
         raise spectrum.TooSmall(f"no radius bin lies in the band {band}")
-    return means[:, kept].ravel()
+    vector: np.ndarray = means[:, kept].ravel()
+    return vector
 
 
 def _residual(image: _Shared, band: tuple[float, float] | None) -> np.ndarray:
@@ -260,7 +267,7 @@ FAMILIES = {
 }
 
 
-def parse_spec(item: str | dict) -> Spec:
+def parse_spec(item: str | dict[str, Any]) -> Spec:
     """A configured family: its name, or ``{family: name, band: [low, high]}``."""
     name, band = (item, None) if isinstance(item, str) else (item["family"], item.get("band"))
     if name not in FAMILIES:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -47,7 +48,7 @@ def image_families(
     limit: PixelLimit | None,
     length: int | None = None,
     sha256: str | None = None,
-) -> tuple[dict[str, object], str | None, str | None]:
+) -> tuple[dict[str, np.ndarray | None], str | None, str | None]:
     """Each family's vector (None where rejected) of one image file (whose content hash must be ``sha256``,
     when given), what harmonising did, and the reasons."""
     try:
@@ -60,19 +61,24 @@ def image_families(
         return _rejected(specs, str(error))
     results = families.compute(families.Decoded(gray, colour), specs, length)
     reasons = [value for value in results.values() if isinstance(value, str)]
-    vectors = {name: None if isinstance(value, str) else value for name, value in results.items()}
+    vectors: dict[str, np.ndarray | None] = {
+        name: None if isinstance(value, str) else value for name, value in results.items()
+    }
     return vectors, done, "; ".join(reasons) or None
 
 
-def _rejected(specs: list[families.Spec], reason: str) -> tuple[dict[str, object], None, str]:
+def _rejected(specs: list[families.Spec], reason: str) -> tuple[dict[str, np.ndarray | None], None, str]:
     return dict.fromkeys((spec.name for spec in specs), None), None, reason
 
 
-def _isolated(child: Isolated, specs: list[families.Spec], path: str, sha256: str | None):
+def _isolated(
+    child: Isolated, specs: list[families.Spec], path: str, sha256: str | None
+) -> tuple[dict[str, np.ndarray | None], str | None, str | None]:
     try:
-        return child(path, sha256=sha256)
+        result: tuple[dict[str, np.ndarray | None], str | None, str | None] = child(path, sha256=sha256)
     except ChildCrashed as error:
         return _rejected(specs, str(error))
+    return result
 
 
 def extract_shard(

@@ -25,6 +25,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from functools import lru_cache
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -49,20 +51,21 @@ _transforms = _Transforms()
 _loading = threading.Lock()
 
 
-def _fftw():
+def _fftw() -> ModuleType | None:
     """pyfftw with the shipped wisdom loaded, imported on first need (0.8 s); None where it is not installed."""
     with _loading:  # the first caller loads the wisdom before any thread can plan
         return _load_fftw()
 
 
 @lru_cache(maxsize=1)
-def _load_fftw():
+def _load_fftw() -> ModuleType | None:
     try:
         import pyfftw
     except ImportError:
         return None
     pyfftw.import_wisdom((WISDOM, b"", b""))  # double precision only
-    return pyfftw
+    module: ModuleType = pyfftw
+    return module
 
 
 def _uses_fftw(shape: tuple[int, int]) -> bool:
@@ -70,7 +73,7 @@ def _uses_fftw(shape: tuple[int, int]) -> bool:
     return shape in WISDOM_SHAPES
 
 
-def new_plan(shape: tuple[int, int], flags: tuple[str, ...]):
+def new_plan(shape: tuple[int, int], flags: tuple[str, ...]) -> Any:  # a pyfftw.FFTW (untyped) or None
     """An in-place FFTW plan for real images of ``shape`` (the image goes into the padded rows of the
     spectrum's own buffer, ~25% faster); None without pyfftw or when ``flags`` cannot make one."""
     pyfftw = _fftw()
@@ -84,7 +87,7 @@ def new_plan(shape: tuple[int, int], flags: tuple[str, ...]):
         return None
 
 
-def _plan(shape: tuple[int, int]):
+def _plan(shape: tuple[int, int]) -> Any:
     """This thread's FFTW plan for ``shape``, or None where pocketfft transforms it."""
     if not _uses_fftw(shape):
         return None
@@ -125,8 +128,10 @@ def rfft2(image: np.ndarray) -> np.ndarray:
     if plan is None:
         import scipy.fft  # 0.2 s to import: not where every shape has an FFTW plan
 
-        return scipy.fft.rfft2(pixels, workers=1)
-    return plan()
+        spectrum: np.ndarray = scipy.fft.rfft2(pixels, workers=1)
+    else:
+        spectrum = plan()
+    return spectrum
 
 
 def engines() -> str:

@@ -65,7 +65,10 @@ def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     """The image after one JPEG encode/decode round at ``quality``."""
-    return cv2.imdecode(np.frombuffer(encode_jpeg(image, quality), np.uint8), cv2.IMREAD_UNCHANGED)
+    decoded = cv2.imdecode(np.frombuffer(encode_jpeg(image, quality), np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise ValueError(f"OpenCV cannot decode its own JPEG of an image of shape {image.shape}")
+    return decoded
 
 
 def scale(image: np.ndarray, factor: float) -> np.ndarray:
@@ -117,7 +120,7 @@ class Perturbation:
     kind: str
     strength: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown perturbation kind {self.kind!r}; choose one of {sorted(KINDS)}")
         object.__setattr__(self, "strength", KINDS[self.kind].check(self.strength))

@@ -95,7 +95,8 @@ class _Rings:
 
     def profile(self, table: np.ndarray) -> np.ndarray:
         """The azimuthal profile (mean ``20 ln |F|`` per kept ring) from the sums per code."""
-        return self.ring_sums(table)[self.keep] * (10.0 * self.inverse_counts)
+        profile: np.ndarray = self.ring_sums(table)[self.keep] * (10.0 * self.inverse_counts)
+        return profile
 
 
 def log_power_sums(spectrum: np.ndarray, offset: float, codes: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
@@ -165,7 +166,10 @@ def azimuthal_profile(image: np.ndarray) -> np.ndarray:
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale image, got shape {image.shape}")
     geometry = rings(*image.shape)
-    return geometry.log_sums(fourier.rfft2(image), EPSILON)[geometry.keep] * (10.0 * geometry.inverse_counts)
+    profile: np.ndarray = geometry.log_sums(fourier.rfft2(image), EPSILON)[geometry.keep] * (
+        10.0 * geometry.inverse_counts
+    )
+    return profile
 
 
 @lru_cache(maxsize=64)
@@ -183,7 +187,8 @@ def _resampling_matrix(source_length: int, target_length: int) -> np.ndarray:
         raise TooSmall(f"a profile of {source_length} values is too short to resample")
     x = np.linspace(0, target_length, source_length)
     spline = make_interp_spline(x, np.eye(source_length), k=3)
-    return spline(np.linspace(0, target_length, target_length))
+    matrix: np.ndarray = spline(np.linspace(0, target_length, target_length))
+    return matrix
 
 
 def resample(profile: np.ndarray, length: int) -> np.ndarray:
@@ -191,7 +196,8 @@ def resample(profile: np.ndarray, length: int) -> np.ndarray:
     profile = np.asarray(profile, dtype=np.float64)
     if profile.shape[-1] == length:
         return profile.copy()
-    return profile @ _resampling_matrix(profile.shape[-1], length).T
+    resampled: np.ndarray = profile @ _resampling_matrix(profile.shape[-1], length).T
+    return resampled
 
 
 def middle_third(image: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 from sklearn.calibration import calibration_curve
@@ -33,18 +34,19 @@ class Platt:
     a: float
     b: float
 
-    def __call__(self, decision: np.ndarray) -> np.ndarray:
-        return expit(-(self.a * np.asarray(decision, dtype=np.float64) + self.b))
+    def __call__(self, decision: ArrayLike) -> np.ndarray:
+        p_fake: np.ndarray = expit(-(self.a * np.asarray(decision, dtype=np.float64) + self.b))
+        return p_fake
 
 
-def _two_classes(decision, y) -> tuple[np.ndarray, np.ndarray]:
+def _two_classes(decision: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     decision, y = np.asarray(decision, dtype=np.float64), np.asarray(y)
     if decision.shape != y.shape or set(np.unique(y)) != {0, 1}:
         raise ValueError("calibration needs decision values and labels of one length, with both 0 and 1 present")
     return decision, y
 
 
-def fit_platt(decision, y) -> Platt:
+def fit_platt(decision: ArrayLike, y: ArrayLike) -> Platt:
     """Platt scaling fitted by maximum likelihood, with Platt's smoothed targets against overfitting.
 
     A slope of the wrong sign is corrected to 0 (see the module docstring), with a warning.
@@ -72,12 +74,12 @@ def fit_platt(decision, y) -> Platt:
     return constant
 
 
-def brier_score(y, p_fake) -> float:
+def brier_score(y: ArrayLike, p_fake: ArrayLike) -> float:
     """Mean squared difference between p_fake and the label (0 is perfect): scikit-learn's ``brier_score_loss``."""
     return float(brier_score_loss(y, p_fake, pos_label=1))
 
 
-def reliability_curve(y, p_fake, bins: int = 10) -> dict[str, np.ndarray]:
+def reliability_curve(y: ArrayLike, p_fake: ArrayLike, bins: int = 10) -> dict[str, np.ndarray]:
     """Per equal-width probability bin: its edges, mean predicted p_fake, fraction fake and count (NaN if empty).
 
     The means come from scikit-learn's ``calibration_curve`` (uniform bins), the counts

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -27,6 +29,7 @@ from unmask.learn.model_file import (
     Linear,
     Mahalanobis,
     Model,
+    Parameters,
     Polynomial,
     Provenance,
     Scaler,
@@ -40,21 +43,23 @@ def match_clusters(y: np.ndarray, clusters: np.ndarray) -> tuple[int, int]:
     return (0, 1) if np.mean(np.asarray(y) == np.asarray(clusters)) >= 0.5 else (1, 0)
 
 
-class LabelledKMeans(KMeans):
+class LabelledKMeans(KMeans):  # type: ignore[misc]  # scikit-learn has no type stubs: KMeans is Any
     """k-means whose fit, given labels, also names its clusters by them (``cluster_labels_``); y never moves them."""
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(
+        self, X: np.ndarray, y: np.ndarray | None = None, sample_weight: np.ndarray | None = None
+    ) -> LabelledKMeans:
         super().fit(X, sample_weight=sample_weight)
         if y is not None:
             self.cluster_labels_ = match_clusters(y, self.labels_)
         return self
 
 
-def _fit(estimator, X: np.ndarray, y: np.ndarray):
+def _fit(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
     return estimator.fit(X, y)
 
 
-def _decide(estimator, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _decide(estimator: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return estimator.predict(X), estimator.decision_function(X)
 
 
@@ -71,20 +76,21 @@ class Kind:
     standardises its features whatever the dataset's ``standardise``.
     """
 
-    build: Callable[[dict, int, int, bool], tuple[object, str]]
+    build: Callable[[dict[str, Any], int, int, bool], tuple[Any, str]]
     types: tuple[type, ...]
-    export: Callable[[object, tuple[int, int] | None], tuple[str, object]]
-    fit: Callable = _fit
-    score: Callable = _decide
+    export: Callable[[Any, tuple[int, int] | None], tuple[str, Parameters]]
+    fit: Callable[[Any, np.ndarray, np.ndarray], Any] = _fit
+    score: Callable[[Any, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = _decide
     scaled_when_deployed: bool = True
 
 
-def _check_classes(classifier) -> None:
-    if not np.array_equal(getattr(classifier, "classes_", None), [0, 1]):
+def _check_classes(classifier: Any) -> None:
+    classes = getattr(classifier, "classes_", None)
+    if classes is None or not np.array_equal(classes, [0, 1]):
         raise ValueError(f"classes must be 0 (real) and 1 (fake), got {getattr(classifier, 'classes_', None)}")
 
 
-def _svm(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, str]:
+def _svm(spec: dict[str, Any], seed: int, n_train: int, deployed: bool) -> tuple[Any, str]:
     """libsvm's SVC; a linear SVM on more than ``liblinear_above`` items is liblinear's (the same problem, but
     linear rather than quadratic in the items): hinge loss, or for the stored model the L2-loss (squared hinge)
     SVM in the primal (Newton steps: a few dozen iterations where the hinge loss's dual takes 100,000)."""
@@ -99,7 +105,7 @@ def _svm(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, s
     return SVC(kernel=spec["kernel"], C=spec["C"], gamma=spec["gamma"]), "libsvm"
 
 
-def _export_svm(classifier, labels) -> tuple[str, Linear | RBF | Polynomial | Sigmoid]:
+def _export_svm(classifier: Any, labels: tuple[int, int] | None) -> tuple[str, Linear | RBF | Polynomial | Sigmoid]:
     _check_classes(classifier)
     if isinstance(classifier, LinearSVC) or classifier.kernel == "linear":
         return "linear_svm", Linear(np.asarray(classifier.coef_, dtype=np.float64)[0], float(classifier.intercept_[0]))
@@ -117,20 +123,20 @@ def _export_svm(classifier, labels) -> tuple[str, Linear | RBF | Polynomial | Si
     return "rbf_svm", RBF(**svm)
 
 
-def _logreg(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, str]:
+def _logreg(spec: dict[str, Any], seed: int, n_train: int, deployed: bool) -> tuple[Any, str]:
     return LogisticRegression(solver="liblinear", C=spec["C"], max_iter=spec["max_iter"]), "liblinear"
 
 
-def _export_logreg(classifier, labels) -> tuple[str, Linear]:
+def _export_logreg(classifier: Any, labels: tuple[int, int] | None) -> tuple[str, Linear]:
     _check_classes(classifier)
     return "logreg", Linear(classifier.coef_[0].astype(np.float64), float(classifier.intercept_[0]))
 
 
-def _kmeans(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, str]:
+def _kmeans(spec: dict[str, Any], seed: int, n_train: int, deployed: bool) -> tuple[Any, str]:
     return LabelledKMeans(n_clusters=2, n_init=spec["n_init"], random_state=seed), "lloyd"
 
 
-def _score_kmeans(model, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
+def _score_kmeans(model: Any, X_test: np.ndarray, y_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Clusters named by the better of the two assignments on the test part; the score is the distance to
     the "real" centroid minus the distance to the "fake" one."""
     clusters = model.predict(X_test)
@@ -140,23 +146,24 @@ def _score_kmeans(model, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
     return labels[clusters], distances[:, real] - distances[:, fake]
 
 
-def _export_kmeans(classifier, labels) -> tuple[str, Centroids]:
+def _export_kmeans(classifier: Any, labels: tuple[int, int] | None) -> tuple[str, Centroids]:
     labels = labels if labels is not None else getattr(classifier, "cluster_labels_", None)
     if classifier.n_clusters != 2 or labels is None:
         raise ValueError("k-means needs 2 clusters and cluster_labels (see match_clusters())")
-    return "kmeans", Centroids(classifier.cluster_centers_.astype(np.float64), tuple(int(v) for v in labels))
+    first, second = labels
+    return "kmeans", Centroids(classifier.cluster_centers_.astype(np.float64), (int(first), int(second)))
 
 
-class PCAMahalanobis(BaseEstimator):
+class PCAMahalanobis(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type stubs: BaseEstimator is Any
     """Distance from the training images (all taken as real): the Mahalanobis distance in their first
     ``components`` principal components (whitened PCA), less the distance that a ``contamination`` fraction
     of them exceed. ``decision_function`` > 0, i.e. farther than that: fake (1)."""
 
-    def __init__(self, components: int, contamination: float):
+    def __init__(self, components: int, contamination: float) -> None:
         self.components = components
         self.contamination = contamination
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> PCAMahalanobis:
         X = np.asarray(X, dtype=np.float64)
         if len(X) < 2:
             raise ValueError(f"a real-only model needs at least 2 real training images, got {len(X)}")
@@ -169,40 +176,43 @@ class PCAMahalanobis(BaseEstimator):
         self.offset_ = float(np.quantile(self.distance(X), 1 - self.contamination))
         return self
 
-    def distance(self, X) -> np.ndarray:
-        return np.linalg.norm((np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T, axis=1)
+    def distance(self, X: ArrayLike) -> np.ndarray:
+        distances: np.ndarray = np.linalg.norm(
+            (np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T, axis=1
+        )
+        return distances
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         return self.distance(X) - self.offset_
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         return (self.decision_function(X) > 0).astype(np.int8)
 
 
-def _mahalanobis(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, str]:
+def _mahalanobis(spec: dict[str, Any], seed: int, n_train: int, deployed: bool) -> tuple[Any, str]:
     return PCAMahalanobis(spec["components"], spec["contamination"]), "whitened PCA"
 
 
-def _fit_real(estimator, X: np.ndarray, y: np.ndarray):
+def _fit_real(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
     """Fit on the real items alone (a pipeline's scaler too): the model never sees a fake."""
     return estimator.fit(X[np.asarray(y) == 0])
 
 
-def _export_mahalanobis(classifier, labels) -> tuple[str, Mahalanobis]:
+def _export_mahalanobis(classifier: Any, labels: tuple[int, int] | None) -> tuple[str, Mahalanobis]:
     return "mahalanobis", Mahalanobis(classifier.mean_, classifier.components_, classifier.offset_)
 
 
-def _one_class_svm(spec: dict, seed: int, n_train: int, deployed: bool) -> tuple[object, str]:
+def _one_class_svm(spec: dict[str, Any], seed: int, n_train: int, deployed: bool) -> tuple[Any, str]:
     return OneClassSVM(kernel="rbf", nu=spec["nu"], gamma=spec["gamma"]), "libsvm one-class"
 
 
-def _score_outside(estimator, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _score_outside(estimator: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's one-class decision turned round: higher = farther outside the reals' region = more fake."""
     scores = -estimator.decision_function(X)
     return (scores > 0).astype(np.int8), scores
 
 
-def _export_one_class_svm(classifier, labels) -> tuple[str, RBF]:
+def _export_one_class_svm(classifier: Any, labels: tuple[int, int] | None) -> tuple[str, RBF]:
     vectors, dual_coef = classifier.support_vectors_, -np.asarray(classifier.dual_coef_, dtype=np.float64)[0]
     return "rbf_svm", RBF(
         np.asarray(vectors, dtype=np.float64), dual_coef, float(classifier._gamma), -float(classifier.intercept_[0])
@@ -226,7 +236,7 @@ def _kind(name: str) -> Kind:
     return KINDS[name]
 
 
-def make_classifier(spec: dict, seed: int, n_train: int = 0, deployed: bool = False) -> tuple[object, str]:
+def make_classifier(spec: dict[str, Any], seed: int, n_train: int = 0, deployed: bool = False) -> tuple[Any, str]:
     """A scikit-learn estimator from a classifier spec, and the name of the solver it uses.
 
     The spec holds ``kind`` and its parameters (missing ones take the schema's defaults of the kind),
@@ -242,17 +252,17 @@ def make_classifier(spec: dict, seed: int, n_train: int = 0, deployed: bool = Fa
     return estimator, solver
 
 
-def fit(estimator, kind: str, X: np.ndarray, y: np.ndarray):
+def fit(estimator: Any, kind: str, X: np.ndarray, y: np.ndarray) -> Any:
     """Fit an estimator of a kind on a training part (as its kind fits: k-means ignores the labels); return it."""
     return _kind(kind).fit(estimator, X, y)
 
 
-def score(estimator, kind: str, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def score(estimator: Any, kind: str, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(predicted labels, scores: higher = more likely fake) of a fitted estimator of a kind on a test part."""
     return _kind(kind).score(estimator, X, y)
 
 
-def _split_scaler(estimator) -> tuple[Scaler | None, object]:
+def _split_scaler(estimator: Any) -> tuple[Scaler | None, Any]:
     """A ``StandardScaler -> classifier`` pipeline as (Scaler, classifier); a bare classifier as (None, it)."""
     if not isinstance(estimator, Pipeline):
         return None, estimator
@@ -266,7 +276,7 @@ def _split_scaler(estimator) -> tuple[Scaler | None, object]:
     return Scaler(np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)), classifier
 
 
-def _parameters(classifier, labels: tuple[int, int] | None) -> tuple[str, object]:
+def _parameters(classifier: Any, labels: tuple[int, int] | None) -> tuple[str, Parameters]:
     """The model kind and numpy parameters of a fitted scikit-learn classifier (by the entry that builds it)."""
     for kind in KINDS.values():
         if isinstance(classifier, kind.types):
@@ -276,7 +286,7 @@ def _parameters(classifier, labels: tuple[int, int] | None) -> tuple[str, object
 
 
 def from_sklearn(
-    estimator,
+    estimator: Any,
     variant: str,
     provenance: Provenance,
     calibration: Platt | None = None,

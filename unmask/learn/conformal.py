@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 MAX_SCORES = 100_000  # calibration images kept; the promise needs n >= 1/fpr - 1, e.g. 99 at fpr 0.01
 
@@ -41,7 +42,7 @@ class Conformal:
     fpr: float
 
     @classmethod
-    def fit(cls, decisions, fpr: float) -> Conformal:
+    def fit(cls, decisions: ArrayLike, fpr: float) -> Conformal:
         """A calibration from the decision values of real images; ``ValueError`` when too few or not finite."""
         scores = np.sort(np.asarray(decisions, dtype=np.float64))
         if not np.isfinite(scores).all():
@@ -61,14 +62,14 @@ class Conformal:
     def n(self) -> int:
         return len(self.scores)
 
-    def p_values(self, decisions) -> np.ndarray:
+    def p_values(self, decisions: ArrayLike) -> np.ndarray:
         """``(1 + #{calibration >= s}) / (n + 1)`` for each decision value s."""
         at_least = self.n - np.searchsorted(self.scores, np.asarray(decisions, dtype=np.float64), side="left")
         return (1.0 + at_least) / (self.n + 1.0)
 
-    def is_fake(self, p_values) -> np.ndarray:
+    def is_fake(self, p_values: ArrayLike) -> np.ndarray:
         """1 (fake) where the p-value is at most the false-positive rate, else 0."""
         return (np.asarray(p_values) <= self.fpr).astype(np.int8)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"method": self.method, "fpr": self.fpr, "n": self.n, "scores": self.scores.tolist()}

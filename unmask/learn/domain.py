@@ -23,6 +23,7 @@ harmonising of the last encoding (recorded by them when they are used).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from unmask.data.audit import format_facts
 from unmask.data.images import DECODER_ERRORS
@@ -76,9 +77,11 @@ def jpeg_qualities(paths: list[str]) -> list[int]:
     qualities = []
     for path in paths:
         try:
-            qualities.append(format_facts(path).quality)
+            quality = format_facts(path).quality
         except (*DECODER_ERRORS, KeyError, IndexError, TypeError):  # changed since the manifest read it, or odd
             continue
+        if quality is not None:  # None: no longer a JPEG
+            qualities.append(quality)
     return qualities
 
 
@@ -88,7 +91,7 @@ def training_domain(
     qualities: list[int],
     face_crops: bool,
     variant: Variant,
-) -> dict:
+) -> dict[str, Any]:
     """The domain of training images of ``sizes`` ((width, height) each), ``formats`` and JPEG ``qualities``."""
     widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
     lengths = [native_length(h, w, variant) for w, h in set(sizes)]
@@ -106,7 +109,7 @@ def _span(values: list[int], unit: str = "") -> str:
     return f"{values[0]}{unit}" if values[0] == values[1] else f"{values[0]}-{values[1]}{unit}"
 
 
-def compare(domain: dict, facts: Facts, variant: Variant, feature_length: int) -> tuple[dict[str, str], bool]:
+def compare(domain: dict[str, Any], facts: Facts, variant: Variant, feature_length: int) -> tuple[dict[str, str], bool]:
     """Why ``facts`` lie outside ``domain``, by aspect (size, length, format, quality, crop; empty: inside), and
     whether far outside (see the module docstring)."""
     why, far = {}, False

@@ -21,6 +21,8 @@ principal components).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -33,7 +35,9 @@ from unmask.learn.protocol import Dataset, fit_and_score
 FOLDS = 5
 
 
-def held_out_decisions(data: Dataset, spec: dict, seed: int, deployed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def held_out_decisions(
+    data: Dataset, spec: dict[str, Any], seed: int, deployed: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Each item's decision value from a model fitted on the other folds (higher = more fake), and its fold.
 
     ``deployed``: the folds' models are built as the stored model is (``make_classifier``).
@@ -62,7 +66,9 @@ def cross_fitted_p_fake(decisions: np.ndarray, y: np.ndarray, fold_of: np.ndarra
     return p_fake
 
 
-def fit_final_model(data: Dataset, spec: dict, dataset: str, variant: str, seed: int) -> tuple[Model, pd.DataFrame]:
+def fit_final_model(
+    data: Dataset, spec: dict[str, Any], dataset: str, variant: str, seed: int
+) -> tuple[Model, pd.DataFrame]:
     """The classifier fitted on every item, with Platt calibration; and its calibration report."""
     decisions, fold_of = held_out_decisions(data, spec, seed, deployed=True)
     platt = fit_platt(decisions, data.y)

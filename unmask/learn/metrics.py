@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
@@ -32,7 +33,7 @@ CONFIDENCE = 0.95
 STD = "sample standard deviation over the repeats (ddof=1)"  # the one std of every table
 
 
-def _checked(y_true, score, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _checked(y_true: ArrayLike, score: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels, scores and predictions as arrays of one length, labels in {0, 1}."""
     y_true, score, y_pred = np.asarray(y_true), np.asarray(score, dtype=np.float64), np.asarray(y_pred)
     if not y_true.size:
@@ -84,7 +85,7 @@ def _ranking_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, float]:
     }
 
 
-def binary_metrics(y_true, score, y_pred) -> dict[str, float]:
+def binary_metrics(y_true: ArrayLike, score: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     """All test-set metrics of one fit: labels (1 = fake), scores (higher = more fake), hard predictions.
 
     For k-means, ``y_pred`` must already be mapped from clusters to labels.

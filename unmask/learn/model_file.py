@@ -48,13 +48,16 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any, cast
 
 import jsonschema
 import numpy as np
 import sklearn
+from numpy.typing import ArrayLike
 
 from unmask.features import fourier
 from unmask.features.spectrum import VARIANTS
@@ -74,7 +77,7 @@ MAX_ABS = 1e12  # no parameter of a fitted model comes near (features are log ma
 _NUMBER = {"type": "number", "minimum": -MAX_ABS, "maximum": MAX_ABS}
 _NUMBERS = {"type": "array", "minItems": 1, "items": _NUMBER}
 _LINEAR = {"properties": {"coef": _NUMBERS, "intercept": _NUMBER}, "required": ["coef", "intercept"]}
-_RBF = {
+_RBF: dict[str, Any] = {
     "properties": {
         "support_vectors": {"type": "array", "minItems": 1, "items": _NUMBERS},
         "dual_coef": _NUMBERS,
@@ -83,7 +86,7 @@ _RBF = {
     },
     "required": ["support_vectors", "dual_coef", "gamma", "intercept"],
 }
-_SIGMOID = {
+_SIGMOID: dict[str, Any] = {
     "properties": dict(_RBF["properties"], coef0=_NUMBER),
     "required": [*_RBF["required"], "coef0"],
 }
@@ -208,7 +211,7 @@ _NUMBER_RULES = {"minimum": np.less, "maximum": np.greater, "exclusiveMinimum": 
 _NUMBER_RULES["exclusiveMaximum"] = np.greater_equal  # a value v breaks rule r where r(v, bound)
 
 
-def _plain_numbers_pass(values: list, rules: dict) -> bool:
+def _plain_numbers_pass(values: list[object], rules: dict[str, Any]) -> bool:
     """Whether every value is an int or float (no bool, nothing kept as text) within ``rules``' bounds."""
     if not all(type(value) is float or type(value) is int for value in values):
         return False
@@ -216,7 +219,7 @@ def _plain_numbers_pass(values: list, rules: dict) -> bool:
     return not any(_NUMBER_RULES[key](array, bound).any() for key, bound in rules.items() if key != "type")
 
 
-def _items(validator, items, instance, schema):
+def _items(validator: Any, items: Any, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
     """JSON Schema's ``items``, at numpy speed for a list of numbers that passes (the standard check costs ~4-20 us
     per number: 30 s for an RBF SVM of 2,000 support vectors); the standard check finds and names any violation."""
     rules = items if isinstance(items, dict) else {}
@@ -253,8 +256,8 @@ def _finite(value: object) -> tuple[object, bool]:
         items = [_finite(item) for item in value]
         return [item for item, _ in items], any(kept for _, kept in items)
     if isinstance(value, dict):
-        items = {key: _finite(item) for key, item in value.items()}
-        return {key: item for key, (item, _) in items.items()}, any(kept for _, kept in items.values())
+        entries = {key: _finite(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in entries.items()}, any(kept for _, kept in entries.values())
     return value, False
 
 
@@ -298,7 +301,7 @@ def _parse(text: str, source: str) -> tuple[object, bool]:
     return _finite(document)
 
 
-def _field(path) -> str:
+def _field(path: Iterable[str | int]) -> str:
     """A JSON path as ``parameters.coef[3]``."""
     text = ""
     for part in path:
@@ -318,7 +321,8 @@ def _schema_problem(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"unknown field: {error.message.split('(')[-1].rstrip(')')}"
     if error.validator == "required":
-        return error.message
+        message: str = error.message
+        return message
     if error.validator in ("const", "enum"):
         return f"unknown value {_short(error.instance)}; expected {_short(error.validator_value, 200)}"
     if error.validator == "type":
@@ -332,7 +336,7 @@ def _check_schema(document: object, source: str) -> None:
         raise ModelFileError(f"{source}: field '{_field(error.absolute_path)}': {_schema_problem(error)}")
 
 
-def _check_lengths(document: dict, source: str) -> None:
+def _check_lengths(document: dict[str, Any], source: str) -> None:
     """What the schema cannot state: every vector has ``feature_length`` values, one dual coefficient per vector."""
     n = document["feature_length"]
     parameters = document["parameters"]
@@ -359,7 +363,7 @@ def _check_lengths(document: dict, source: str) -> None:
         )
 
 
-def checksum(document: dict) -> str:
+def checksum(document: dict[str, Any]) -> str:
     """``sha256:`` and the SHA-256 of the canonical JSON (sorted keys, no spaces) of every field but the checksum."""
     content = {key: value for key, value in document.items() if key != "checksum"}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
@@ -374,7 +378,8 @@ class Scaler:
     scale: np.ndarray
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean) / self.scale
+        result: np.ndarray = (X - self.mean) / self.scale
+        return result
 
 
 @dataclass(frozen=True)
@@ -385,7 +390,8 @@ class Linear:
     intercept: float
 
     def decision(self, X: np.ndarray) -> np.ndarray:
-        return X @ self.coef + self.intercept
+        result: np.ndarray = X @ self.coef + self.intercept
+        return result
 
 
 @dataclass(frozen=True)
@@ -397,8 +403,12 @@ class _KernelSVM:
     gamma: float
     intercept: float
 
+    def kernel(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # each subclass's kernel
+
     def decision(self, X: np.ndarray) -> np.ndarray:
-        return self.kernel(X) @ self.dual_coef + self.intercept
+        result: np.ndarray = self.kernel(X) @ self.dual_coef + self.intercept
+        return result
 
 
 @dataclass(frozen=True)
@@ -408,7 +418,8 @@ class RBF(_KernelSVM):
     def kernel(self, X: np.ndarray) -> np.ndarray:
         sv = self.support_vectors
         squared = (X**2).sum(axis=1)[:, None] + (sv**2).sum(axis=1)[None, :] - 2.0 * X @ sv.T
-        return np.exp(-self.gamma * np.maximum(squared, 0.0))
+        result: np.ndarray = np.exp(-self.gamma * np.maximum(squared, 0.0))
+        return result
 
 
 @dataclass(frozen=True)
@@ -419,7 +430,8 @@ class Polynomial(_KernelSVM):
     degree: int
 
     def kernel(self, X: np.ndarray) -> np.ndarray:
-        return (self.gamma * X @ self.support_vectors.T + self.coef0) ** self.degree
+        result: np.ndarray = (self.gamma * X @ self.support_vectors.T + self.coef0) ** self.degree
+        return result
 
 
 @dataclass(frozen=True)
@@ -429,7 +441,8 @@ class Sigmoid(_KernelSVM):
     coef0: float
 
     def kernel(self, X: np.ndarray) -> np.ndarray:
-        return np.tanh(self.gamma * X @ self.support_vectors.T + self.coef0)
+        result: np.ndarray = np.tanh(self.gamma * X @ self.support_vectors.T + self.coef0)
+        return result
 
 
 @dataclass(frozen=True)
@@ -441,7 +454,8 @@ class Centroids:
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         real, fake = self.centroids[self.labels.index(0)], self.centroids[self.labels.index(1)]
-        return np.linalg.norm(X - real, axis=1) - np.linalg.norm(X - fake, axis=1)
+        result: np.ndarray = np.linalg.norm(X - real, axis=1) - np.linalg.norm(X - fake, axis=1)
+        return result
 
 
 @dataclass(frozen=True)
@@ -454,7 +468,8 @@ class Mahalanobis:
     offset: float
 
     def decision(self, X: np.ndarray) -> np.ndarray:
-        return np.linalg.norm((X - self.mean) @ self.components.T, axis=1) - self.offset
+        result: np.ndarray = np.linalg.norm((X - self.mean) @ self.components.T, axis=1) - self.offset
+        return result
 
 
 KINDS = {
@@ -466,6 +481,9 @@ KINDS = {
     "kmeans": Centroids,
     "mahalanobis": Mahalanobis,
 }
+
+
+Parameters = Linear | _KernelSVM | Centroids | Mahalanobis  # a model's kind's parameters
 
 
 @dataclass(frozen=True)
@@ -486,7 +504,7 @@ class Provenance:
         return cls(dataset, n_train, seed, version("unmask"), sklearn.__version__, fft_engine=fourier.engines())
 
 
-def _as_arrays(fields: dict) -> dict:
+def _as_arrays(fields: dict[str, Any]) -> dict[str, Any]:
     """JSON lists as float arrays (k-means cluster labels as a tuple)."""
     return {
         key: tuple(value)
@@ -498,12 +516,12 @@ def _as_arrays(fields: dict) -> dict:
     }
 
 
-def _to_json(component) -> dict:
+def _to_json(component: Any) -> dict[str, Any]:
     """A dataclass's fields as JSON values."""
     return {f.name: _json_value(getattr(component, f.name)) for f in dataclasses.fields(component)}
 
 
-def _json_value(value):
+def _json_value(value: object) -> object:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return list(value) if isinstance(value, tuple) else value
@@ -514,42 +532,42 @@ class Model:
     """A stored classifier: decision values, calibrated p_fake and labels in numpy."""
 
     kind: str
-    parameters: Linear | _KernelSVM | Centroids | Mahalanobis
+    parameters: Parameters
     variant: str
     feature_length: int
     provenance: Provenance
     calibration: Platt
     threshold: float = 0.5
     scaler: Scaler | None = None
-    domain: dict | None = None  # the training images (``unmask.learn.domain``); None: not recorded
+    domain: dict[str, Any] | None = None  # the training images (``unmask.learn.domain``); None: not recorded
     conformal: Conformal | None = None  # a calibration on a user's own real images (``unmask calibrate``)
     source: str = dataclasses.field(default="model", compare=False)  # file it was loaded from, for messages
 
-    def _features(self, X) -> np.ndarray:
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    def _features(self, rows: ArrayLike) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(rows, dtype=np.float64))
         if X.ndim != 2 or X.shape[1] != self.feature_length:
             raise ValueError(
                 f"{self.source}: expects {self.feature_length} features ({self.variant}), got shape {X.shape}"
             )
         return X if self.scaler is None else self.scaler.transform(X)
 
-    def decision(self, X) -> np.ndarray:
+    def decision(self, X: ArrayLike) -> np.ndarray:
         """Decision values, higher = more fake (as sklearn's ``decision_function``)."""
         return self.parameters.decision(self._features(X))
 
-    def p_fake(self, X) -> np.ndarray:
+    def p_fake(self, X: ArrayLike) -> np.ndarray:
         """Calibrated probability that each row is fake."""
         return self.calibration(self.decision(X))
 
-    def is_fake(self, p_fake) -> np.ndarray:
+    def is_fake(self, p_fake: ArrayLike) -> np.ndarray:
         """The label rule: 1 (fake) where p_fake >= threshold, else 0 (real)."""
         return (np.asarray(p_fake) >= self.threshold).astype(np.int8)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Labels of feature rows: ``is_fake(p_fake(X))``."""
         return self.is_fake(self.p_fake(X))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The model file's content, checksum included."""
         document = {
             "format_version": FORMAT_VERSION,
@@ -569,15 +587,17 @@ class Model:
         return {**document, "checksum": checksum(document)}
 
 
-def _check_checksum(document: object, source: str) -> None:
-    """The checksum first: one pass over the content, where the schema costs ~4 us per number."""
+def _check_checksum(document: object, source: str) -> dict[str, Any]:
+    """The checksum first: one pass over the content, where the schema costs ~4 us per number; the document."""
     if not isinstance(document, dict) or not isinstance(document.get("checksum"), str):
         _check_schema(document, source)  # names what is missing
-    if document["checksum"] != checksum(document):
+    checked = cast(dict[str, Any], document)  # _check_schema refused anything but an object with a checksum
+    if checked["checksum"] != checksum(checked):
         raise ModelFileError(
             f"{source}: field 'checksum': does not match the content: the file was changed or corrupted after it was "
             "written (the checksum catches corruption; it is not a signature)"
         )
+    return checked
 
 
 def model_from_json(document: object, source: str = "model", unrepresentable: bool = False) -> Model:
@@ -585,7 +605,7 @@ def model_from_json(document: object, source: str = "model", unrepresentable: bo
     the field. With ``unrepresentable`` (the parse kept a number as text), the schema goes first to name its field."""
     if unrepresentable:
         _check_schema(document, source)
-    _check_checksum(document, source)
+    document = _check_checksum(document, source)
     _check_schema(document, source)
     _check_lengths(document, source)
     calibration = {key: value for key, value in document["calibration"].items() if key != "method"}
@@ -611,7 +631,7 @@ def _parsed(text: str, source: str) -> tuple[object, str, bool]:
     return document, source, unrepresentable
 
 
-def _dumps(document: dict) -> str:
+def _dumps(document: dict[str, Any]) -> str:
     """JSON with one top-level field per line and compact arrays (exact float round trip)."""
     lines = (f" {json.dumps(key)}: {json.dumps(value)}" for key, value in document.items())
     return "{\n" + ",\n".join(lines) + "\n}\n"

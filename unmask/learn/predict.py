@@ -23,6 +23,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -60,7 +61,7 @@ class UnreadableInput(ValueError):
         return text[len(self.path) + 2 :] if self.path and text.startswith(f"{self.path}: ") else text
 
 
-def verdict(model: Model, decisions: np.ndarray) -> list[dict]:
+def verdict(model: Model, decisions: np.ndarray) -> list[dict[str, Any]]:
     """p_fake and label of each decision value; with a conformal calibration its p-value, the label at the
     calibration's false-positive rate, the rate and n. ``UnreadableInput`` where a score is not finite."""
     p_fake = model.calibration(decisions)
@@ -79,14 +80,16 @@ class OutOfDomain(UnreadableInput):
     """An input far outside the model's training domain."""
 
 
-def domain_check(model: Model, facts: list[Facts], allow: bool) -> dict:
+def domain_check(model: Model, facts: list[Facts], allow: bool) -> dict[str, Any]:
     """``in_domain`` and ``why`` of an input whose features come from images of ``facts`` (a video's crops: each
     reason once, with the share of frames it concerns); empty when the model records no domain. ``OutOfDomain``
     when far outside and not ``allow``ed."""
     if model.domain is None:
         return {}
     variant = get_variant(model.variant)
-    first, counts, far = {}, Counter(), False
+    first: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    far = False
     for fact in facts:
         reasons, beyond = compare(model.domain, fact, variant, model.feature_length)
         for aspect, reason in reasons.items():
@@ -143,7 +146,7 @@ def model_features(model: Model, image: np.ndarray) -> np.ndarray:
 
 def crop_features(
     model: Model, path: Path, data: bytes, detector: FaceDetector, margin: float, limit: PixelLimit | None = None
-) -> tuple[np.ndarray, dict, np.ndarray]:
+) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
     """The model's features of the face crop of an image (``data``, the bytes of ``path``), its box and its
     pixels; the crop goes through PNG, as in the workflow."""
     crop = crop_face(decode_native(data, limit), detector, margin)
@@ -165,7 +168,7 @@ def image_decision(
     margin: float = 0.25,
     data: bytes | None = None,
     allow_out_of_domain: bool = False,
-) -> tuple[np.ndarray, dict | None, dict]:
+) -> tuple[np.ndarray, dict[str, Any] | None, dict[str, Any]]:
     """The model's decision value of an image (of its face crop when a ``detector`` is given, then with its box),
     and where the image lies against the model's domain.
 
@@ -190,7 +193,7 @@ def predict_image(
     margin: float = 0.25,
     data: bytes | None = None,
     allow_out_of_domain: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """p_fake and label of an image, of its face crop when a ``detector`` is given (then with ``crop``: the box),
     and where it lies against the model's domain."""
     decision, box, domain = image_decision(model, path, limit, detector, margin, data, allow_out_of_domain)
@@ -219,15 +222,15 @@ def predict_video(
     detector: FaceDetector,
     limit: PixelLimit | None = None,
     allow_out_of_domain: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """The mean p_fake of a video's face crops, each frame's verdict, and where its crops lie against the domain."""
     with tempfile.TemporaryDirectory(prefix="unmask-crops-") as crops:
         records = process_video(path, crops, n=frames, margin=margin, detector=detector, limit=limit)
         cropped = [r for r in records if r.crop_path]
         if not cropped:
-            reasons = sorted({r.reason for r in records})
+            reasons = sorted({r.reason for r in records if r.reason is not None})  # each record without a crop has one
             raise UnreadableInput(f"{path}: no face crop in {frames} sampled frames ({'; '.join(reasons)})")
-        pixels = [read_gray(r.crop_path) for r in cropped]
+        pixels = [read_gray(r.crop_path) for r in cropped if r.crop_path]
     facts = [Facts(crop.shape[1], crop.shape[0], "PNG", None, True) for crop in pixels]
     domain = domain_check(model, facts, allow_out_of_domain)
     per_frame = verdict(model, model.decision(np.stack([model_features(model, crop) for crop in pixels])))
@@ -263,7 +266,7 @@ class Predictor:
         self.detector = self.detector or FaceDetector()
         return self.detector
 
-    def __call__(self, path: Path, data: bytes | None = None) -> dict:
+    def __call__(self, path: Path, data: bytes | None = None) -> dict[str, Any]:
         """The result of an image or a video."""
         if path.suffix.lower() in VIDEO_SUFFIXES:
             return predict_video(self.model, path, self.frames, self.margin, self._detector(), self.limit, self.allow)
@@ -279,9 +282,7 @@ class Predictor:
         return float(decision[0])
 
 
-def _each_file(
-    paths: list[str | Path], worker: Predictor, method: str, desc: str
-) -> Iterator[tuple[Path | None, object]]:
+def _each_file(paths: list[str | Path], worker: Predictor, method: str, desc: str) -> Iterator[tuple[Path | None, Any]]:
     """``(path, result)`` of each input file, a worker method run in a child process (``Isolated``); the result
     is an ``UnreadableInput`` naming the file where it failed (a decoder's error or crash included)."""
     files = expand(paths)
@@ -307,7 +308,7 @@ def predict(
     detector: FaceDetector | None = None,
     faces: bool = False,
     allow_out_of_domain: bool = False,
-) -> Iterator[dict | UnreadableInput]:
+) -> Iterator[dict[str, Any] | UnreadableInput]:
     """One result per input file: a dict (path, p_fake, label[, frames][, crop]) or the UnreadableInput it raised.
 
     Videos are always face-cropped; images only with ``faces`` (``detector`` defaults to the Haar cascade).
@@ -346,7 +347,9 @@ def calibrate(
 ) -> tuple[Model, list[UnreadableInput]]:
     """``model`` with a conformal calibration on the real images under ``paths`` (``unmask calibrate``), and the
     inputs that could not be scored. Images far outside the model's domain are left out like unreadable ones."""
-    worker, decisions, failed = Predictor(model, 0, margin, limit, None, faces), [], []
+    worker = Predictor(model, 0, margin, limit, None, faces)
+    decisions: list[float] = []
+    failed: list[UnreadableInput] = []
     for _, result in _each_file(paths, worker, "decision", "calibrate"):
         (failed if isinstance(result, UnreadableInput) else decisions).append(result)
     return dataclasses.replace(model, conformal=Conformal.fit(decisions, fpr)), failed

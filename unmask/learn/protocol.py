@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,9 @@ def balanced_sample(strata: np.ndarray, size: int, rng: np.random.Generator) -> 
     return np.sort(np.concatenate(chosen))
 
 
-def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: float, seed: int):
+def split(
+    index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/test indices; where items share groups, no group falls in both parts.
 
     Grouped items are split by ``StratifiedGroupKFold`` into about ``1 / test_fraction``
@@ -149,7 +152,8 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     from sklearn.model_selection import StratifiedGroupKFold, train_test_split  # see LIGHT
 
     if len(set(groups[index])) == len(index):
-        return train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
+        train, test = train_test_split(index, test_size=test_fraction, stratify=y[index], random_state=seed)
+        return train, test
     n_groups = len(set(groups[index]))
     if n_groups < 2:
         raise ValueError("the sample holds a single group (video or actor): it cannot be split without leakage")
@@ -159,13 +163,17 @@ def split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, test_fraction: f
     return index[train], index[test]
 
 
-def _sample_split(data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata, cap):
+def _sample_split(
+    data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata: np.ndarray, cap: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """The paper's Faces-HQ and CelebA protocol: a balanced sample of ``size`` items, ``test_fraction`` tested."""
     index = balanced_sample(strata, _drawable(size, strata, cap), rng)
     return split(index, strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
 
 
-def _held_out_videos(data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata, cap):
+def _held_out_videos(
+    data: Dataset, size: int | str, test_fraction: float, rng: np.random.Generator, strata: np.ndarray, cap: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """The paper's DFD protocol: ``size`` balanced training items from the groups (videos) of the training
     part, tested on every item of the held-out groups."""
     pool, test = split(np.arange(len(data.y)), strata, data.groups, test_fraction, seed=int(rng.integers(2**31)))
@@ -202,17 +210,17 @@ class Protocol:
     test_fraction: float
     seed: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.name not in DRAWS:
             raise ValueError(f"unknown protocol {self.name!r}: one of {', '.join(DRAWS)}")
 
     @classmethod
-    def of(cls, dataset: Mapping) -> Protocol:
+    def of(cls, dataset: Mapping[str, Any]) -> Protocol:
         """A dataset's protocol, from its validated configuration."""
         return cls(dataset["protocol"], dataset["repeats"], dataset["test_fraction"], dataset["seed"])
 
     @classmethod
-    def from_mapping(cls, values: Mapping) -> Protocol:
+    def from_mapping(cls, values: Mapping[str, Any]) -> Protocol:
         """A protocol from its fields (``to_json``'s keys); ``ValueError`` if one is missing or unknown."""
         fields = [field.name for field in dataclasses.fields(cls)]
         if not isinstance(values, Mapping) or sorted(values) != sorted(fields):
@@ -272,7 +280,9 @@ class Part:
         return cls(data.X[index], data.y[index])
 
 
-def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[np.ndarray, np.ndarray]:
+def fit_and_score(
+    model: Any, kind: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Fit on the training part, then ``score`` on the test part."""
     from unmask.learn.classifiers import fit, score  # see LIGHT
 
@@ -280,7 +290,7 @@ def fit_and_score(model, kind: str, X_train, y_train, X_test, y_test) -> tuple[n
 
 
 def fit_scores(
-    spec: dict, seed: int, train: Part, tests: dict[str, Part], metrics: tuple[str, ...] = METRICS
+    spec: dict[str, Any], seed: int, train: Part, tests: dict[str, Part], metrics: tuple[str, ...] = METRICS
 ) -> dict[str, dict[str, float]]:
     """Fit one fresh classifier of ``spec`` on ``train``; its ``metrics`` (``binary_metrics``) on each test set."""
     from unmask.learn.classifiers import fit, make_classifier, score  # see LIGHT
@@ -319,7 +329,9 @@ def summarize_rows(
     return pd.DataFrame(summary, columns=[*keys, "metric", *statistics, "repeats"])
 
 
-def run_repeats(data: Dataset, name: str, spec: dict, size: int | str, protocol: Protocol):
+def run_repeats(
+    data: Dataset, name: str, spec: dict[str, Any], size: int | str, protocol: Protocol
+) -> tuple[pa.Table, pa.Table]:
     """Fit and score one classifier on fresh samples of ``size`` items, once per repeat of the protocol.
 
     Each repeat is ``repeat_draw``. Returns the per-repeat results and the

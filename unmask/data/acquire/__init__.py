@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from unmask.data.acquire.download import NetworkUnavailable
 from unmask.data.file_list import write_file_list
@@ -18,7 +19,7 @@ from unmask.data.images import list_images
 log = logging.getLogger(__name__)
 
 
-def acquire_source(spec: dict, dest: Path, file_list: Path) -> list[Path]:
+def acquire_source(spec: dict[str, Any], dest: Path, file_list: Path) -> list[Path]:
     """Run the source's method, then write its file list (path, size, sha256) for the manifest stage.
 
     When the network is unreachable and ``dest`` already holds images, those are used as a local source.

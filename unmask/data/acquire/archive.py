@@ -17,9 +17,11 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 import py7zr
 
@@ -61,7 +63,7 @@ class Member:
     ref: object = None
 
 
-def acquire(spec: dict, dest: Path) -> list[Path]:
+def acquire(spec: dict[str, Any], dest: Path) -> list[Path]:
     """Extract the selected members of the source's archive into ``dest``; return the images."""
     selection = {k: spec.get(k) for k in ("members", "count")}
     local = spec.get("file")
@@ -69,10 +71,13 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     record = dest / ARCHIVE_DIR / f"{archive.name}.extracted.json"
     if (done := _recorded(record, selection, dest)) is not None:
         return _images(done)
+    size, md5, sha256 = (spec.get(k) for k in ("archive_size", "md5", "sha256"))
     item = Item(
         str(archive) if local else source_url(spec),
         archive,
-        *(spec.get(k) for k in ("archive_size", "md5", "sha256")),
+        size,
+        md5,
+        sha256,
         max_bytes=spec.get("max_size", MAX_SIZE),  # where archive_size is not declared
     )
     if not local:
@@ -111,7 +116,16 @@ def extract(
         raise ArchiveError(f"{archive}: a malformed archive ({type(error).__name__}: {error})") from None
 
 
-def _extract(archive, dest, patterns, count, max_size, opener, lister, writer) -> list[Path]:
+def _extract(
+    archive: Path,
+    dest: Path,
+    patterns: str | list[str] | None,
+    count: int | None,
+    max_size: int,
+    opener: Callable[[Path], Any],
+    lister: Callable[[Any], list[Member]],
+    writer: Callable[[Any, Path, list[Member], Path, int], None],
+) -> list[Path]:
     with opener(archive) as handle:
         members = sorted(
             (m for m in lister(handle) if m.kind != "dir" and _selected(m.name, patterns)), key=lambda m: m.name
@@ -127,7 +141,7 @@ def _extract(archive, dest, patterns, count, max_size, opener, lister, writer) -
     return [dest / m.name for m in members]
 
 
-def _format(archive: Path):
+def _format(archive: Path) -> tuple[Callable[[Path], Any], Callable[[Any], list[Member]], Callable[..., None]]:
     """(open, list members, write members) for the archive's detected format."""
     if py7zr.is_7zfile(archive):
         return lambda p: py7zr.SevenZipFile(p, "r"), _members_7z, _write_7z
@@ -156,7 +170,7 @@ def _members_tar(tf: tarfile.TarFile) -> list[Member]:
 
 
 def _members_7z(sz: py7zr.SevenZipFile) -> list[Member]:
-    def kind(f) -> str:
+    def kind(f: Any) -> str:
         return (
             "dir" if f.is_directory else "link" if f.is_symlink or f.is_junction else "file" if f.is_file else "special"
         )
@@ -164,7 +178,7 @@ def _members_7z(sz: py7zr.SevenZipFile) -> list[Member]:
     return [Member(f.filename, f.uncompressed or 0, kind(f), f) for f in sz.files]
 
 
-def _write_streams(handle, archive: Path, members: list[Member], dest: Path, max_size: int) -> None:
+def _write_streams(handle: Any, archive: Path, members: list[Member], dest: Path, max_size: int) -> None:
     """Copy zip/tar members to their paths, each atomically, stopping past ``max_size`` bytes written."""
     written = 0
     for m in progress(members, total=len(members), unit="file", desc=f"extract {archive.name}"):
@@ -224,14 +238,14 @@ def _present(path: Path, size: int) -> bool:
     return path.is_file() and path.stat().st_size == size
 
 
-def _filename(spec: dict) -> str:
+def _filename(spec: dict[str, Any]) -> str:
     """Where a downloaded archive is saved: ``filename``, the URL's base name or ``<drive_id>.archive``."""
     if spec.get("url"):
         return spec.get("filename") or posixpath.basename(spec["url"].split("?")[0]) or "source.archive"
     return spec.get("filename") or f"{spec.get('drive_id', 'source')}.archive"
 
 
-def _recorded(record: Path, selection: dict, dest: Path) -> list[Path] | None:
+def _recorded(record: Path, selection: dict[str, Any], dest: Path) -> list[Path] | None:
     """The files a previous extraction with the same selection recorded, if all are intact."""
     data = json.loads(record.read_text()) if record.is_file() else {}
     files = {dest / name: size for name, size in data.get("files", {}).items()}

@@ -9,6 +9,7 @@ al.'s follow-up work blames for the spectral artefacts of GANs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import matplotlib.cbook
@@ -52,10 +53,11 @@ def make_image(photo: np.ndarray, style: str, size: int, rng: np.random.Generato
         return crop
     small = cv2.resize(crop, (size // 2, size // 2), interpolation=cv2.INTER_AREA)
     up = upsample_nearest(small) if style == "nearest" else upsample_transposed(small)
-    return np.clip(up, 0, 255).round().astype(np.uint8)
+    pixels: np.ndarray = np.clip(up, 0, 255).round().astype(np.uint8)
+    return pixels
 
 
-def acquire(spec: dict, dest: Path) -> list[Path]:
+def acquire(spec: dict[str, Any], dest: Path) -> list[Path]:
     """Write ``count`` demo images of the spec's style into ``dest`` (deterministic, so rewriting is harmless)."""
     style, count = spec["style"], spec["count"]
     size, suffix, seed = spec.get("size", 128), spec.get("format", "jpg"), spec.get("seed", 0)

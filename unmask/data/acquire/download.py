@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -27,6 +28,7 @@ from urllib3.util import Retry
 from unmask.io import file_digest
 from unmask.log import progress
 
+_T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"unmask/0.1 (reproduction of Durall et al. 2019; python-requests {requests.__version__})"
@@ -82,7 +84,7 @@ class Options:
     progress_interval: float = 30.0  # seconds between progress lines in a log (a terminal shows bars)
 
     @classmethod
-    def from_spec(cls, spec: dict, **defaults) -> Options:
+    def from_spec(cls, spec: dict[str, Any], **defaults: Any) -> Options:
         """Options from ``spec["download"]`` over method ``defaults`` over the class defaults."""
         given = {**defaults, **(spec.get("download") or {})}
         if unknown := set(given) - {f.name for f in fields(cls)}:
@@ -134,14 +136,17 @@ class _Backoff(Retry):
 class _PacedAdapter(HTTPAdapter):
     """An HTTPAdapter that sends a request to a host ``interval`` seconds after the previous one's answer."""
 
-    def __init__(self, interval: float, **kwargs):
-        self.interval, self.answered, self.locks = interval, {}, {}
+    def __init__(self, interval: float, **kwargs: Any) -> None:
+        self.interval = interval
+        self.answered: dict[str, float] = {}
+        self.locks: dict[str, threading.Lock] = {}
         super().__init__(**kwargs)
 
-    def send(self, request, **kwargs):
+    # requests.Session calls send(request, **kwargs): every argument but the request comes by keyword
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if self.interval <= 0:
             return super().send(request, **kwargs)
-        host = urlsplit(request.url).netloc
+        host = urlsplit(str(request.url)).netloc  # a prepared request has its URL
         with self.locks.setdefault(host, threading.Lock()):
             if host in self.answered:
                 time.sleep(max(0.0, self.answered[host] + self.interval - time.monotonic()))
@@ -160,7 +165,7 @@ class Downloader:
             total=opts.retries,
             backoff_factor=opts.backoff,
             backoff_max=opts.max_delay,
-            retry_after_max=opts.max_delay,
+            retry_after_max=opts.max_delay,  # type: ignore[arg-type]  # urllib3 annotates int; a float works alike
             respect_retry_after_header=True,
             status_forcelist=[429, *range(500, 600)],
             raise_on_status=False,
@@ -173,19 +178,20 @@ class Downloader:
         self.session.headers.update({"User-Agent": opts.user_agent, "Accept-Encoding": "identity"})
         self.confirmed: dict[str, str] = {}  # a URL that led through Drive's pages -> the file's own URL
         self._lock = threading.Lock()
-        self._bytes = None
+        self._bytes: Any = None  # the byte progress bar of a fetch_all
 
     def fetch_all(self, items: list[Item], folder: Path, on_done: Callable[[Item], None] | None = None) -> Summary:
         """Fetch what is missing or bad among ``items`` in parallel; ``on_done(item)`` follows each item fetched or
         present (its DownloadError is the item's failure). If the network is unreachable, the rest is skipped and
         NetworkUnavailable names ``folder`` as the place for files got by hand."""
-        summary, outcomes, unreachable = Summary(), Counter(), []
+        summary, outcomes, unreachable = Summary(), Counter[str](), list[NetworkUnavailable]()
         interval, sizes = self.options.progress_interval, [item.size for item in items]
         files = progress(total=len(items), unit="file", desc="download", interval=interval)
-        total = None if None in sizes else sum(sizes)
+        total = None if None in sizes else sum(size for size in sizes if size is not None)
         self._bytes = progress(total=total, unit="B", unit_scale=True, desc="download bytes", interval=interval)
 
         def work(item: Item) -> None:
+            entry: Item | tuple[Item, DownloadError]
             if unreachable:
                 return
             try:
@@ -303,7 +309,7 @@ class Downloader:
             self.confirmed[origin] = url  # a resumed attempt starts past this page
         raise DownloadError(f"{url}: still an HTML page after {MAX_HOPS} confirmation steps", url)
 
-    def _retrying(self, url: str, attempt: Callable):
+    def _retrying(self, url: str, attempt: Callable[[], _T]) -> _T:
         """Run ``attempt``, again with backoff while its body fails after the request succeeded."""
         opts = self.options
         for n in range(opts.retries + 1):
@@ -318,7 +324,9 @@ class Downloader:
         raise _failure(url, opts.retries + 1, last)
 
 
-def _failure(url: str, attempts: int, last: str, status: int | None = None, kind=DownloadError) -> DownloadError:
+def _failure(
+    url: str, attempts: int, last: str, status: int | None = None, kind: type[DownloadError] = DownloadError
+) -> DownloadError:
     """The error for ``attempts`` failed attempts to get ``url``, the last one failing as ``last`` says."""
     return kind(f"{url}: failed {attempts} attempt(s), last: {last}" if attempts > 1 else f"{url}: {last}", url, status)
 
@@ -342,12 +350,12 @@ class _Forms(HTMLParser):
         self.forms: list[tuple[str, dict[str, str]]] = []
         self.feed(page)
 
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
         if tag == "form":
-            self.forms.append((attrs.get("action") or "", {}))
-        elif tag == "input" and self.forms and attrs.get("type") == "hidden" and attrs.get("name"):
-            self.forms[-1][1][attrs["name"]] = attrs.get("value") or ""
+            self.forms.append((values.get("action") or "", {}))
+        elif tag == "input" and self.forms and values.get("type") == "hidden" and (name := values.get("name")):
+            self.forms[-1][1][name] = values.get("value") or ""
 
 
 def _drive_next_url(page: str, url: str, item: Item | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 
@@ -23,7 +24,7 @@ JSON_NAME = "ffhq-dataset-v2.json"
 JPEG_QUALITY = 95
 
 
-def acquire(spec: dict, dest: Path) -> list[Path]:
+def acquire(spec: dict[str, Any], dest: Path) -> list[Path]:
     """Fetch the JSON, then the selected PNGs, converting each to JPEG; return the images."""
     downloader, base = Downloader(Options.from_spec(spec)), spec.get("drive_base")
     json_url = spec.get("json_url") or drive_url(spec.get("json_drive_id", JSON_DRIVE_ID), base)
@@ -56,7 +57,7 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     return outputs
 
 
-def select(records: dict, start: int, count: int, category: str | None) -> list[tuple[int, dict]]:
+def select(records: dict[str, Any], start: int, count: int, category: str | None) -> list[tuple[int, dict[str, Any]]]:
     """The first ``count`` (index, image) pairs with index >= ``start`` in ``category``."""
     chosen = sorted((int(k), v) for k, v in records.items() if int(k) >= start and category in (None, v["category"]))
     return [(index, record["image"]) for index, record in chosen[:count]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from unmask import IMAGE_SUFFIXES
 from unmask.data.acquire.download import Downloader, Item, Options
@@ -20,14 +21,14 @@ def rebase(url: str, base: str | None) -> str:
     return base.rstrip("/") + url[len(DRIVE_BASE) :] if base and url.startswith(DRIVE_BASE + "/") else url
 
 
-def source_url(spec: dict) -> str:
+def source_url(spec: dict[str, Any]) -> str:
     """A spec's ``url``, else the download URL of its ``drive_id``."""
     if not (spec.get("url") or spec.get("drive_id")):
         raise ValueError("source needs a `url` or a `drive_id`")
     return spec.get("url") or drive_url(spec["drive_id"], spec.get("drive_base"))
 
 
-def acquire(spec: dict, dest: Path) -> list[Path]:
+def acquire(spec: dict[str, Any], dest: Path) -> list[Path]:
     """Download the listed Drive files into ``dest``; return the images among them."""
     base = spec.get("drive_base")
     items = [

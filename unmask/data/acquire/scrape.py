@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,7 +27,7 @@ URL = "https://thispersondoesnotexist.com/"
 PREFIX_LEN = 16  # hex digits of the sha256 in a file name
 
 
-def acquire(spec: dict, dest: Path) -> list[Path]:
+def acquire(spec: dict[str, Any], dest: Path) -> list[Path]:
     """GET ``url`` until ``count`` distinct valid images are in ``dest``; return them."""
     url, count, delay = spec.get("url", URL), spec.get("count", 10_000), spec.get("delay", 2.0)
     size = spec.get("image_size", 1024)
@@ -34,7 +35,7 @@ def acquire(spec: dict, dest: Path) -> list[Path]:
     max_attempts = spec.get("max_attempts", 2 * count + 10)
     options = Options.from_spec(spec)
     downloader = Downloader(replace(options, host_interval=max(options.host_interval, delay)))
-    files, outcomes = _existing(dest, size), Counter()
+    files, outcomes = _existing(dest, size), Counter[str]()
     interval = options.progress_interval
     with progress(total=count, initial=len(files), unit="image", desc="scrape", interval=interval) as bar:
         while len(files) < count:
@@ -97,5 +98,5 @@ def _problem(body: bytes, size: tuple[int, int]) -> str | None:
     return None if (image.shape[1], image.shape[0]) == size else "wrong size"
 
 
-def _describe(outcomes: Counter) -> str:
+def _describe(outcomes: Counter[str]) -> str:
     return ", ".join(f"{k} {n}" for k, n in sorted(outcomes.items()))

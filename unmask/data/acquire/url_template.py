@@ -9,6 +9,7 @@ import csv
 import logging
 import posixpath
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from unmask.data.acquire.download import Downloader, Item, Options
@@ -20,7 +21,7 @@ TEMPLATE = "https://raw.githubusercontent.com/ozgrozer/100k-faces/master/docs/0/
 MISSING = "missing.tsv"
 
 
-def acquire(spec: dict, dest: Path) -> list[Path]:
+def acquire(spec: dict[str, Any], dest: Path) -> list[Path]:
     """Download every index's file not yet present; return the files that exist."""
     template = spec.get("template", TEMPLATE)
     start, count, group = spec.get("start", 0), spec.get("count", 10_000), spec.get("group", 1000)
