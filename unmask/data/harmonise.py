@@ -93,9 +93,22 @@ def decode(
         planes, notes = zip(*(_crop(plane, harmonise.crop) for plane in planes))
         done.append(notes[0])
     if harmonise.jpeg_quality is not None:
-        planes = list(decode_colour(reencode(planes[1], harmonise.jpeg_quality)))
+        planes = _round_trip(planes[1], harmonise.jpeg_quality)
         done.append(f"JPEG q{harmonise.jpeg_quality} 4:2:0")
     return planes[0], planes[1] if colour else None, "; ".join(done) or "as given"
+
+
+def _round_trip(bgr: np.ndarray, quality: int) -> list[np.ndarray]:
+    """Gray and BGR pixels of ``bgr`` after one JPEG encoding: a round trip of our own encoder in memory, so not
+    through the checks for a user's files (header walk, strict decode)."""
+    encoded = np.frombuffer(reencode(bgr, quality), np.uint8)
+    planes: list[np.ndarray] = []
+    for flag in (cv2.IMREAD_GRAYSCALE, cv2.IMREAD_COLOR):
+        plane = cv2.imdecode(encoded, flag)
+        if plane is None:
+            raise RejectedImage("OpenCV cannot decode its own JPEG re-encoding")
+        planes.append(plane)
+    return planes
 
 
 def reencode(bgr: np.ndarray, quality: int) -> bytes:
